@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The audit trail: one structured journal record per accepted, refused,
+ * completed, failed or cancelled reset, and per claim/release. Each kind has
+ * its own MESSAGE_ID so an admin can `journalctl MESSAGE_ID=...`; fields are
+ * PCRESET_* (device, mask, method, affected, result) and CALLER_* (uid, pid,
+ * unit).
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum AuditEvent {
+        AUDIT_ACCEPTED,
+        AUDIT_REFUSED,
+        AUDIT_COMPLETED,
+        AUDIT_FAILED,
+        AUDIT_CANCELLED,
+        AUDIT_CLAIMED,
+        AUDIT_RELEASED,
+        AUDIT_REPAIRED,
+        _AUDIT_MAX,
+} AuditEvent;
+
+typedef struct AuditCaller {
+        uid_t uid;
+        pid_t pid;
+        const char *unit;    /* may be NULL */
+        const char *sender;  /* unique bus name */
+} AuditCaller;
+
+typedef struct AuditRecord {
+        AuditEvent event;
+        const AuditCaller *caller;   /* NULL for the daemon's own actions */
+        const char *device;
+        uint32_t mask;               /* requested; 0 = not a reset */
+        uint32_t scope;              /* planned/performed bit, 0 if none */
+        const char *method;          /* kernel method, NULL if none */
+        char *const *affected;       /* NULL-terminated, may be NULL */
+        const char *result;          /* "ok", an error name, ... */
+        const char *detail;          /* the human message of a refusal/failure */
+        uint64_t usec;               /* duration of the reset, 0 if none */
+} AuditRecord;
+
+const char *audit_message_id(AuditEvent ev);
+void audit_log(const AuditRecord *rec);

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "util.h"
+
+#define DEFAULT_MAX_QUEUED_PER_USER 32
+#define DEFAULT_MAX_PARALLEL 64
+
+void config_init(Config *c) {
+        *c = (Config) {
+                .max_queued_per_user = DEFAULT_MAX_QUEUED_PER_USER,
+                .max_parallel = DEFAULT_MAX_PARALLEL,
+        };
+        (void) strv_split("vfio-pci pci-stub", " ", &c->stub_drivers);
+}
+
+void config_done(Config *c) {
+        c->stub_drivers = strv_free(c->stub_drivers);
+}
+
+typedef struct ParseState {
+        Config *config;
+        FILE *f;
+        int line;          /* line the reader handed out last */
+        int error_line;    /* first line a handler refused */
+        char *message;
+} ParseState;
+
+/* Wraps fgets to know which line inih is on, so messages and line agree. */
+static char *reader(char *buf, int size, void *stream) {
+        ParseState *s = stream;
+        char *r = fgets(buf, size, s->f);
+        if (r)
+                s->line++;
+        return r;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int refuse(ParseState *s, const char *fmt, ...) {
+        if (s->error_line == 0) {
+                va_list ap;
+                va_start(ap, fmt);
+                if (vasprintf(&s->message, fmt, ap) < 0)
+                        s->message = NULL;
+                va_end(ap);
+                s->error_line = s->line;
+        }
+        return 0;
+}
+
+static int parse_unsigned(const char *v, unsigned min, unsigned max, unsigned *ret) {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
+                return -EINVAL;
+        *ret = (unsigned) n;
+        return 0;
+}
+
+/* inih calls this once per key; returning 0 makes ini_parse report the line. */
+static int handle_key(void *user, const char *section, const char *name, const char *value) {
+        ParseState *s = user;
+        Config *c = s->config;
+
+        if (streq(section, "Ownership") && streq(name, "StubDrivers")) {
+                char **l = NULL;
+                if (strv_split(value, " \t", &l) < 0)
+                        return refuse(s, "out of memory");
+                strv_free(c->stub_drivers);
+                c->stub_drivers = l;
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "MaxQueuedPerUser")) {
+                if (parse_unsigned(value, 1, 100000, &c->max_queued_per_user) < 0)
+                        return refuse(s, "MaxQueuedPerUser=%s is not a number from 1 to 100000", value);
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "MaxParallelResets")) {
+                if (parse_unsigned(value, 1, 1024, &c->max_parallel) < 0)
+                        return refuse(s, "MaxParallelResets=%s is not a number from 1 to 1024", value);
+                return 1;
+        }
+        return refuse(s, "unknown setting %s= in section [%s]", name, section);
+}
+
+int config_load(Config *c, const char *path, bool must_exist, int *ret_line, char **ret_message) {
+        ParseState s = { .config = c };
+        struct stat st;
+
+        *ret_line = 0;
+        *ret_message = NULL;
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT && !must_exist)
+                        return 0;
+                return -errno;
+        }
+
+        s.f = fopen(path, "re");
+        if (!s.f)
+                return -errno;
+        int r = ini_parse_stream(reader, &s, handle_key, &s);
+        fclose(s.f);
+        if (r == 0)
+                return 0;
+        if (r < 0) {
+                free(s.message);
+                return r == -2 ? -ENOMEM : -EIO;
+        }
+        /* inih reports the first bad line, a syntax error or a refused key */
+        *ret_line = r;
+        if (s.error_line == r && s.message)
+                *ret_message = s.message;
+        else {
+                free(s.message);
+                *ret_message = strdup("syntax error (expected [Section] or Key=Value)");
+        }
+        return -EINVAL;
+}
+
+bool config_is_stub_driver(const Config *c, const char *driver) {
+        if (!driver)
+                return false;
+        return strv_contains(c->stub_drivers, driver) || endswith(driver, "_vfio_pci");
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * pcresetd.conf: an optional INI file (parsed by inih). A missing file means
+ * defaults; a malformed one is an error naming the line, so an admin's typo
+ * never silently changes which drivers count as stubs.
+ */
+
+#include <stdbool.h>
+
+typedef struct Config {
+        char **stub_drivers;          /* [Ownership] StubDrivers= */
+        unsigned max_queued_per_user; /* [Limits] MaxQueuedPerUser= */
+        unsigned max_parallel;        /* [Limits] MaxParallelResets= */
+} Config;
+
+void config_init(Config *c);
+void config_done(Config *c);
+/* 0 on success (also when the file does not exist and !must_exist);
+ * -EINVAL with *ret_line set to the offending line for a bad file. */
+int config_load(Config *c, const char *path, bool must_exist, int *ret_line, char **ret_message);
+/* vfio-pci, pci-stub, the configured list, and any "*_vfio_pci" variant. */
+bool config_is_stub_driver(const Config *c, const char *driver);

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "executor.h"
+#include "log.h"
+#include "util.h"
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static int exec_device_copy(const PciDevice *d, ExecDevice *ret) {
+        *ret = (ExecDevice) { .vendor_id = d->vendor_id, .device_id = d->device_id };
+        memcpy(ret->name, d->name, sizeof ret->name);
+        ret->syspath = strdup(d->syspath);
+        return ret->syspath ? 0 : -ENOMEM;
+}
+
+int exec_request_from_plan(const ResetPlan *plan, uid_t uid, ExecRequest *ret) {
+        *ret = (ExecRequest) {
+                .scope = plan->scope,
+                .kernel_method = plan->kernel_method,
+                .mechanism = plan->mechanism,
+                .uid = uid,
+        };
+        ret->affected = calloc(plan->n_affected, sizeof(ExecDevice));
+        if (!ret->affected || exec_device_copy(plan->target, &ret->target) < 0)
+                goto fail;
+        for (size_t i = 0; i < plan->n_affected; i++, ret->n_affected++)
+                if (exec_device_copy(plan->affected[i], &ret->affected[i]) < 0)
+                        goto fail;
+        return 0;
+fail:
+        exec_request_done(ret);
+        return -ENOMEM;
+}
+
+void exec_request_done(ExecRequest *r) {
+        free(r->target.syspath);
+        for (size_t i = 0; i < r->n_affected; i++)
+                free(r->affected[i].syspath);
+        free(r->affected);
+        *r = (ExecRequest) {};
+}
+
+void exec_result_done(ExecResult *r) {
+        r->message = mfree(r->message);
+}
+
+__attribute__((format(printf, 4, 5)))
+static void set_result(ExecResult *ret, ExecStatus status, int error, const char *fmt, ...) {
+        va_list ap;
+        ret->status = status;
+        ret->error = error;
+        free(ret->message);
+        va_start(ap, fmt);
+        if (vasprintf(&ret->message, fmt, ap) < 0)
+                ret->message = NULL;
+        va_end(ap);
+}
+
+static char *inflight_path(const ExecContext *ctx, const char *name) {
+        return strjoin_printf("%s/inflight/%s", ctx->state_dir, name);
+}
+
+int executor_read_methods(const ExecContext *ctx, const char *name, const char *syspath, char ***ret) {
+        _cleanup_free_ char *rec = inflight_path(ctx, name), *text = NULL;
+        _cleanup_free_ char *path = strjoin_printf("%s/reset_method", syspath);
+        int r;
+
+        if (!rec || !path)
+                return -ENOMEM;
+        /* While we have the list changed, the record holds the admin's list. */
+        r = read_one_line_file(rec, &text);
+        if (r == -ENOENT)
+                r = read_one_line_file(path, &text);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        return strv_split(text, " \t\n", ret);
+}
+
+/* Writes the admin's list back; a list holding a method the kernel no
+ * longer accepts (reset_method is probed once, at enumeration, and can be
+ * stale) is refused whole with EINVAL: then "default" re-probes, which is
+ * the closest to what was there. */
+static int restore_methods(const char *path, const char *name, const char *orig) {
+        int r = write_string_file(path, orig[0] ? orig : "\n");
+        if (r != -EINVAL)
+                return r;
+        log_warning("%s: the kernel refused to restore reset_method '%s' (stale entry); writing 'default' to re-probe",
+                    name, orig);
+        return write_string_file(path, "default");
+}
+
+static int verify_device(const ExecDevice *d, char **ret_problem) {
+        _cleanup_free_ char *cfg = strjoin_printf("%s/config", d->syspath);
+        uint8_t b[4];
+
+        if (!cfg)
+                return -ENOMEM;
+        if (access(d->syspath, F_OK) < 0) {
+                *ret_problem = strjoin_printf("%s is gone after the reset", d->name);
+                return -ENODEV;
+        }
+        _cleanup_close_ int fd = open(cfg, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || pread(fd, b, sizeof b, 0) != (ssize_t) sizeof b) {
+                *ret_problem = strjoin_printf("%s does not answer config reads after the reset: %s", d->name,
+                                              strerror(errno ?: EIO));
+                return -EIO;
+        }
+        uint16_t v = (uint16_t) (b[0] | b[1] << 8), dev = (uint16_t) (b[2] | b[3] << 8);
+        if (v != d->vendor_id || dev != d->device_id) {
+                *ret_problem = strjoin_printf("%s did not come back: config space reads %04x:%04x, expected %04x:%04x",
+                                              d->name, v, dev, d->vendor_id, d->device_id);
+                return -EIO;
+        }
+        return 0;
+}
+
+static bool recheck_ownership(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        OpenHandles *handles = NULL;
+        bool ok = true;
+
+        for (size_t i = 0; ok && i < req->n_affected; i++) {
+                DeviceVerdict v = {};
+                int r = ownership_evaluate(&ctx->ownership, req->affected[i].name, req->affected[i].syspath,
+                                           req->uid, &handles, &v);
+                if (r < 0) {
+                        set_result(ret, EXEC_FAILED, -r, "cannot check the ownership of %s: %s",
+                                   req->affected[i].name, strerror(-r));
+                        ok = false;
+                } else if (v.state == DEVICE_BUSY) {
+                        set_result(ret, EXEC_BUSY, 0, "%s became busy while the request was queued: %s",
+                                   req->affected[i].name, v.reason);
+                        ok = false;
+                }
+                device_verdict_done(&v);
+        }
+        open_handles_free(handles);
+        return ok;
+}
+
+static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        const char *name = req->target.name;
+        _cleanup_free_ char *rm = strjoin_printf("%s/reset_method", req->target.syspath);
+        _cleanup_free_ char *reset = strjoin_printf("%s/reset", req->target.syspath);
+        _cleanup_free_ char *rec = inflight_path(ctx, name), *orig = NULL;
+        int r;
+
+        if (!rm || !reset || !rec) {
+                set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
+                return;
+        }
+        r = read_one_line_file(rm, &orig);
+        if (r < 0) {
+                set_result(ret, r == -ENOENT ? EXEC_GONE : EXEC_FAILED, -r, "cannot read the reset_method of %s: %s",
+                           name, strerror(-r));
+                return;
+        }
+        r = write_file_atomic(rec, orig);
+        if (r < 0) {
+                /* without the record a crash could leave the method changed */
+                set_result(ret, EXEC_FAILED, -r, "cannot record the reset_method of %s in %s: %s", name, rec,
+                           strerror(-r));
+                return;
+        }
+
+        r = write_string_file(rm, req->kernel_method);
+        if (r < 0)
+                set_result(ret, EXEC_FAILED, -r, "the kernel refused to select reset method '%s' for %s: %s",
+                           req->kernel_method, name, strerror(-r));
+        else {
+                uint64_t t0 = now_usec();
+                r = write_string_file(reset, "1");
+                ret->usec = now_usec() - t0;
+                if (r < 0)
+                        set_result(ret, EXEC_FAILED, -r, "%s reset of %s failed: %s", req->kernel_method, name,
+                                   strerror(-r));
+        }
+
+        int q = restore_methods(rm, name, orig);
+        if (q < 0)
+                /* keep the record: the next start tries again */
+                log_error("%s: cannot restore reset_method '%s': %s", name, orig, strerror(-q));
+        else if (unlink(rec) < 0)
+                log_warning("%s: cannot remove %s: %m", name, rec);
+        if (r >= 0 && q < 0)
+                set_result(ret, EXEC_FAILED, -q, "%s was reset, but its reset_method '%s' could not be restored: %s",
+                           name, orig, strerror(-q));
+}
+
+void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        *ret = (ExecResult) { .status = EXEC_OK };
+
+        if (!recheck_ownership(ctx, req, ret))
+                return;
+
+        switch (req->mechanism) {
+        case MECHANISM_KERNEL_METHOD:
+                run_kernel_method(ctx, req, ret);
+                break;
+        }
+        if (ret->status != EXEC_OK)
+                return;
+
+        for (size_t i = 0; i < req->n_affected; i++) {
+                char *problem = NULL;
+                int r = verify_device(&req->affected[i], &problem);
+                if (r < 0) {
+                        set_result(ret, EXEC_FAILED, -r, "%s", problem ?: "verification failed");
+                        free(problem);
+                        return;
+                }
+        }
+}
+
+int executor_repair(const ExecContext *ctx) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/inflight", ctx->state_dir);
+        int n = 0;
+
+        if (!dir)
+                return -ENOMEM;
+        int r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                PciAddress a;
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *rec = strjoin_printf("%s/%s", dir, de->d_name), *orig = NULL;
+                if (!rec)
+                        return -ENOMEM;
+                if (pci_address_parse(de->d_name, &a) < 0) {
+                        /* a temp file of an interrupted atomic write */
+                        (void) unlink(rec);
+                        continue;
+                }
+                _cleanup_free_ char *rm = strjoin_printf("%s/bus/pci/devices/%s/reset_method", ctx->sysfs_root,
+                                                         de->d_name);
+                if (!rm || read_one_line_file(rec, &orig) < 0)
+                        continue;
+                r = restore_methods(rm, de->d_name, orig);
+                if (r == -ENOENT)
+                        log_notice("%s: gone since the interrupted reset; nothing to restore", de->d_name);
+                else if (r < 0) {
+                        log_error("%s: cannot restore reset_method '%s' left by an interrupted reset: %s",
+                                  de->d_name, orig, strerror(-r));
+                        continue;
+                } else {
+                        log_notice("%s: restored reset_method '%s' left changed by an interrupted reset",
+                                   de->d_name, orig);
+                        n++;
+                }
+                (void) unlink(rec);
+        }
+        return n;
+}

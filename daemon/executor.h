@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The executor: performs one planned reset on a worker thread.
+ *
+ *  1. re-checks ownership of every affected device (it may have changed
+ *     while the request was queued);
+ *  2. records the device's reset_method under <state>/inflight/<address>,
+ *     selects the planned method, writes 1 to reset, and restores the
+ *     original reset_method - always, on success and on error; the record
+ *     lets the next start repair a crash in between;
+ *  3. verifies every affected device came back (present, answers config
+ *     reads with its own vendor/device ids).
+ * It knows nothing of D-Bus or polkit; it never uses libpci.
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ownership.h"
+#include "planner.h"
+
+typedef struct ExecContext {
+        const char *sysfs_root;
+        const char *state_dir;
+        OwnershipContext ownership;
+} ExecContext;
+
+typedef struct ExecDevice {
+        char name[PCI_ADDRESS_MAX];
+        char *syspath;
+        uint16_t vendor_id, device_id;
+} ExecDevice;
+
+/* A plan copied out of the topology, so a worker can use it while the loop
+ * rescans. */
+typedef struct ExecRequest {
+        ExecDevice target;
+        uint32_t scope;
+        const char *kernel_method;   /* static string from the planner */
+        ResetMechanism mechanism;
+        ExecDevice *affected;
+        size_t n_affected;
+        uid_t uid;
+} ExecRequest;
+
+int exec_request_from_plan(const ResetPlan *plan, uid_t uid, ExecRequest *ret);
+void exec_request_done(ExecRequest *r);
+
+typedef enum ExecStatus {
+        EXEC_OK,
+        EXEC_BUSY,       /* ownership changed while queued */
+        EXEC_GONE,       /* the device disappeared */
+        EXEC_FAILED,     /* the kernel refused or the device did not come back */
+} ExecStatus;
+
+typedef struct ExecResult {
+        ExecStatus status;
+        int error;       /* errno of a failed write, 0 otherwise */
+        char *message;   /* for a person, names the device */
+        uint64_t usec;   /* time of the reset itself */
+} ExecResult;
+
+void exec_result_done(ExecResult *r);
+
+void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret);
+
+/* The device's reset_method words as the admin set them (a change of ours
+ * in flight is seen through). *ret = NULL when there is no reset_method. */
+int executor_read_methods(const ExecContext *ctx, const char *name, const char *syspath, char ***ret);
+
+/* Puts back every reset_method a crashed run left changed. Returns the
+ * number repaired. */
+int executor_repair(const ExecContext *ctx);

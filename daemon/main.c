@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pcresetd: command line, signals, the event loop. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+
+static void help(void) {
+        printf("Usage: pcresetd [OPTIONS]\n\n"
+               "Owns PCI device resets on this host and offers them on the system bus as\n"
+               "org.freedesktop.pcreset1.\n\n"
+               "  -h --help              Show this help\n"
+               "     --version           Show the version\n"
+               "     --sysfs-root DIR    Where sysfs is (default /sys)\n"
+               "     --proc-root DIR     Where procfs is, for open-handle checks (default /proc)\n"
+               "     --dev-root DIR      Where /dev is, for VFIO nodes (default /dev)\n"
+               "     --state-dir DIR     Claims and in-flight records (default /run/pcresetd)\n"
+               "     --config FILE       Configuration (default %s; optional unless given)\n"
+               "     --debug             Log debug messages\n",
+               PCRESETD_CONFIG_FILE);
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_SYSFS, ARG_PROC, ARG_DEV, ARG_STATE, ARG_CONFIG, ARG_DEBUG };
+        static const struct option options[] = {
+                { "help",       no_argument,       NULL, 'h' },
+                { "version",    no_argument,       NULL, ARG_VERSION },
+                { "sysfs-root", required_argument, NULL, ARG_SYSFS },
+                { "proc-root",  required_argument, NULL, ARG_PROC },
+                { "dev-root",   required_argument, NULL, ARG_DEV },
+                { "state-dir",  required_argument, NULL, ARG_STATE },
+                { "config",     required_argument, NULL, ARG_CONFIG },
+                { "debug",      no_argument,       NULL, ARG_DEBUG },
+                {}
+        };
+        ManagerOptions o = {
+                .sysfs_root = "/sys",
+                .proc_root = "/proc",
+                .dev_root = "/dev",
+                .state_dir = "/run/pcresetd",
+                .config_file = PCRESETD_CONFIG_FILE,
+        };
+        int c, r;
+
+        log_open();
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("pcresetd %s\n", PCRESETD_VERSION);
+                        return 0;
+                case ARG_SYSFS:  o.sysfs_root = optarg; break;
+                case ARG_PROC:   o.proc_root = optarg; break;
+                case ARG_DEV:    o.dev_root = optarg; break;
+                case ARG_STATE:  o.state_dir = optarg; break;
+                case ARG_CONFIG:
+                        o.config_file = optarg;
+                        o.config_must_exist = true;
+                        break;
+                case ARG_DEBUG:
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "pcresetd: unexpected argument '%s'; see --help\n", argv[optind]);
+                return 2;
+        }
+
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        r = sd_event_default(&e);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the event loop: %s", strerror(-r)), 1;
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        /* workers inherit the mask: signals reach the loop only */
+        if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
+            sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL) < 0 ||
+            sd_event_add_signal(e, NULL, SIGINT, NULL, NULL) < 0)
+                return log_error_errno(-EIO, "Cannot set up signal handling"), 1;
+        /* a vanished client must not kill us with SIGPIPE */
+        signal(SIGPIPE, SIG_IGN);
+
+        Manager *m = NULL;
+        r = manager_new(e, &o, &m);
+        if (r >= 0)
+                r = manager_start(m);
+        if (r >= 0) {
+                (void) sd_notify(false, "READY=1\nSTATUS=Serving PCI resets");
+                r = sd_event_loop(e);
+                if (r < 0)
+                        log_error("Event loop failed: %s", strerror(-r));
+                else
+                        log_info("Exiting");
+                (void) sd_notify(false, "STOPPING=1");
+        }
+        manager_free(m);
+        return r < 0 ? 1 : 0;
+}

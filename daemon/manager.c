@@ -1,0 +1,810 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-device.h>
+
+#include "audit.h"
+#include "claims.h"
+#include "config.h"
+#include "executor.h"
+#include "log.h"
+#include "manager.h"
+#include "ownership.h"
+#include "pcreset1.h"
+#include "planner.h"
+#include "polkit.h"
+#include "scheduler.h"
+#include "topology.h"
+#include "util.h"
+
+typedef struct Request Request;
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        sd_bus_slot *match_slot;
+        sd_device_monitor *monitor;
+
+        char *sysfs_root, *proc_root, *dev_root, *state_dir;
+        Config config;
+        Topology *topology;
+        Claims *claims;
+        Scheduler *scheduler;
+        PolkitRegistry *polkit;
+        ExecContext exec;
+
+        Request *requests;      /* accepted, queued or running */
+};
+
+/* One accepted ResetDevice call, from acceptance to reply. */
+struct Request {
+        Manager *manager;
+        sd_bus_message *call;
+        char *sender;
+        char *unit;
+        AuditCaller caller;
+        uint32_t mask;
+        char *domain;
+        ExecRequest exec;
+        ExecResult result;
+        SchedJob job;
+        Request *prev, *next;
+};
+
+typedef struct Caller {
+        uid_t uid;
+        pid_t pid;
+        char *unit;
+} Caller;
+
+static void caller_done(Caller *c) {
+        c->unit = mfree(c->unit);
+}
+
+static AuditCaller audit_caller(const Caller *c, sd_bus_message *call) {
+        return (AuditCaller) { .uid = c->uid, .pid = c->pid, .unit = c->unit,
+                               .sender = sd_bus_message_get_sender(call) };
+}
+
+/* uid and pid come from the bus daemon (trusted); the unit is looked up from
+ * the pid and only ever used for the audit trail. */
+static int get_caller(sd_bus_message *call, Caller *ret, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL, *pcreds = NULL;
+        const char *unit = NULL;
+        uid_t uid;
+        pid_t pid = 0;
+        int r;
+
+        r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot identify the caller: %s",
+                                         strerror(-r));
+        (void) sd_bus_creds_get_pid(creds, &pid);
+        if (pid > 0 && sd_bus_creds_new_from_pid(&pcreds, pid, SD_BUS_CREDS_UNIT) >= 0)
+                (void) sd_bus_creds_get_unit(pcreds, &unit);
+        *ret = (Caller) { .uid = uid, .pid = pid, .unit = unit ? strdup(unit) : NULL };
+        return 0;
+}
+
+static int lookup_device(Manager *m, const char *address, PciDevice **ret, sd_bus_error *error) {
+        PciAddress a;
+        char buf[PCI_ADDRESS_MAX];
+
+        if (pci_address_parse(address, &a) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid PCI address '%.64s': expected DDDD:BB:DD.F or BB:DD.F in hex, "
+                                         "e.g. 0000:01:00.0", address);
+        /* without uevents (a test tree, an unusual host) look again now */
+        if (!m->monitor) {
+                int r = topology_refresh(m->topology, NULL);
+                if (r < 0)
+                        log_warning("Rescanning PCI devices failed: %s", strerror(-r));
+        }
+        PciDevice *d = topology_find(m->topology, &a);
+        if (!d)
+                return sd_bus_error_setf(error, PCRESET1_ERROR_NO_SUCH_DEVICE, "No PCI device %s on this host",
+                                         pci_address_format(&a, buf));
+        *ret = d;
+        return 0;
+}
+
+static int check_mask(uint32_t mask, sd_bus_error *error) {
+        if (pcreset_scope_mask_valid(mask))
+                return 0;
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "Invalid scope mask 0x%08x: use a non-zero combination of DEV_SPECIFIC 0x01, "
+                                 "FLR 0x02, PM 0x04, SLOT 0x08, BUS 0x10, ACPI 0x20, CXL_BUS 0x40, or ANY 0xffffffff",
+                                 mask);
+}
+
+static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, ResetPlan *ret, sd_bus_error *error) {
+        _cleanup_strv_free_ char **methods = NULL;
+        _cleanup_free_ char *reason = NULL;
+
+        int r = executor_read_methods(&m->exec, dev->name, dev->syspath, &methods);
+        if (r < 0)
+                return sd_bus_error_setf(error, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
+                                         dev->name, strerror(-r));
+        r = planner_plan(m->topology, dev, mask, methods, ret, &reason);
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_setf(error, PCRESET1_ERROR_NOT_SUPPORTED, "%s", reason ?: "not supported");
+        if (r < 0)
+                return sd_bus_error_set_errno(error, r);
+        return 0;
+}
+
+/* Evaluates every affected device; verdicts[] must hold n_affected. */
+static int evaluate_plan(Manager *m, const ResetPlan *p, uid_t uid, DeviceVerdict *verdicts, sd_bus_error *error) {
+        OpenHandles *handles = NULL;
+        int r = 0;
+
+        for (size_t i = 0; i < p->n_affected; i++) {
+                r = ownership_evaluate(&m->exec.ownership, p->affected[i]->name, p->affected[i]->syspath, uid,
+                                       &handles, &verdicts[i]);
+                if (r < 0) {
+                        sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
+                                          p->affected[i]->name, strerror(-r));
+                        break;
+                }
+        }
+        open_handles_free(handles);
+        return r;
+}
+
+static void verdicts_done(DeviceVerdict *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                device_verdict_done(&v[i]);
+}
+
+static char **plan_affected_names(const ResetPlan *p) {
+        char **l = calloc(p->n_affected + 1, sizeof(char *));
+        for (size_t i = 0; l && i < p->n_affected; i++)
+                if (!(l[i] = strdup(p->affected[i]->name)))
+                        return strv_free(l);
+        return l;
+}
+
+/* "0000:01:00.1 (snd_hda_intel) is in use by the host and not owned by you" */
+static char *busy_message(const ResetPlan *p, const DeviceVerdict *v) {
+        char *msg = NULL;
+        size_t n_busy = 0;
+
+        for (size_t i = 0; i < p->n_affected; i++) {
+                if (v[i].state != DEVICE_BUSY)
+                        continue;
+                char *part = strjoin_printf("%s%s%s%s: %s", p->affected[i]->name, v[i].driver ? " (" : "",
+                                            strempty(v[i].driver), v[i].driver ? ")" : "", v[i].reason);
+                char *j = part ? strjoin_printf("%s%s%s", strempty(msg), msg ? "; " : "", part) : NULL;
+                free(part);
+                free(msg);
+                msg = j;
+                n_busy++;
+        }
+        if (!n_busy)
+                return NULL;
+        char *full = strjoin_printf("Refusing to reset %s with %s: %s. Claim the device%s (ClaimDevice), bind it to "
+                                    "vfio-pci, or stop what uses it.", p->target->name,
+                                    pcreset_scope_bit_name(p->scope), strempty(msg), n_busy > 1 ? "s" : "");
+        free(msg);
+        return full;
+}
+
+static void audit_refusal(sd_bus_message *call, const Caller *c, const char *device, uint32_t mask,
+                          const ResetPlan *p, const sd_bus_error *e) {
+        AuditCaller ac = audit_caller(c, call);
+        _cleanup_strv_free_ char **aff = p ? plan_affected_names(p) : NULL;
+        audit_log(&(AuditRecord) {
+                .event = AUDIT_REFUSED, .caller = &ac, .device = device, .mask = mask,
+                .scope = p ? p->scope : 0, .method = p ? p->kernel_method : NULL, .affected = aff,
+                .result = e->name, .detail = e->message,
+        });
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static Request *request_free(Request *q) {
+        if (!q)
+                return NULL;
+        Manager *m = q->manager;
+        if (q->prev)
+                q->prev->next = q->next;
+        else if (m->requests == q)
+                m->requests = q->next;
+        if (q->next)
+                q->next->prev = q->prev;
+        sd_bus_message_unref(q->call);
+        free(q->sender);
+        free(q->unit);
+        free(q->domain);
+        exec_request_done(&q->exec);
+        exec_result_done(&q->result);
+        free(q);
+        return NULL;
+}
+
+static void request_run(SchedJob *j) {
+        Request *q = (Request *) ((char *) j - offsetof(Request, job));
+        executor_run(&q->manager->exec, &q->exec, &q->result);
+}
+
+static const char *exec_status_error(ExecStatus s) {
+        switch (s) {
+        case EXEC_BUSY: return PCRESET1_ERROR_DEVICE_BUSY;
+        case EXEC_GONE: return PCRESET1_ERROR_NO_SUCH_DEVICE;
+        default:        return PCRESET1_ERROR_RESET_FAILED;
+        }
+}
+
+static void request_done(SchedJob *j) {
+        Request *q = (Request *) ((char *) j - offsetof(Request, job));
+        _cleanup_strv_free_ char **aff = calloc(q->exec.n_affected + 1, sizeof(char *));
+        ExecResult *res = &q->result;
+        int r;
+
+        for (size_t i = 0; aff && i < q->exec.n_affected; i++)
+                aff[i] = strdup(q->exec.affected[i].name);
+
+        if (res->status == EXEC_OK) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                r = sd_bus_message_new_method_return(q->call, &reply);
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "u", q->exec.scope);
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(reply, aff);
+                if (r >= 0)
+                        r = sd_bus_send(NULL, reply, NULL);
+        } else
+                r = sd_bus_reply_method_errorf(q->call, exec_status_error(res->status), "%s",
+                                               res->message ?: "reset failed");
+        if (r < 0)
+                log_debug("Cannot reply to %s (gone?): %s", q->sender, strerror(-r));
+
+        audit_log(&(AuditRecord) {
+                .event = res->status == EXEC_OK ? AUDIT_COMPLETED : AUDIT_FAILED,
+                .caller = &q->caller, .device = q->exec.target.name, .mask = q->mask, .scope = q->exec.scope,
+                .method = q->exec.kernel_method, .affected = aff,
+                .result = res->status == EXEC_OK ? "ok" : exec_status_error(res->status),
+                .detail = res->message, .usec = res->usec,
+        });
+        request_free(q);
+}
+
+static unsigned requests_of_uid(Manager *m, uid_t uid) {
+        unsigned n = 0;
+        for (Request *q = m->requests; q; q = q->next)
+                n += q->caller.uid == uid;
+        return n;
+}
+
+static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uint32_t mask, const ResetPlan *p,
+                          sd_bus_error *error) {
+        Request *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        q->manager = m;
+        q->call = sd_bus_message_ref(call);
+        q->sender = strdup(strempty(sd_bus_message_get_sender(call)));
+        q->unit = c->unit ? strdup(c->unit) : NULL;
+        q->caller = (AuditCaller) { .uid = c->uid, .pid = c->pid, .unit = q->unit, .sender = q->sender };
+        q->mask = mask;
+        q->domain = strdup(p->domain->relpath);
+        q->job = (SchedJob) { .domain = q->domain, .link = p->link, .run = request_run, .done = request_done };
+        q->next = m->requests;
+        if (m->requests)
+                m->requests->prev = q;
+        m->requests = q;
+        if (!q->sender || !q->domain || exec_request_from_plan(p, c->uid, &q->exec) < 0) {
+                request_free(q);
+                return -ENOMEM;
+        }
+
+        _cleanup_strv_free_ char **aff = plan_affected_names(p);
+        audit_log(&(AuditRecord) {
+                .event = AUDIT_ACCEPTED, .caller = &q->caller, .device = p->target->name, .mask = mask,
+                .scope = p->scope, .method = p->kernel_method, .affected = aff, .result = "queued",
+        });
+        return scheduler_submit(m->scheduler, &q->job);
+}
+
+/* ---- methods ----------------------------------------------------------- */
+
+static int method_reset_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
+        _cleanup_(caller_done) Caller caller = {};
+        Manager *m = userdata;
+        const char *address;
+        uint32_t mask;
+        PciDevice *dev;
+        ResetPlan plan;
+        int r;
+
+        /* first: an authorization answer for this very message may be waiting */
+        polkit_take(m->polkit, call, &answer);
+
+        r = sd_bus_message_read(call, "su", &address, &mask);
+        if (r < 0)
+                return r;
+        r = get_caller(call, &caller, error);
+        if (r < 0)
+                return r;
+        r = check_mask(mask, error);
+        if (r >= 0)
+                r = lookup_device(m, address, &dev, error);
+        if (r >= 0)
+                r = plan_reset(m, dev, mask, &plan, error);
+        if (r < 0) {
+                audit_refusal(call, &caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
+                return r;
+        }
+
+        DeviceVerdict verdicts[PLAN_MAX_AFFECTED] = {};
+        r = evaluate_plan(m, &plan, caller.uid, verdicts, error);
+        _cleanup_free_ char *busy = r >= 0 ? busy_message(&plan, verdicts) : NULL;
+        verdicts_done(verdicts, plan.n_affected);
+        if (r >= 0 && busy)
+                r = sd_bus_error_set(error, PCRESET1_ERROR_DEVICE_BUSY, busy);
+        if (r >= 0 && requests_of_uid(m, caller.uid) >= m->config.max_queued_per_user)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                      "uid %u already has %u resets queued (MaxQueuedPerUser=%u); wait for them",
+                                      (unsigned) caller.uid, m->config.max_queued_per_user,
+                                      m->config.max_queued_per_user);
+        if (r < 0) {
+                audit_refusal(call, &caller, dev->name, mask, &plan, error);
+                return r;
+        }
+
+        char vendor[8], product[8], maskstr[16];
+        snprintf(vendor, sizeof vendor, "%04x", dev->vendor_id);
+        snprintf(product, sizeof product, "%04x", dev->device_id);
+        snprintf(maskstr, sizeof maskstr, "0x%08x", mask);
+        _cleanup_strv_free_ char **aff = plan_affected_names(&plan);
+        _cleanup_free_ char *affected = aff ? strv_join(aff, ",") : NULL;
+        _cleanup_free_ char *what = strjoin_printf("reset %s", dev->name);
+        if (!affected || !what)
+                return -ENOMEM;
+        char *details[] = {
+                (char *) "device", dev->name,
+                (char *) "vendor", vendor,
+                (char *) "product", product,
+                (char *) "scope", (char *) pcreset_scope_bit_name(plan.scope),
+                (char *) "mask", maskstr,
+                (char *) "affected", affected,
+                NULL,
+        };
+        r = polkit_check(m->polkit, call, PCRESET1_ACTION_RESET, details, what, &answer, error);
+        if (r == 0)
+                return 1; /* asked polkit; we run again with its answer */
+        if (r < 0) {
+                audit_refusal(call, &caller, dev->name, mask, &plan, error);
+                return r;
+        }
+
+        r = submit_request(m, call, &caller, mask, &plan, error);
+        if (r < 0)
+                return r;
+        return 1; /* replied to when the reset is done */
+}
+
+static int method_get_reset_info(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(caller_done) Caller caller = {};
+        Manager *m = userdata;
+        const char *address;
+        uint32_t mask;
+        PciDevice *dev;
+        ResetPlan plan;
+        int r;
+
+        r = sd_bus_message_read(call, "su", &address, &mask);
+        if (r < 0)
+                return r;
+        r = check_mask(mask, error);
+        if (r < 0)
+                return r;
+        r = get_caller(call, &caller, error);
+        if (r < 0)
+                return r;
+        r = lookup_device(m, address, &dev, error);
+        if (r < 0)
+                return r;
+        r = plan_reset(m, dev, mask, &plan, error);
+        if (r < 0)
+                return r;
+
+        DeviceVerdict verdicts[PLAN_MAX_AFFECTED] = {};
+        r = evaluate_plan(m, &plan, caller.uid, verdicts, error);
+        if (r >= 0)
+                r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "u", plan.scope);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (size_t i = 0; r >= 0 && i < plan.n_affected; i++)
+                r = sd_bus_message_append(reply, "(sss)", plan.affected[i]->name,
+                                          device_state_to_string(verdicts[i].state), verdicts[i].reason);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        verdicts_done(verdicts, plan.n_affected);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
+        _cleanup_(caller_done) Caller caller = {};
+        Manager *m = userdata;
+        const char *address;
+        PciDevice *dev;
+        uid_t holder;
+        int r;
+
+        polkit_take(m->polkit, call, &answer);
+
+        r = sd_bus_message_read(call, "s", &address);
+        if (r < 0)
+                return r;
+        r = get_caller(call, &caller, error);
+        if (r < 0)
+                return r;
+        r = lookup_device(m, address, &dev, error);
+        if (r < 0)
+                return r;
+        if (claims_get(m->claims, dev->name, &holder) >= 0) {
+                if (holder == caller.uid)
+                        return sd_bus_reply_method_return(call, NULL);
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
+                                         "%s is already claimed by uid %u; it must release it first", dev->name,
+                                         (unsigned) holder);
+        }
+
+        char vendor[8], product[8];
+        snprintf(vendor, sizeof vendor, "%04x", dev->vendor_id);
+        snprintf(product, sizeof product, "%04x", dev->device_id);
+        _cleanup_free_ char *what = strjoin_printf("claim %s", dev->name);
+        if (!what)
+                return -ENOMEM;
+        char *details[] = { (char *) "device", dev->name, (char *) "vendor", vendor, (char *) "product", product, NULL };
+        r = polkit_check(m->polkit, call, PCRESET1_ACTION_CLAIM, details, what, &answer, error);
+        if (r <= 0)
+                return r == 0 ? 1 : r;
+
+        r = claims_add(m->claims, dev->name, caller.uid, dev->vendor_id, dev->device_id, &holder);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY, "%s is already claimed by uid %u",
+                                         dev->name, (unsigned) holder);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot record the claim of %s: %s", dev->name,
+                                         strerror(-r));
+        AuditCaller ac = audit_caller(&caller, call);
+        audit_log(&(AuditRecord) { .event = AUDIT_CLAIMED, .caller = &ac, .device = dev->name, .result = "ok" });
+        return sd_bus_reply_method_return(call, NULL);
+}
+
+static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(caller_done) Caller caller = {};
+        Manager *m = userdata;
+        const char *address;
+        char name[PCI_ADDRESS_MAX];
+        PciAddress a;
+        uid_t holder;
+        int r;
+
+        r = sd_bus_message_read(call, "s", &address);
+        if (r < 0)
+                return r;
+        if (pci_address_parse(address, &a) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid PCI address '%.64s': expected DDDD:BB:DD.F or BB:DD.F in hex",
+                                         address);
+        pci_address_format(&a, name);
+        r = get_caller(call, &caller, error);
+        if (r < 0)
+                return r;
+        /* a claim outlives its device; releasing it must work either way */
+        if (claims_get(m->claims, name, &holder) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is not claimed", name);
+        if (holder != caller.uid && caller.uid != 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "%s is claimed by uid %u: only that user or root can release it", name,
+                                         (unsigned) holder);
+        r = claims_remove(m->claims, name);
+        if (r < 0 && r != -ENOENT)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot release %s: %s", name, strerror(-r));
+        AuditCaller ac = audit_caller(&caller, call);
+        audit_log(&(AuditRecord) { .event = AUDIT_RELEASED, .caller = &ac, .device = name, .result = "ok" });
+        return sd_bus_reply_method_return(call, NULL);
+}
+
+static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(caller_done) Caller caller = {};
+        Manager *m = userdata;
+        OpenHandles *handles = NULL;
+        int r;
+
+        r = get_caller(call, &caller, error);
+        if (r < 0)
+                return r;
+        if (!m->monitor)
+                (void) topology_refresh(m->topology, NULL);
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssqqssssssuas)");
+        for (size_t i = 0; r >= 0 && i < topology_count(m->topology); i++) {
+                PciDevice *d = topology_get(m->topology, i);
+                _cleanup_strv_free_ char **methods = NULL;
+                DeviceVerdict v = {};
+
+                r = ownership_evaluate(&m->exec.ownership, d->name, d->syspath, caller.uid, &handles, &v);
+                if (r < 0)
+                        break;
+                if (executor_read_methods(&m->exec, d->name, d->syspath, &methods) < 0)
+                        methods = NULL;
+                r = sd_bus_message_open_container(reply, 'r', "ssqqssssssuas");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "ssqqssssssu", d->name, d->parent ? d->parent->name : "",
+                                                  d->vendor_id, d->device_id, strempty(d->label), strempty(v.driver),
+                                                  device_state_to_string(v.state), v.reason,
+                                                  planner_domain_of(d)->name,
+                                                  planner_available_scopes(m->topology, d, methods));
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(reply, methods);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                device_verdict_done(&v);
+        }
+        open_handles_free(handles);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PCRESETD_VERSION);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("ResetDevice",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", performed, "as", affected),
+                                method_reset_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetResetInfo",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", planned, "a(sss)", affected),
+                                method_get_reset_info, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClaimDevice",
+                                SD_BUS_ARGS("s", address),
+                                SD_BUS_NO_RESULT,
+                                method_claim_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseDevice",
+                                SD_BUS_ARGS("s", address),
+                                SD_BUS_NO_RESULT,
+                                method_release_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListDevices",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssqqssssssuas)", devices),
+                                method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+/* ---- bus and device events --------------------------------------------- */
+
+static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
+                return 0;
+        if (name[0] != ':' || new_owner[0] != '\0')
+                return 0;
+
+        /* the caller is gone: nothing it asked for may still happen */
+        polkit_forget_sender(m->polkit, name);
+        for (Request *q = m->requests, *next; q; q = next) {
+                next = q->next;
+                if (!streq(q->sender, name) || scheduler_cancel(m->scheduler, &q->job) < 0)
+                        continue;
+                _cleanup_strv_free_ char **aff = calloc(q->exec.n_affected + 1, sizeof(char *));
+                for (size_t i = 0; aff && i < q->exec.n_affected; i++)
+                        aff[i] = strdup(q->exec.affected[i].name);
+                audit_log(&(AuditRecord) {
+                        .event = AUDIT_CANCELLED, .caller = &q->caller, .device = q->exec.target.name,
+                        .mask = q->mask, .scope = q->exec.scope, .method = q->exec.kernel_method, .affected = aff,
+                        .result = PCRESET1_ERROR_CANCELLED, .detail = "the caller left the bus while the request was queued",
+                });
+                request_free(q);
+        }
+        return 0;
+}
+
+static int on_uevent(sd_device_monitor *mon, sd_device *device, void *userdata) {
+        Manager *m = userdata;
+
+        topology_invalidate(m->topology);
+        int r = topology_refresh(m->topology, NULL);
+        if (r < 0)
+                log_warning("Rescanning PCI devices after a uevent failed: %s", strerror(-r));
+        return 0;
+}
+
+static int setup_monitor(Manager *m) {
+        int r;
+
+        /* uevents describe the real /sys only */
+        if (!streq(m->sysfs_root, "/sys"))
+                return 0;
+        r = sd_device_monitor_new(&m->monitor);
+        if (r >= 0)
+                r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "pci", NULL);
+        if (r >= 0)
+                r = sd_device_monitor_attach_event(m->monitor, m->event);
+        if (r >= 0)
+                r = sd_device_monitor_start(m->monitor, on_uevent, m);
+        if (r < 0) {
+                log_warning("No uevent monitor (%s): rescanning on each request instead", strerror(-r));
+                m->monitor = sd_device_monitor_unref(m->monitor);
+        }
+        return 0;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+static bool claim_lookup(void *userdata, const char *address, uint16_t *vendor, uint16_t *device) {
+        Manager *m = userdata;
+        PciAddress a;
+        if (pci_address_parse(address, &a) < 0)
+                return false;
+        PciDevice *d = topology_find(m->topology, &a);
+        if (!d)
+                return false;
+        *vendor = d->vendor_id;
+        *device = d->device_id;
+        return true;
+}
+
+static int check_dir(const char *what, const char *path) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return log_error_errno(-errno, "%s %s: %s", what, path, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(-ENOTDIR, "%s %s is not a directory", what, path);
+        return 0;
+}
+
+int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
+        Manager *m = calloc(1, sizeof *m);
+        int r, line;
+        _cleanup_free_ char *message = NULL;
+
+        if (!m)
+                return -ENOMEM;
+        *ret = m;
+        m->event = sd_event_ref(e);
+        config_init(&m->config);
+        m->sysfs_root = strdup(o->sysfs_root);
+        m->proc_root = strdup(o->proc_root);
+        m->dev_root = strdup(o->dev_root);
+        m->state_dir = strdup(o->state_dir);
+        if (!m->sysfs_root || !m->proc_root || !m->dev_root || !m->state_dir || !m->config.stub_drivers)
+                return -ENOMEM;
+
+        r = config_load(&m->config, o->config_file, o->config_must_exist, &line, &message);
+        if (r == -EINVAL)
+                return log_error_errno(r, "%s:%d: %s", o->config_file, line, message);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %s", o->config_file, strerror(-r));
+
+        if ((r = check_dir("--sysfs-root", m->sysfs_root)) < 0 || (r = check_dir("--proc-root", m->proc_root)) < 0 ||
+            (r = check_dir("--dev-root", m->dev_root)) < 0)
+                return r;
+        r = mkdir_p(m->state_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create state directory %s: %s", m->state_dir, strerror(-r));
+
+        r = claims_new(m->state_dir, &m->claims);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load claims from %s: %s", m->state_dir, strerror(-r));
+        m->exec = (ExecContext) {
+                .sysfs_root = m->sysfs_root,
+                .state_dir = m->state_dir,
+                .ownership = { .dev_root = m->dev_root, .proc_root = m->proc_root, .config = &m->config,
+                               .claims = m->claims },
+        };
+
+        /* before anything can ask for a reset: undo what a crash left */
+        r = executor_repair(&m->exec);
+        if (r < 0)
+                return log_error_errno(r, "Cannot repair interrupted resets in %s: %s", m->state_dir, strerror(-r));
+        if (r > 0)
+                audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "reset_method", .result = "ok",
+                                           .detail = "restored after an interrupted reset" });
+
+        r = topology_new(m->sysfs_root, &m->topology);
+        if (r < 0)
+                return log_error_errno(r, "Cannot enumerate PCI devices under %s: %s", m->sysfs_root, strerror(-r));
+        claims_prune(m->claims, claim_lookup, m);
+
+        r = scheduler_new(e, m->config.max_parallel, &m->scheduler);
+        if (r < 0)
+                return r;
+        r = polkit_registry_new(&m->polkit);
+        if (r < 0)
+                return r;
+        log_info("Found %zu PCI functions under %s", topology_count(m->topology), m->sysfs_root);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %s", strerror(-r));
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        /* a bus restart ends us cleanly; activation brings us back */
+        (void) sd_bus_set_exit_on_disconnect(m->bus, true);
+        r = sd_bus_add_object_vtable(m->bus, NULL, PCRESET1_OBJECT_PATH, PCRESET1_MANAGER_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot serve %s: %s", PCRESET1_OBJECT_PATH, strerror(-r));
+        r = sd_bus_match_signal(m->bus, &m->match_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch callers leaving the bus: %s", strerror(-r));
+        r = setup_monitor(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_request_name(m->bus, PCRESET1_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot own %s on the system bus: %s", PCRESET1_BUS_NAME, strerror(-r));
+        log_info("Serving %s", PCRESET1_BUS_NAME);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        /* queued callers get an answer; running resets finish first */
+        for (Request *q = m->requests, *next; q; q = next) {
+                next = q->next;
+                if (m->scheduler && scheduler_cancel(m->scheduler, &q->job) >= 0) {
+                        (void) sd_bus_reply_method_errorf(q->call, PCRESET1_ERROR_CANCELLED,
+                                                          "pcresetd is stopping; %s was not reset",
+                                                          q->exec.target.name);
+                        request_free(q);
+                }
+        }
+        scheduler_free(m->scheduler);
+        while (m->requests)
+                request_free(m->requests);
+        polkit_registry_free(m->polkit);
+        sd_bus_slot_unref(m->match_slot);
+        sd_device_monitor_unref(m->monitor);
+        if (m->bus) {
+                sd_bus_flush(m->bus);
+                sd_bus_flush_close_unref(m->bus);
+        }
+        topology_free(m->topology);
+        claims_free(m->claims);
+        config_done(&m->config);
+        free(m->sysfs_root);
+        free(m->proc_root);
+        free(m->dev_root);
+        free(m->state_dir);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}

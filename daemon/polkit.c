@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+
+#include "log.h"
+#include "polkit.h"
+#include "util.h"
+
+#define POLKIT_TIMEOUT_USEC (25ULL * 1000000ULL)
+/* a person typing a password gets more time */
+#define POLKIT_INTERACTIVE_TIMEOUT_USEC (300ULL * 1000000ULL)
+
+typedef struct Query Query;
+struct Query {
+        PolkitRegistry *registry;
+        sd_bus_message *call;
+        sd_bus_slot *slot;
+        char *sender;
+        bool done;
+        PolkitAnswer answer;
+        Query *prev, *next;
+};
+
+struct PolkitRegistry {
+        Query *queries;
+        unsigned n;
+};
+
+void polkit_answer_done(PolkitAnswer *a) {
+        free(a->error_name);
+        free(a->error_message);
+        *a = (PolkitAnswer) {};
+}
+
+int polkit_registry_new(PolkitRegistry **ret) {
+        *ret = calloc(1, sizeof(PolkitRegistry));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void query_free(Query *q) {
+        PolkitRegistry *r = q->registry;
+        if (q->prev)
+                q->prev->next = q->next;
+        else
+                r->queries = q->next;
+        if (q->next)
+                q->next->prev = q->prev;
+        r->n--;
+        sd_bus_slot_unref(q->slot);
+        sd_bus_message_unref(q->call);
+        polkit_answer_done(&q->answer);
+        free(q->sender);
+        free(q);
+}
+
+PolkitRegistry *polkit_registry_free(PolkitRegistry *r) {
+        if (!r)
+                return NULL;
+        while (r->queries)
+                query_free(r->queries);
+        free(r);
+        return NULL;
+}
+
+unsigned polkit_n_pending(const PolkitRegistry *r) {
+        return r->n;
+}
+
+void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret) {
+        *ret = (PolkitAnswer) {};
+        for (Query *q = r->queries; q; q = q->next)
+                if (q->call == call && q->done) {
+                        *ret = q->answer;
+                        ret->have = true;
+                        q->answer = (PolkitAnswer) {};
+                        query_free(q);
+                        return;
+                }
+}
+
+void polkit_forget_sender(PolkitRegistry *r, const char *sender) {
+        for (Query *q = r->queries, *next; q; q = next) {
+                next = q->next;
+                if (streq_ptr(q->sender, sender))
+                        query_free(q);
+        }
+}
+
+static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Query *q = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int r;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+        if (e) {
+                q->answer.error_name = strdup(e->name);
+                q->answer.error_message = strdup(strempty(e->message));
+        } else {
+                int authorized, challenge;
+                r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+                if (r < 0) {
+                        q->answer.error_name = strdup(SD_BUS_ERROR_INCONSISTENT_MESSAGE);
+                        q->answer.error_message = strdup("polkit sent a malformed CheckAuthorization reply");
+                } else {
+                        q->answer.authorized = authorized;
+                        q->answer.challenge = challenge;
+                }
+        }
+        q->done = true;
+
+        /* run the handler again; it takes this answer */
+        r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->call), q->call);
+        if (r < 0) {
+                log_error("Cannot re-dispatch a call after authorization: %s", strerror(-r));
+                (void) sd_bus_reply_method_errorf(q->call, SD_BUS_ERROR_FAILED, "internal error after authorization");
+                query_free(q);
+        }
+        return 0;
+}
+
+static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *action, char *const *details) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(call);
+        const char *sender = sd_bus_message_get_sender(call);
+        bool interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
+        int r;
+
+        if (!sender)
+                return -EBADMSG;
+        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                                           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "(sa{sv})s", "system-bus-name", 1, "name", "s", sender, action);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{ss}");
+        for (size_t i = 0; r >= 0 && details && details[i] && details[i + 1]; i += 2)
+                r = sd_bus_message_append(m, "{ss}", details[i], details[i + 1]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "us", (uint32_t) (interactive ? 1 : 0), "");
+        if (r < 0)
+                return r;
+
+        Query *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        q->registry = reg;
+        q->sender = strdup(sender);
+        q->call = sd_bus_message_ref(call);
+        q->next = reg->queries;
+        if (reg->queries)
+                reg->queries->prev = q;
+        reg->queries = q;
+        reg->n++;
+        if (!q->sender) {
+                query_free(q);
+                return -ENOMEM;
+        }
+        r = sd_bus_call_async(bus, &q->slot, m, on_reply, q,
+                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : POLKIT_TIMEOUT_USEC);
+        if (r < 0) {
+                query_free(q);
+                return r;
+        }
+        return 0;
+}
+
+int polkit_check(PolkitRegistry *reg, sd_bus_message *call, const char *action, char *const *details, const char *what,
+                 PolkitAnswer *answer, sd_bus_error *error) {
+        if (answer->have) {
+                if (answer->error_name)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "Cannot %s: polkit could not be asked (%s: %s)", what,
+                                                 answer->error_name, strempty(answer->error_message));
+                if (answer->authorized)
+                        return 1;
+                if (answer->challenge && sd_bus_message_get_allow_interactive_authorization(call) <= 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                                 "Interactive authentication is required to %s (polkit action %s); "
+                                                 "run the client on a terminal or allow interactive authorization",
+                                                 what, action);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Not authorized to %s (polkit action %s): ask an administrator for a polkit rule",
+                                         what, action);
+        }
+
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t euid;
+        int r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &euid);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot identify the caller: %s",
+                                         what, strerror(-r));
+        if (euid == 0)
+                return 1;
+
+        r = start_query(reg, call, action, details);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot ask polkit: %s", what,
+                                         strerror(-r));
+        return 0;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Asynchronous polkit authorization over sd-bus.
+ *
+ * A method handler asks polkit_check(); when polkit must be asked, the call
+ * goes out asynchronously, the handler returns without replying, and when
+ * polkit answers the original message is put back into the bus's read
+ * queue: the handler runs again from the top (re-validating everything,
+ * since the world may have changed) and its polkit_take() at the start
+ * picks up the answer. The loop never waits for polkitd.
+ *
+ * Subjects are system-bus-name subjects of the caller; uid 0 is authorized
+ * without asking (polkit would say yes anyway). Details are given by the
+ * daemon only.
+ */
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+
+typedef struct PolkitRegistry PolkitRegistry;
+
+typedef struct PolkitAnswer {
+        bool have;          /* an answer for this message was waiting */
+        bool authorized;
+        bool challenge;     /* polkit wants interactive authentication */
+        char *error_name;   /* the check itself failed (polkitd gone, ...) */
+        char *error_message;
+} PolkitAnswer;
+
+void polkit_answer_done(PolkitAnswer *a);
+
+int polkit_registry_new(PolkitRegistry **ret);
+PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
+
+/* Removes and returns the answer waiting for this message, if any. Call it
+ * first thing in a handler that may authorize, so no answer is left behind. */
+void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret);
+
+/* 1: authorized; 0: asked, the handler runs again with the answer;
+ * <0: refused or failed, with *error set (AccessDenied,
+ * InteractiveAuthorizationRequired). details: NULL-terminated key, value
+ * pairs. what: "reset 0000:01:00.0", for messages. */
+int polkit_check(PolkitRegistry *r, sd_bus_message *call, const char *action, char *const *details, const char *what,
+                 PolkitAnswer *answer, sd_bus_error *error);
+
+/* The caller left the bus: its pending checks are dropped unanswered. */
+void polkit_forget_sender(PolkitRegistry *r, const char *sender);
+unsigned polkit_n_pending(const PolkitRegistry *r);

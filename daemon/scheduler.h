@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The scheduler: runs reset jobs on worker threads, one at a time per reset
+ * domain, in arrival order, and in parallel across unrelated domains.
+ *
+ * A job names its domain by the domain's sysfs path below devices/
+ * ("pci0000:00/0000:00:01.0"), so ancestry is a path prefix. Two jobs
+ * conflict when they have the same domain, or when one is a link reset
+ * whose domain is an ancestor of the other's (a link reset at bridge B
+ * excludes everything below B for its whole duration). A job starts only
+ * when it conflicts with no running job and with no job queued before it:
+ * FIFO per domain, nothing overtakes, nothing starves.
+ *
+ * run() is called on a worker thread; done() on the sd-event loop thread
+ * after the worker finished. The scheduler knows nothing of D-Bus.
+ */
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+typedef struct Scheduler Scheduler;
+typedef struct SchedJob SchedJob;
+
+struct SchedJob {
+        char *domain;            /* relpath of the domain (owned by the job's creator) */
+        bool link;               /* excludes the domain's subtree */
+        void (*run)(SchedJob *j);   /* worker thread */
+        void (*done)(SchedJob *j);  /* loop thread; the job may be freed in here */
+        /* private */
+        SchedJob *prev, *next;
+        bool running;
+        Scheduler *sched;
+};
+
+int scheduler_new(sd_event *e, unsigned max_parallel, Scheduler **ret);
+/* Waits for running jobs (their done() is not called), drops queued ones. */
+Scheduler *scheduler_free(Scheduler *s);
+
+/* Queues the job; it may start right away. */
+int scheduler_submit(Scheduler *s, SchedJob *j);
+/* Removes a queued job (done() is not called): 0, or -EBUSY if it is
+ * already running (a reset in progress cannot be taken back). */
+int scheduler_cancel(Scheduler *s, SchedJob *j);
+
+unsigned scheduler_n_running(const Scheduler *s);
+unsigned scheduler_n_queued(const Scheduler *s);
+/* true if a and b may not run at the same time */
+bool sched_domains_conflict(const char *a, bool a_link, const char *b, bool b_link);

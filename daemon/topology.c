@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <pci/pci.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "topology.h"
+#include "util.h"
+
+struct Topology {
+        char *sysfs_root;
+        char *devices_dir;      /* <sysfs>/devices: the root of relpath */
+        PciDevice **devs;       /* sorted by address */
+        size_t n_devs;
+        char **names;           /* sorted entries of bus/pci/devices at last scan */
+        bool invalid;
+};
+
+/* libpci's error callback must not return (the default calls exit()), so
+ * ours jumps back to the libpci call that failed. One per thread, since
+ * every thread that uses libpci has its own pci_access. */
+static __thread jmp_buf *pci_error_jmp;
+
+__attribute__((format(printf, 1, 2), noreturn))
+static void pci_error_cb(char *msg, ...) {
+        va_list ap;
+        va_start(ap, msg);
+        log_fullv(LOG_ERR, msg, ap);
+        va_end(ap);
+        if (pci_error_jmp)
+                longjmp(*pci_error_jmp, 1);
+        abort(); /* a libpci call outside a guard is a bug of ours */
+}
+
+__attribute__((format(printf, 1, 2)))
+static void pci_warning_cb(char *msg, ...) {
+        va_list ap;
+        va_start(ap, msg);
+        log_fullv(LOG_DEBUG, msg, ap);
+        va_end(ap);
+}
+
+__attribute__((format(printf, 1, 2)))
+static void pci_debug_cb(char *msg, ...) {
+}
+
+static PciDevice *pci_device_free(PciDevice *d) {
+        if (!d)
+                return NULL;
+        free(d->slot);
+        free(d->syspath);
+        free(d->relpath);
+        free(d->label);
+        free(d);
+        return NULL;
+}
+
+static int address_cmp(const PciAddress *a, const PciAddress *b) {
+        if (a->domain != b->domain)
+                return a->domain < b->domain ? -1 : 1;
+        if (a->bus != b->bus)
+                return a->bus < b->bus ? -1 : 1;
+        if (a->dev != b->dev)
+                return a->dev < b->dev ? -1 : 1;
+        if (a->func != b->func)
+                return a->func < b->func ? -1 : 1;
+        return 0;
+}
+
+static int device_ptr_cmp(const void *a, const void *b) {
+        return address_cmp(&(*(PciDevice *const *) a)->addr, &(*(PciDevice *const *) b)->addr);
+}
+
+static int string_ptr_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int list_device_names(Topology *t, char ***ret) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", t->sysfs_root);
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && strv_extend(&l, de->d_name) < 0)
+                        return -ENOMEM;
+        qsort(l, strv_length(l), sizeof(char *), string_ptr_cmp);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static void label_device(struct pci_access *pacc, PciDevice *d) {
+        char vbuf[256], dbuf[256];
+        const char *v = pci_lookup_name(pacc, vbuf, sizeof vbuf, PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS, d->vendor_id);
+        const char *p = pci_lookup_name(pacc, dbuf, sizeof dbuf, PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS,
+                                        d->vendor_id, d->device_id);
+        if (v && p)
+                d->label = strjoin_printf("%s %s", v, p);
+        else if (v)
+                d->label = strjoin_printf("%s Device %04x", v, d->device_id);
+}
+
+/* Reads what only config space tells. Only ever called for a function we
+ * have not seen before (see the header). */
+static void read_config(struct pci_dev *pd, PciDevice *d) {
+        uint8_t ht = pci_read_byte(pd, PCI_HEADER_TYPE);
+
+        d->is_bridge = (ht & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
+        d->multifunction = ht & 0x80;
+        if (d->is_bridge) {
+                d->secondary_bus = pci_read_byte(pd, PCI_SECONDARY_BUS);
+                d->subordinate_bus = pci_read_byte(pd, PCI_SUBORDINATE_BUS);
+        }
+        d->pcie_type = -1;
+        pci_fill_info(pd, PCI_FILL_CAPS);
+        struct pci_cap *cap = pci_find_cap(pd, PCI_CAP_ID_EXP, PCI_CAP_NORMAL);
+        if (cap) {
+                uint16_t flags = pci_read_word(pd, cap->addr + PCI_EXP_FLAGS);
+                d->pcie_type = (flags & PCI_EXP_FLAGS_TYPE) >> 4;
+                if (d->is_bridge)
+                        d->link_active = pci_read_word(pd, cap->addr + PCI_EXP_LNKSTA) & PCI_EXP_LNKSTA_DL_ACT;
+        }
+}
+
+static int new_device(Topology *t, struct pci_access *pacc, struct pci_dev *pd, PciDevice **ret) {
+        PciDevice *d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        d->addr = (PciAddress) { .domain = (uint32_t) pd->domain, .bus = pd->bus, .dev = pd->dev, .func = pd->func };
+        pci_address_format(&d->addr, d->name);
+        d->vendor_id = pd->vendor_id;
+        d->device_id = pd->device_id;
+
+        _cleanup_free_ char *link = strjoin_printf("%s/bus/pci/devices/%s", t->sysfs_root, d->name);
+        if (!link || !(d->syspath = realpath(link, NULL)) || !startswith(d->syspath, t->devices_dir)) {
+                log_warning("%s: cannot resolve its sysfs directory, ignoring it", d->name);
+                pci_device_free(d);
+                return 0;
+        }
+        d->relpath = strdup(d->syspath + strlen(t->devices_dir) + 1);
+        if (!d->relpath) {
+                pci_device_free(d);
+                return -ENOMEM;
+        }
+
+        _cleanup_free_ char *cls = NULL, *cpath = strjoin_printf("%s/class", d->syspath);
+        if (cpath && read_one_line_file(cpath, &cls) >= 0)
+                d->class = (uint32_t) strtoul(cls, NULL, 16);
+        read_config(pd, d);
+
+        _cleanup_free_ char *rs = strjoin_printf("%s/reset_subordinate", d->syspath);
+        d->has_reset_subordinate = d->is_bridge && rs && access(rs, F_OK) == 0;
+        label_device(pacc, d);
+        *ret = d;
+        return 1;
+}
+
+/* Slots: <sysfs>/bus/pci/slots/N/address holds "dddd:bb:dd"; only slots a
+ * hotplug driver registered have a "power" attribute. */
+static void assign_slots(Topology *t) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/slots", t->sysfs_root);
+        _cleanup_closedir_ DIR *d = dir ? opendir(dir) : NULL;
+        struct dirent *de;
+
+        for (size_t i = 0; i < t->n_devs; i++) {
+                t->devs[i]->slot = mfree(t->devs[i]->slot);
+                t->devs[i]->hotplug_slot = false;
+        }
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *a = NULL, *apath = strjoin_printf("%s/%s/address", dir, de->d_name);
+                _cleanup_free_ char *ppath = strjoin_printf("%s/%s/power", dir, de->d_name);
+                unsigned dom, bus, dev;
+                if (!apath || !ppath || read_one_line_file(apath, &a) < 0 ||
+                    sscanf(a, "%x:%x:%x", &dom, &bus, &dev) != 3)
+                        continue;
+                bool hp = access(ppath, F_OK) == 0;
+                for (size_t i = 0; i < t->n_devs; i++) {
+                        PciDevice *p = t->devs[i];
+                        if (p->addr.domain != dom || p->addr.bus != bus || p->addr.dev != dev)
+                                continue;
+                        free(p->slot);
+                        p->slot = strdup(de->d_name);
+                        p->hotplug_slot = hp;
+                }
+        }
+}
+
+static void link_parents(Topology *t) {
+        for (size_t i = 0; i < t->n_devs; i++) {
+                PciDevice *d = t->devs[i];
+                d->parent = NULL;
+                const char *slash = strrchr(d->relpath, '/');
+                if (!slash)
+                        continue;
+                _cleanup_free_ char *prel = strndup(d->relpath, (size_t) (slash - d->relpath));
+                for (size_t j = 0; prel && j < t->n_devs; j++)
+                        if (streq(t->devs[j]->relpath, prel)) {
+                                d->parent = t->devs[j];
+                                break;
+                        }
+        }
+}
+
+static PciDevice *take_known(PciDevice **old, size_t n_old, const PciAddress *a, uint16_t vendor, uint16_t device) {
+        for (size_t i = 0; i < n_old; i++)
+                if (old[i] && pci_address_equal(&old[i]->addr, a) && old[i]->vendor_id == vendor &&
+                    old[i]->device_id == device)
+                        return TAKE_PTR(old[i]);
+        return NULL;
+}
+
+static int rescan(Topology *t) {
+        struct pci_access *pacc = NULL;
+        jmp_buf jb;
+        int r = 0;
+        PciDevice **devs = NULL;
+        size_t n = 0;
+
+        pacc = pci_alloc();
+        if (!pacc)
+                return -ENOMEM;
+        pacc->error = pci_error_cb;
+        pacc->warning = pci_warning_cb;
+        pacc->debug = pci_debug_cb;
+        pacc->method = PCI_ACCESS_SYS_BUS_PCI;
+
+        pci_error_jmp = &jb;
+        if (setjmp(jb)) {
+                /* a broken tree: keep what we had, report the failure */
+                r = -EIO;
+                goto finish;
+        }
+
+        _cleanup_free_ char *path = strjoin_printf("%s/bus/pci", t->sysfs_root);
+        if (!path) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        pci_set_param(pacc, "sysfs.path", path);
+        pci_init(pacc);
+        pci_scan_bus(pacc);
+
+        for (struct pci_dev *pd = pacc->devices; pd; pd = pd->next)
+                n++;
+        devs = calloc(n ?: 1, sizeof(PciDevice *));
+        if (!devs) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        n = 0;
+        for (struct pci_dev *pd = pacc->devices; pd; pd = pd->next) {
+                pci_fill_info(pd, PCI_FILL_IDENT);
+                PciAddress a = { .domain = (uint32_t) pd->domain, .bus = pd->bus, .dev = pd->dev, .func = pd->func };
+                PciDevice *d = take_known(t->devs, t->n_devs, &a, pd->vendor_id, pd->device_id);
+                if (!d) {
+                        r = new_device(t, pacc, pd, &d);
+                        if (r < 0)
+                                goto finish;
+                        if (r == 0)
+                                continue;
+                }
+                devs[n++] = d;
+        }
+        r = 0;
+        qsort(devs, n, sizeof(PciDevice *), device_ptr_cmp);
+
+        for (size_t i = 0; i < t->n_devs; i++)
+                pci_device_free(t->devs[i]);
+        free(t->devs);
+        t->devs = TAKE_PTR(devs);
+        t->n_devs = n;
+        link_parents(t);
+        assign_slots(t);
+
+finish:
+        if (devs) {
+                for (size_t i = 0; i < n; i++)
+                        pci_device_free(devs[i]);
+                free(devs);
+        }
+        pci_error_jmp = NULL;
+        pci_cleanup(pacc);
+        return r;
+}
+
+int topology_new(const char *sysfs_root, Topology **ret) {
+        Topology *t = calloc(1, sizeof *t);
+        if (!t)
+                return -ENOMEM;
+        t->sysfs_root = strdup(sysfs_root);
+        _cleanup_free_ char *dd = strjoin_printf("%s/devices", sysfs_root);
+        if (!t->sysfs_root || !dd || !(t->devices_dir = realpath(dd, NULL))) {
+                int r = t->sysfs_root && dd ? -errno : -ENOMEM;
+                topology_free(t);
+                return r;
+        }
+        t->invalid = true;
+        int r = topology_refresh(t, NULL);
+        if (r < 0) {
+                topology_free(t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+Topology *topology_free(Topology *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_devs; i++)
+                pci_device_free(t->devs[i]);
+        free(t->devs);
+        strv_free(t->names);
+        free(t->sysfs_root);
+        free(t->devices_dir);
+        free(t);
+        return NULL;
+}
+
+void topology_invalidate(Topology *t) {
+        t->invalid = true;
+}
+
+int topology_refresh(Topology *t, bool *ret_changed) {
+        _cleanup_strv_free_ char **names = NULL;
+        bool changed = t->invalid;
+
+        int r = list_device_names(t, &names);
+        if (r < 0)
+                return r;
+        if (!changed) {
+                size_t n = strv_length(names);
+                changed = n != strv_length(t->names);
+                for (size_t i = 0; !changed && i < n; i++)
+                        changed = !streq(names[i], t->names[i]);
+        }
+        if (changed) {
+                r = rescan(t);
+                if (r < 0)
+                        return r;
+                strv_free(t->names);
+                t->names = TAKE_PTR(names);
+                t->invalid = false;
+        }
+        if (ret_changed)
+                *ret_changed = changed;
+        return 0;
+}
+
+size_t topology_count(const Topology *t) {
+        return t->n_devs;
+}
+
+PciDevice *topology_get(const Topology *t, size_t i) {
+        return i < t->n_devs ? t->devs[i] : NULL;
+}
+
+PciDevice *topology_find(const Topology *t, const PciAddress *a) {
+        size_t lo = 0, hi = t->n_devs;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = address_cmp(&t->devs[mid]->addr, a);
+                if (c == 0)
+                        return t->devs[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+const char *topology_sysfs_root(const Topology *t) {
+        return t->sysfs_root;
+}
+
+size_t topology_bus_siblings(const Topology *t, const PciDevice *dev, PciDevice **ret, size_t max) {
+        size_t n = 0;
+        for (size_t i = 0; i < t->n_devs; i++) {
+                PciDevice *o = t->devs[i];
+                if (o == dev || o->parent != dev->parent || o->addr.domain != dev->addr.domain ||
+                    o->addr.bus != dev->addr.bus)
+                        continue;
+                if (n < max)
+                        ret[n] = o;
+                n++;
+        }
+        return n;
+}
+
+bool pci_device_is_below(const PciDevice *dev, const PciDevice *bridge) {
+        for (const PciDevice *p = dev->parent; p; p = p->parent)
+                if (p == bridge)
+                        return true;
+        return false;
+}
+
+int pci_device_read_driver(const PciDevice *d, char **ret) {
+        _cleanup_free_ char *p = strjoin_printf("%s/driver", d->syspath);
+        if (!p)
+                return -ENOMEM;
+        int r = readlink_basename(p, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
+int pci_device_read_iommu_group(const PciDevice *d, int *ret) {
+        _cleanup_free_ char *p = strjoin_printf("%s/iommu_group", d->syspath), *g = NULL;
+        if (!p)
+                return -ENOMEM;
+        int r = readlink_basename(p, &g);
+        if (r < 0)
+                return r;
+        char *end;
+        long v = strtol(g, &end, 10);
+        if (*end || v < 0 || v > INT32_MAX)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+int pci_device_read_vfio_cdev(const PciDevice *d, char **ret) {
+        _cleanup_free_ char *p = strjoin_printf("%s/vfio-dev", d->syspath);
+        if (!p)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *dir = opendir(p);
+        if (!dir)
+                return -errno;
+        struct dirent *de;
+        while ((de = readdir(dir)))
+                if (startswith(de->d_name, "vfio")) {
+                        *ret = strdup(de->d_name);
+                        return *ret ? 0 : -ENOMEM;
+                }
+        return -ENOENT;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The PCI topology as the kernel shows it under <sysfs-root>: every function,
+ * its upstream bridge, bridge bus ranges, hotplug slots and names from
+ * pci.ids. Built with libpci (ids, class, config space) plus sysfs links.
+ *
+ * Contract:
+ *  - main thread only: it owns the one pci_access; workers get copies.
+ *  - config space is read once, when a function first appears, never on a
+ *    refresh of a known function: reading config of a device under reset
+ *    blocks until the reset ends, and the bus loop must not block.
+ *  - what changes behind our back (driver, iommu group, vfio nodes,
+ *    reset_method) is not cached here: read it live with the helpers below.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pcreset1.h"
+
+typedef struct PciDevice PciDevice;
+struct PciDevice {
+        PciAddress addr;
+        char name[PCI_ADDRESS_MAX];   /* canonical "dddd:bb:dd.f" */
+        uint16_t vendor_id;
+        uint16_t device_id;
+        uint32_t class;               /* base, sub, prog-if */
+        bool is_bridge;               /* type 1 header */
+        bool multifunction;           /* header type bit 7 */
+        int pcie_type;                /* PCIe port type, -1 if not PCIe */
+        bool link_active;             /* bridges: Data Link Layer Link Active when first seen */
+        uint8_t secondary_bus;        /* bridges */
+        uint8_t subordinate_bus;      /* bridges */
+        bool has_reset_subordinate;   /* bridges: the kernel offers reset_subordinate */
+        char *slot;                   /* physical slot name, NULL if none */
+        bool hotplug_slot;            /* that slot has a hotplug controller */
+        char *syspath;                /* <sysfs>/devices/pci0000:00/.../dddd:bb:dd.f */
+        char *relpath;                /* the part below devices/: ancestry by prefix */
+        char *label;                  /* "Vendor Device" from pci.ids, NULL if unknown */
+        PciDevice *parent;            /* upstream bridge; NULL on a root bus */
+};
+
+typedef struct Topology Topology;
+
+int topology_new(const char *sysfs_root, Topology **ret);
+Topology *topology_free(Topology *t);
+/* Cheap when nothing changed (one readdir); rescans otherwise. *ret_changed
+ * may be NULL. */
+int topology_refresh(Topology *t, bool *ret_changed);
+/* Forces a full rescan on the next refresh (uevents say something changed). */
+void topology_invalidate(Topology *t);
+
+size_t topology_count(const Topology *t);
+PciDevice *topology_get(const Topology *t, size_t i); /* sorted by address */
+PciDevice *topology_find(const Topology *t, const PciAddress *a);
+const char *topology_sysfs_root(const Topology *t);
+
+/* Functions sharing dev's bus (same parent and bus number), dev excluded. */
+size_t topology_bus_siblings(const Topology *t, const PciDevice *dev, PciDevice **ret, size_t max);
+/* true if dev sits below bridge (at any depth). */
+bool pci_device_is_below(const PciDevice *dev, const PciDevice *bridge);
+
+/* Live reads. driver: *ret NULL when unbound. group: -ENOENT when none. */
+int pci_device_read_driver(const PciDevice *d, char **ret);
+int pci_device_read_iommu_group(const PciDevice *d, int *ret);
+/* The VFIO cdev name ("vfio3") of a device bound to vfio-pci, -ENOENT if none. */
+int pci_device_read_vfio_cdev(const PciDevice *d, char **ret);

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Small helpers shared by every part of the daemon: cleanup attributes,
+ * string vectors and whole-file sysfs I/O. Every function returns 0 or a
+ * negative errno; none of them logs.
+ */
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
+
+/* Hand over ownership out of a cleanup variable. */
+#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+static inline bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+static inline bool startswith(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+bool endswith(const char *s, const char *suffix);
+
+char **strv_free(char **l);
+static inline void strv_freep(char ***l) {
+        strv_free(*l);
+}
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+size_t strv_length(char *const *l);
+bool strv_contains(char *const *l, const char *s);
+/* Appends a copy of s; -ENOMEM leaves *l intact. */
+int strv_extend(char ***l, const char *s);
+/* Splits on any of the separators, dropping empty words. */
+int strv_split(const char *s, const char *separators, char ***ret);
+/* Joins with sep; NULL on allocation failure. */
+char *strv_join(char *const *l, const char *sep);
+
+/* Reads a whole (small) file, strips one trailing newline. */
+int read_one_line_file(const char *path, char **ret);
+/* One write(2) of the whole string, the way sysfs wants it. */
+int write_string_file(const char *path, const char *s);
+/* Writes atomically (temp file + fsync + rename) so a crash never leaves a
+ * half-written state file. */
+int write_file_atomic(const char *path, const char *contents);
+/* readlink(2) into a malloc'ed string. */
+int readlink_malloc(const char *path, char **ret);
+/* The last path component of a symlink's target, e.g. the driver name. */
+int readlink_basename(const char *path, char **ret);
+int mkdir_p(const char *path, mode_t mode);
+
+/* asprintf that returns NULL on failure. */
+char *strjoin_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
