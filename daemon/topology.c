@@ -211,22 +211,67 @@ static void link_parents(Topology *t) {
         }
 }
 
-static PciDevice *take_known(PciDevice **old, size_t n_old, const PciAddress *a, uint16_t vendor, uint16_t device) {
+/* A function we already know keeps its struct (and its config-space facts). */
+static PciDevice *find_known(PciDevice **old, size_t n_old, const PciAddress *a, uint16_t vendor, uint16_t device) {
         for (size_t i = 0; i < n_old; i++)
-                if (old[i] && pci_address_equal(&old[i]->addr, a) && old[i]->vendor_id == vendor &&
-                    old[i]->device_id == device)
-                        return TAKE_PTR(old[i]);
+                if (pci_address_equal(&old[i]->addr, a) && old[i]->vendor_id == vendor && old[i]->device_id == device)
+                        return old[i];
         return NULL;
 }
 
-static int rescan(Topology *t) {
-        struct pci_access *pacc = NULL;
-        jmp_buf jb;
-        int r = 0;
-        PciDevice **devs = NULL;
+typedef struct ScanState {
+        Topology *t;
+        PciDevice **devs;
+        size_t n;
+        int r;
+} ScanState;
+
+/* All libpci work of a rescan; any libpci error longjmps out of here, so it
+ * keeps its results in *s (memory), never in locals of the caller. */
+static void scan_devices(struct pci_access *pacc, ScanState *s) {
+        _cleanup_free_ char *path = strjoin_printf("%s/bus/pci", s->t->sysfs_root);
         size_t n = 0;
 
-        pacc = pci_alloc();
+        if (!path) {
+                s->r = -ENOMEM;
+                return;
+        }
+        pci_set_param(pacc, "sysfs.path", path);
+        pci_init(pacc);
+        pci_scan_bus(pacc);
+
+        for (struct pci_dev *pd = pacc->devices; pd; pd = pd->next)
+                n++;
+        s->devs = calloc(n ?: 1, sizeof(PciDevice *));
+        if (!s->devs) {
+                s->r = -ENOMEM;
+                return;
+        }
+        for (struct pci_dev *pd = pacc->devices; pd; pd = pd->next) {
+                pci_fill_info(pd, PCI_FILL_IDENT);
+                PciAddress a = { .domain = (uint32_t) pd->domain, .bus = pd->bus, .dev = pd->dev, .func = pd->func };
+                PciDevice *d = find_known(s->t->devs, s->t->n_devs, &a, pd->vendor_id, pd->device_id);
+                if (d)
+                        d->reused = true;
+                else {
+                        int r = new_device(s->t, pacc, pd, &d);
+                        if (r < 0) {
+                                s->r = r;
+                                return;
+                        }
+                        if (r == 0)
+                                continue;
+                }
+                s->devs[s->n++] = d;
+        }
+        s->r = 0;
+}
+
+static int rescan(Topology *t) {
+        ScanState s = { .t = t, .r = -EIO };
+        jmp_buf jb;
+
+        struct pci_access *pacc = pci_alloc();
         if (!pacc)
                 return -ENOMEM;
         pacc->error = pci_error_cb;
@@ -235,62 +280,35 @@ static int rescan(Topology *t) {
         pacc->method = PCI_ACCESS_SYS_BUS_PCI;
 
         pci_error_jmp = &jb;
-        if (setjmp(jb)) {
-                /* a broken tree: keep what we had, report the failure */
-                r = -EIO;
-                goto finish;
-        }
-
-        _cleanup_free_ char *path = strjoin_printf("%s/bus/pci", t->sysfs_root);
-        if (!path) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        pci_set_param(pacc, "sysfs.path", path);
-        pci_init(pacc);
-        pci_scan_bus(pacc);
-
-        for (struct pci_dev *pd = pacc->devices; pd; pd = pd->next)
-                n++;
-        devs = calloc(n ?: 1, sizeof(PciDevice *));
-        if (!devs) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        n = 0;
-        for (struct pci_dev *pd = pacc->devices; pd; pd = pd->next) {
-                pci_fill_info(pd, PCI_FILL_IDENT);
-                PciAddress a = { .domain = (uint32_t) pd->domain, .bus = pd->bus, .dev = pd->dev, .func = pd->func };
-                PciDevice *d = take_known(t->devs, t->n_devs, &a, pd->vendor_id, pd->device_id);
-                if (!d) {
-                        r = new_device(t, pacc, pd, &d);
-                        if (r < 0)
-                                goto finish;
-                        if (r == 0)
-                                continue;
-                }
-                devs[n++] = d;
-        }
-        r = 0;
-        qsort(devs, n, sizeof(PciDevice *), device_ptr_cmp);
-
-        for (size_t i = 0; i < t->n_devs; i++)
-                pci_device_free(t->devs[i]);
-        free(t->devs);
-        t->devs = TAKE_PTR(devs);
-        t->n_devs = n;
-        link_parents(t);
-        assign_slots(t);
-
-finish:
-        if (devs) {
-                for (size_t i = 0; i < n; i++)
-                        pci_device_free(devs[i]);
-                free(devs);
-        }
+        if (setjmp(jb) == 0)
+                scan_devices(pacc, &s);
+        else
+                s.r = -EIO; /* a broken tree: keep what we had */
         pci_error_jmp = NULL;
         pci_cleanup(pacc);
-        return r;
+
+        if (s.r < 0) {
+                for (size_t i = 0; i < s.n; i++)
+                        if (!s.devs[i]->reused)
+                                pci_device_free(s.devs[i]);
+                for (size_t i = 0; i < t->n_devs; i++)
+                        t->devs[i]->reused = false;
+                free(s.devs);
+                return s.r;
+        }
+
+        qsort(s.devs, s.n, sizeof(PciDevice *), device_ptr_cmp);
+        for (size_t i = 0; i < t->n_devs; i++)
+                if (!t->devs[i]->reused)
+                        pci_device_free(t->devs[i]);
+        for (size_t i = 0; i < s.n; i++)
+                s.devs[i]->reused = false;
+        free(t->devs);
+        t->devs = s.devs;
+        t->n_devs = s.n;
+        link_parents(t);
+        assign_slots(t);
+        return 0;
 }
 
 int topology_new(const char *sysfs_root, Topology **ret) {

@@ -40,6 +40,7 @@ struct PciDevice {
         char *relpath;                /* the part below devices/: ancestry by prefix */
         char *label;                  /* "Vendor Device" from pci.ids, NULL if unknown */
         PciDevice *parent;            /* upstream bridge; NULL on a root bus */
+        bool reused;                  /* private to rescans */
 };
 
 typedef struct Topology Topology;

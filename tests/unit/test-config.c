@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pcresetd.conf: defaults, every setting, and errors that name the line. */
+
+#include <errno.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "config.h"
+
+static char *write_conf(const char *text) {
+        char *path = NULL;
+        int fd = g_file_open_tmp("pcresetd-conf-XXXXXX", &path, NULL);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        close(fd);
+        return path;
+}
+
+static void test_defaults(void) {
+        Config c;
+        int line;
+        char *msg;
+        config_init(&c);
+        g_assert_cmpint(config_load(&c, "/nonexistent/pcresetd.conf", false, &line, &msg), ==, 0);
+        g_assert_cmpint(config_load(&c, "/nonexistent/pcresetd.conf", true, &line, &msg), ==, -ENOENT);
+        g_assert_true(config_is_stub_driver(&c, "vfio-pci"));
+        g_assert_true(config_is_stub_driver(&c, "pci-stub"));
+        g_assert_true(config_is_stub_driver(&c, "mlx5_vfio_pci"));
+        g_assert_false(config_is_stub_driver(&c, "e1000e"));
+        g_assert_false(config_is_stub_driver(&c, "vfio"));
+        g_assert_false(config_is_stub_driver(&c, NULL));
+        g_assert_cmpuint(c.max_queued_per_user, ==, 32);
+        g_assert_cmpuint(c.max_parallel, ==, 64);
+        config_done(&c);
+}
+
+static void test_settings(void) {
+        g_autofree char *p = write_conf("# comment\n[Ownership]\nStubDrivers=vfio-pci  my-stub\n\n"
+                                        "[Limits]\nMaxQueuedPerUser=3\nMaxParallelResets=5 ; inline comment\n");
+        Config c;
+        int line;
+        char *msg = NULL;
+        config_init(&c);
+        g_assert_cmpint(config_load(&c, p, true, &line, &msg), ==, 0);
+        g_assert_null(msg);
+        g_assert_true(config_is_stub_driver(&c, "my-stub"));
+        g_assert_false(config_is_stub_driver(&c, "pci-stub"));   /* replaced, not added */
+        g_assert_true(config_is_stub_driver(&c, "nvgrace_gpu_vfio_pci"));
+        g_assert_cmpuint(c.max_queued_per_user, ==, 3);
+        g_assert_cmpuint(c.max_parallel, ==, 5);
+        config_done(&c);
+        g_unlink(p);
+}
+
+static void test_errors(void) {
+        static const struct {
+                const char *text;
+                int line;
+                const char *needle;
+        } cases[] = {
+                { "[Limits]\nMaxQueuedPerUser=0\n", 2, "MaxQueuedPerUser=0" },
+                { "[Limits]\n\nMaxParallelResets=-1\n", 3, "MaxParallelResets" },
+                { "[Limits]\nMaxQueuedPerUser=12abc\n", 2, "MaxQueuedPerUser" },
+                { "[Ownership]\nStubDriver=x\n", 2, "unknown setting StubDriver" },
+                { "[Owner]\nStubDrivers=x\n", 2, "[Owner]" },
+                { "[Limits\nMaxQueuedPerUser=1\n", 1, "syntax" },
+                { "[Limits]\njunk line\n", 2, "syntax" },
+                { "[Limits]\nMaxQueuedPerUser=1\n[Limits]\nFoo=2\nBar=3\n", 4, "Foo" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *p = write_conf(cases[i].text);
+                Config c;
+                int line = 0;
+                char *msg = NULL;
+                config_init(&c);
+                g_assert_cmpint(config_load(&c, p, true, &line, &msg), ==, -EINVAL);
+                g_test_message("case %zu: line %d: %s", i, line, msg);
+                g_assert_cmpint(line, ==, cases[i].line);
+                g_assert_nonnull(msg);
+                g_assert_nonnull(strstr(msg, cases[i].needle));
+                free(msg);
+                config_done(&c);
+                g_unlink(p);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/config/defaults", test_defaults);
+        g_test_add_func("/config/settings", test_settings);
+        g_test_add_func("/config/errors", test_errors);
+        return g_test_run();
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Ownership decisions and claims on fake trees. */
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "claims.h"
+#include "config.h"
+#include "ownership.h"
+#include "test-common.h"
+
+static const char host_desc[] =
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=8086 device=10d3 class=020000 driver=e1000e group=3\n"
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=10de device=1eb8 class=030000 driver=vfio-pci group=12 vfio\n"
+        "02:00.1 vendor=10de device=10f8 class=040300 driver=vfio-pci group=12 vfio open-by=4711\n"
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport\n"
+        "03:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=20 vfio-owner=4101 open-by=5000\n"
+        "03:00.1 vendor=1af4 device=1041 class=020000 group=21\n"
+        "00:04.0 bridge=root-port secondary=04 driver=pcieport\n"
+        "04:00.0 vendor=8086 device=1521 class=020000 driver=pci-stub group=30\n"
+        "04:00.1 vendor=8086 device=1521 class=020000 driver=mlx5_vfio_pci group=31 cdev=vfio7 cdev-open-by=6000\n"
+        "00:05.0 bridge=root-port secondary=05 driver=pcieport\n"
+        "05:00.0 vendor=8086 device=1521 class=020000 driver=vfio-pci group=40 cdev=vfio8 cdev-owner=4102\n";
+
+typedef struct Fixture {
+        FakeHost *host;
+        Config config;
+        Claims *claims;
+        OwnershipContext ctx;
+} Fixture;
+
+static void fixture_setup(Fixture *f, gconstpointer data) {
+        f->host = fake_host_new(host_desc);
+        config_init(&f->config);
+        g_assert_cmpint(claims_new(f->host->state, &f->claims), ==, 0);
+        f->ctx = (OwnershipContext) { .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
+                                      .claims = f->claims };
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data) {
+        claims_free(f->claims);
+        config_done(&f->config);
+        fake_host_free(f->host);
+}
+
+static DeviceState eval(Fixture *f, const char *addr, uid_t uid, char **reason, bool *under_driver) {
+        g_autofree char *dir = faketree_device_dir(f->host->root, addr);
+        OpenHandles *h = NULL;
+        DeviceVerdict v = {};
+        g_assert_cmpint(ownership_evaluate(&f->ctx, addr, dir, uid, &h, &v), ==, 0);
+        open_handles_free(h);
+        g_test_message("%s uid %u: %s (%s)", addr, (unsigned) uid, device_state_to_string(v.state), v.reason);
+        *reason = g_strdup(v.reason);
+        if (under_driver)
+                *under_driver = v.under_driver;
+        DeviceState s = v.state;
+        device_verdict_done(&v);
+        return s;
+}
+
+#define assert_state(f, addr, uid, state, needle) do {                           \
+                g_autofree char *_r = NULL;                                       \
+                g_assert_cmpint(eval(f, addr, uid, &_r, NULL), ==, state);        \
+                g_assert_nonnull(strstr(_r, needle));                             \
+        } while (0)
+
+static void test_idle_and_busy(Fixture *f, gconstpointer data) {
+        assert_state(f, "0000:01:00.0", 4101, DEVICE_BUSY, "bound to e1000e: in use by the host and not owned by you");
+        assert_state(f, "0000:01:00.0", 0, DEVICE_BUSY, "bound to e1000e");
+        assert_state(f, "0000:02:00.0", 4101, DEVICE_BUSY, "vfio group 12 is open by pid 4711 (qemu-system-x86)");
+        assert_state(f, "0000:03:00.1", 4101, DEVICE_IDLE, "no driver bound");
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_IDLE, "bound to pci-stub, not open");
+        assert_state(f, "0000:04:00.1", 4101, DEVICE_BUSY, "vfio device vfio7 is open by pid 6000");
+}
+
+static void test_vfio_node_owner(Fixture *f, gconstpointer data) {
+        bool under = true;
+        g_autofree char *r = NULL;
+        /* the group node belongs to 4101: its own use of the device is fine */
+        g_assert_cmpint(eval(f, "0000:03:00.0", 4101, &r, &under), ==, DEVICE_OWNED);
+        g_assert_false(under);
+        g_assert_nonnull(strstr(r, "vfio group 20 belongs to you"));
+        assert_state(f, "0000:03:00.0", 4102, DEVICE_BUSY, "open by pid 5000");
+        assert_state(f, "0000:05:00.0", 4102, DEVICE_OWNED, "vfio device vfio8 belongs to you");
+        assert_state(f, "0000:05:00.0", 4101, DEVICE_IDLE, "not open");
+        /* a root-owned node proves nothing: root owns every node */
+        g_autofree char *node = g_build_filename(f->host->dev, "vfio", "12", NULL);
+        g_assert_cmpint(chown(node, 0, 0), ==, 0);
+        assert_state(f, "0000:02:00.0", 0, DEVICE_BUSY, "open by pid 4711");
+}
+
+static void test_claims(Fixture *f, gconstpointer data) {
+        uid_t holder = 0;
+        bool under = false;
+        g_autofree char *r = NULL;
+
+        g_assert_cmpint(claims_add(f->claims, "0000:01:00.0", 4101, 0x8086, 0x10d3, &holder), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:01:00.0", 4101, 0x8086, 0x10d3, &holder), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:01:00.0", 4102, 0x8086, 0x10d3, &holder), ==, -EBUSY);
+        g_assert_cmpuint(holder, ==, 4101);
+
+        g_assert_cmpint(eval(f, "0000:01:00.0", 4101, &r, &under), ==, DEVICE_OWNED);
+        g_assert_true(under);  /* e1000e stays bound: the reset runs under it */
+        g_assert_nonnull(strstr(r, "runs under its host driver e1000e"));
+        /* someone else's claim blocks, even an idle device */
+        assert_state(f, "0000:01:00.0", 4102, DEVICE_BUSY, "claimed by uid 4101");
+        g_assert_cmpint(claims_add(f->claims, "0000:03:00.1", 4102, 0x1af4, 0x1041, &holder), ==, 0);
+        assert_state(f, "0000:03:00.1", 4101, DEVICE_BUSY, "claimed by uid 4102");
+        assert_state(f, "0000:03:00.1", 0, DEVICE_BUSY, "claimed by uid 4102");
+
+        /* persisted: a new instance reads them back */
+        Claims *again = NULL;
+        uid_t uid = 0;
+        g_assert_cmpint(claims_new(f->host->state, &again), ==, 0);
+        g_assert_cmpint(claims_get(again, "0000:01:00.0", &uid), ==, 0);
+        g_assert_cmpuint(uid, ==, 4101);
+        g_assert_cmpint(claims_remove(again, "0000:01:00.0"), ==, 0);
+        g_assert_cmpint(claims_remove(again, "0000:01:00.0"), ==, -ENOENT);
+        claims_free(again);
+        g_assert_cmpint(claims_new(f->host->state, &again), ==, 0);
+        g_assert_cmpint(claims_get(again, "0000:01:00.0", &uid), ==, -ENOENT);
+        g_assert_cmpint(claims_get(again, "0000:03:00.1", &uid), ==, 0);
+        claims_free(again);
+}
+
+static bool lookup_only_first(void *userdata, const char *address, uint16_t *vendor, uint16_t *device) {
+        if (!g_str_equal(address, "0000:01:00.0"))
+                return false;
+        *vendor = 0x8086;
+        *device = GPOINTER_TO_UINT(userdata);
+        return true;
+}
+
+static void test_claims_prune(Fixture *f, gconstpointer data) {
+        uid_t holder, uid;
+        g_assert_cmpint(claims_add(f->claims, "0000:01:00.0", 4101, 0x8086, 0x10d3, &holder), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:03:00.1", 4101, 0x1af4, 0x1041, &holder), ==, 0);
+        claims_prune(f->claims, lookup_only_first, GUINT_TO_POINTER(0x10d3));
+        g_assert_cmpint(claims_get(f->claims, "0000:01:00.0", &uid), ==, 0);
+        g_assert_cmpint(claims_get(f->claims, "0000:03:00.1", &uid), ==, -ENOENT);
+        /* same address, other device: the claim was for something else */
+        claims_prune(f->claims, lookup_only_first, GUINT_TO_POINTER(0x10d4));
+        g_assert_cmpint(claims_get(f->claims, "0000:01:00.0", &uid), ==, -ENOENT);
+}
+
+static void test_stub_config(Fixture *f, gconstpointer data) {
+        g_strfreev(f->config.stub_drivers);
+        f->config.stub_drivers = g_strsplit("e1000e", " ", -1);
+        assert_state(f, "0000:01:00.0", 4101, DEVICE_IDLE, "bound to e1000e, not open");
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "bound to pci-stub: in use by the host");
+        /* *_vfio_pci always counts as a stub */
+        assert_state(f, "0000:04:00.1", 4101, DEVICE_BUSY, "vfio device vfio7 is open");
+}
+
+static void test_open_handles_live(Fixture *f, gconstpointer data) {
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_IDLE, "not open");
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:03:00.1", "vfio-pci"), ==, 0);
+        assert_state(f, "0000:03:00.1", 4101, DEVICE_IDLE, "bound to vfio-pci, not open");
+        g_assert_cmpint(faketree_set_open(f->host->root, 7777, "/dev/vfio/21"), >=, 0);
+        assert_state(f, "0000:03:00.1", 4101, DEVICE_BUSY, "vfio group 21 is open by pid 7777");
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+        ADD("/ownership/idle-and-busy", test_idle_and_busy);
+        ADD("/ownership/vfio-node-owner", test_vfio_node_owner);
+        ADD("/ownership/claims", test_claims);
+        ADD("/ownership/claims-prune", test_claims_prune);
+        ADD("/ownership/stub-config", test_stub_config);
+        ADD("/ownership/open-handles-live", test_open_handles_live);
+        return g_test_run();
+}

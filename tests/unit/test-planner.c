@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The planner on fake sysfs trees: which method a mask gets, and why not. */
+
+#include <errno.h>
+
+#include "executor.h"
+#include "planner.h"
+#include "test-common.h"
+#include "topology.h"
+
+static const char host_desc[] =
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=8086 device=10d3 class=020000 driver=e1000e methods=\"flr pm bus\"\n"
+        "00:02.0 bridge=root-port hotplug slot=2 secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=144d device=a808 class=010802 driver=nvme methods=\"flr bus\"\n"
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport reset_subordinate\n"
+        "03:00.0 vendor=10de device=1eb8 class=030000 methods=\"flr bus\"\n"   /* stale 'bus': a sibling exists */
+        "03:00.1 vendor=10de device=10f8 class=040300 methods=\"flr\"\n"
+        "00:04.0 bridge=root-port secondary=04 driver=pcieport\n"
+        "04:00.0 vendor=1af4 device=1041 class=020000 methods=\"pm\"\n"          /* NO_BUS_RESET: no bus listed */
+        "00:05.0 bridge=root-port secondary=05 driver=pcieport\n"
+        "05:00.0 vendor=1234 device=0001 class=ff0000 methods=\"acpi af_flr pm\"\n"
+        "00:06.0 bridge=root-port secondary=06 driver=pcieport\n"
+        "06:00.0 vendor=1234 device=0002 class=ff0000 methods=\"\"\n"
+        "06:00.1 vendor=1234 device=0003 class=ff0000 methods=none\n"
+        "00:1f.2 vendor=8086 device=2922 class=010601 driver=ahci methods=\"pm bus\"\n";
+
+typedef struct Fixture {
+        FakeHost *host;
+        Topology *topo;
+        ExecContext exec;
+} Fixture;
+
+static void fixture_setup(Fixture *f, gconstpointer data) {
+        f->host = fake_host_new(host_desc);
+        g_assert_cmpint(topology_new(f->host->sys, &f->topo), ==, 0);
+        f->exec = (ExecContext) { .sysfs_root = f->host->sys, .state_dir = f->host->state };
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data) {
+        topology_free(f->topo);
+        fake_host_free(f->host);
+}
+
+/* Plans addr with mask; returns the planned bit, or 0 with *reason set. */
+static uint32_t plan(Fixture *f, const char *addr, uint32_t mask, ResetPlan *out, char **reason) {
+        PciAddress a;
+        g_auto(GStrv) methods = NULL;
+        ResetPlan p;
+        g_assert_cmpint(pci_address_parse(addr, &a), ==, 0);
+        PciDevice *d = topology_find(f->topo, &a);
+        g_assert_nonnull(d);
+        g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
+        int r = planner_plan(f->topo, d, mask, methods, &p, reason);
+        if (r == -EOPNOTSUPP) {
+                g_assert_nonnull(*reason);
+                g_test_message("%s mask 0x%x: %s", addr, mask, *reason);
+                return 0;
+        }
+        g_assert_cmpint(r, ==, 0);
+        g_assert_null(*reason);
+        g_assert_true(p.target == d);
+        if (out)
+                *out = p;
+        return p.scope;
+}
+
+#define assert_plan(f, addr, mask, expected) do {                                \
+                g_autofree char *_reason = NULL;                                  \
+                g_assert_cmphex(plan(f, addr, mask, NULL, &_reason), ==, expected); \
+        } while (0)
+
+#define assert_refused(f, addr, mask, needle) do {                               \
+                g_autofree char *_reason = NULL;                                  \
+                g_assert_cmphex(plan(f, addr, mask, NULL, &_reason), ==, 0);      \
+                g_assert_nonnull(strstr(_reason, needle));                        \
+        } while (0)
+
+static void test_topology(Fixture *f, gconstpointer data) {
+        PciAddress a;
+        g_assert_cmpuint(topology_count(f->topo), ==, 15);
+        pci_address_parse("03:00.1", &a);
+        PciDevice *d = topology_find(f->topo, &a);
+        g_assert_nonnull(d);
+        g_assert_cmphex(d->vendor_id, ==, 0x10de);
+        g_assert_cmphex(d->class, ==, 0x040300);
+        g_assert_true(d->multifunction);
+        g_assert_nonnull(d->parent);
+        g_assert_cmpstr(d->parent->name, ==, "0000:00:03.0");
+        g_assert_true(d->parent->is_bridge);
+        g_assert_true(d->parent->has_reset_subordinate);
+        g_assert_cmpuint(d->parent->secondary_bus, ==, 3);
+        g_assert_true(g_str_has_suffix(d->relpath, "pci0000:00/0000:00:03.0/0000:03:00.1"));
+
+        pci_address_parse("02:00.0", &a);
+        d = topology_find(f->topo, &a);
+        g_assert_true(d->hotplug_slot);
+        g_assert_cmpstr(d->slot, ==, "2");
+        pci_address_parse("01:00.0", &a);
+        d = topology_find(f->topo, &a);
+        g_assert_false(d->hotplug_slot);
+        g_assert_false(d->multifunction);
+        pci_address_parse("00:1f.2", &a);
+        d = topology_find(f->topo, &a);
+        g_assert_null(d->parent);
+        pci_address_parse("07:00.0", &a);
+        g_assert_null(topology_find(f->topo, &a));
+
+        char *driver = NULL;
+        g_assert_cmpint(pci_device_read_driver(d, &driver), ==, 0);
+        g_assert_cmpstr(driver, ==, "ahci");
+        free(driver);
+}
+
+static void test_function_scopes(Fixture *f, gconstpointer data) {
+        assert_plan(f, "01:00.0", PCRESET_SCOPE_FUNC, PCRESET_SCOPE_FLR);
+        assert_plan(f, "01:00.0", PCRESET_SCOPE_ANY, PCRESET_SCOPE_FLR);
+        assert_plan(f, "01:00.0", PCRESET_SCOPE_PM, PCRESET_SCOPE_PM);
+        assert_plan(f, "01:00.0", PCRESET_SCOPE_PM | PCRESET_SCOPE_BUS, PCRESET_SCOPE_PM);
+        /* preference follows the kernel's order: acpi before af_flr before pm */
+        assert_plan(f, "05:00.0", PCRESET_SCOPE_ANY, PCRESET_SCOPE_ACPI);
+        assert_plan(f, "05:00.0", PCRESET_SCOPE_FLR | PCRESET_SCOPE_PM, PCRESET_SCOPE_FLR);
+        ResetPlan p;
+        g_autofree char *reason = NULL;
+        g_assert_cmphex(plan(f, "05:00.0", PCRESET_SCOPE_FLR, &p, &reason), ==, PCRESET_SCOPE_FLR);
+        g_assert_cmpstr(p.kernel_method, ==, "af_flr");
+        g_assert_false(p.link);
+        g_assert_cmpuint(p.n_affected, ==, 1);
+        g_assert_cmpstr(p.domain->name, ==, "0000:00:05.0");
+}
+
+static void test_mask_never_exceeded(Fixture *f, gconstpointer data) {
+        assert_refused(f, "01:00.0", PCRESET_SCOPE_DEV_SPECIFIC, "offers only flr pm bus");
+        assert_refused(f, "01:00.0", PCRESET_SCOPE_ACPI | PCRESET_SCOPE_CXL_BUS, "flr pm bus");
+        assert_refused(f, "04:00.0", PCRESET_SCOPE_FLR, "offers only pm");
+        /* exhaustively: whatever the mask, the planned bit lies inside it */
+        for (uint32_t mask = 1; mask <= PCRESET_SCOPE_KNOWN; mask++) {
+                static const char *const devs[] = { "01:00.0", "02:00.0", "03:00.0", "03:00.1", "04:00.0", "05:00.0",
+                                                   "00:1f.2" };
+                for (size_t i = 0; i < G_N_ELEMENTS(devs); i++) {
+                        g_autofree char *reason = NULL;
+                        uint32_t got = plan(f, devs[i], mask, NULL, &reason);
+                        g_assert_true(got == 0 || ((got & mask) == got && __builtin_popcount(got) == 1));
+                }
+        }
+}
+
+static void test_bus_vs_slot(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r1 = NULL, *r2 = NULL;
+        /* alone behind a non-hotplug port: 'bus' is a BUS reset */
+        g_assert_cmphex(plan(f, "01:00.0", PCRESET_SCOPE_BUS, &p, &r1), ==, PCRESET_SCOPE_BUS);
+        g_assert_cmpstr(p.kernel_method, ==, "bus");
+        g_assert_true(p.link);
+        g_assert_cmpstr(p.domain->name, ==, "0000:00:01.0");
+        assert_refused(f, "01:00.0", PCRESET_SCOPE_SLOT, "bus reset, not allowed");
+        /* alone in a hotplug slot: 'bus' is a SLOT reset */
+        g_assert_cmphex(plan(f, "02:00.0", PCRESET_SCOPE_LINK, &p, &r2), ==, PCRESET_SCOPE_SLOT);
+        g_assert_true(p.link);
+        assert_refused(f, "02:00.0", PCRESET_SCOPE_BUS, "slot reset (hotplug slot 2)");
+        assert_plan(f, "02:00.0", PCRESET_SCOPE_ANY, PCRESET_SCOPE_FLR);
+}
+
+static void test_link_refusals(Fixture *f, gconstpointer data) {
+        /* reset_method says bus (stale), but a sibling shares the bus */
+        assert_refused(f, "03:00.0", PCRESET_SCOPE_BUS, "would also reset 0000:03:00.1");
+        assert_refused(f, "03:00.1", PCRESET_SCOPE_LINK, "offers only flr");
+        /* root bus: no bridge to reset it */
+        assert_refused(f, "00:1f.2", PCRESET_SCOPE_BUS, "root bus");
+        assert_plan(f, "00:1f.2", PCRESET_SCOPE_ANY, PCRESET_SCOPE_PM);
+        /* bridges are not reset by 'bus' */
+        assert_refused(f, "00:01.0", PCRESET_SCOPE_ANY, "no reset_method");
+        /* no reset_method at all, and all methods disabled */
+        assert_refused(f, "06:00.1", PCRESET_SCOPE_ANY, "no reset_method");
+        assert_refused(f, "06:00.0", PCRESET_SCOPE_ANY, "every reset method disabled");
+}
+
+static void test_available_scopes(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *addr;
+                uint32_t scopes;
+        } cases[] = {
+                { "01:00.0", PCRESET_SCOPE_FLR | PCRESET_SCOPE_PM | PCRESET_SCOPE_BUS },
+                { "02:00.0", PCRESET_SCOPE_FLR | PCRESET_SCOPE_SLOT },
+                { "03:00.0", PCRESET_SCOPE_FLR },
+                { "05:00.0", PCRESET_SCOPE_ACPI | PCRESET_SCOPE_FLR | PCRESET_SCOPE_PM },
+                { "06:00.1", 0 },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                PciAddress a;
+                g_auto(GStrv) methods = NULL;
+                pci_address_parse(cases[i].addr, &a);
+                PciDevice *d = topology_find(f->topo, &a);
+                g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
+                g_assert_cmphex(planner_available_scopes(f->topo, d, methods), ==, cases[i].scopes);
+        }
+}
+
+static void test_refresh(Fixture *f, gconstpointer data) {
+        bool changed = true;
+        PciAddress a;
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_false(changed);
+        g_assert_cmpint(faketree_remove_device(f->host->root, "0000:04:00.0"), ==, 0);
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_true(changed);
+        pci_address_parse("04:00.0", &a);
+        g_assert_null(topology_find(f->topo, &a));
+        g_assert_cmpuint(topology_count(f->topo), ==, 14);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+        ADD("/planner/topology", test_topology);
+        ADD("/planner/function-scopes", test_function_scopes);
+        ADD("/planner/mask-never-exceeded", test_mask_never_exceeded);
+        ADD("/planner/bus-vs-slot", test_bus_vs_slot);
+        ADD("/planner/link-refusals", test_link_refusals);
+        ADD("/planner/available-scopes", test_available_scopes);
+        ADD("/planner/refresh", test_refresh);
+        return g_test_run();
+}
