@@ -536,7 +536,7 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
 
         r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssqqssssssuas)");
+                r = sd_bus_message_open_container(reply, 'a', "(ssqqsssssuas)");
         for (size_t i = 0; r >= 0 && i < topology_count(m->topology); i++) {
                 PciDevice *d = topology_get(m->topology, i);
                 _cleanup_strv_free_ char **methods = NULL;
@@ -547,9 +547,9 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
                         break;
                 if (executor_read_methods(&m->exec, d->name, d->syspath, &methods) < 0)
                         methods = NULL;
-                r = sd_bus_message_open_container(reply, 'r', "ssqqssssssuas");
+                r = sd_bus_message_open_container(reply, 'r', "ssqqsssssuas");
                 if (r >= 0)
-                        r = sd_bus_message_append(reply, "ssqqssssssu", d->name, d->parent ? d->parent->name : "",
+                        r = sd_bus_message_append(reply, "ssqqsssssu", d->name, d->parent ? d->parent->name : "",
                                                   d->vendor_id, d->device_id, strempty(d->label), strempty(v.driver),
                                                   device_state_to_string(v.state), v.reason,
                                                   planner_domain_of(d)->name,
@@ -594,7 +594,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_release_device, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListDevices",
                                 SD_BUS_NO_ARGS,
-                                SD_BUS_RESULT("a(ssqqssssssuas)", devices),
+                                SD_BUS_RESULT("a(ssqqsssssuas)", devices),
                                 method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

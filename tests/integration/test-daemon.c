@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The real pcresetd on a private system bus with the real polkitd, on a fake
+ * host, driven by gdbus/busctl/pcresetctl as root and as test users. Every
+ * case checks the answer AND the device files: what was written to `reset`,
+ * and that `reset_method` is as it was.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "fakereset.h"
+#include "faketree.h"
+#include "harness.h"
+
+#define DEST "org.freedesktop.pcreset1"
+#define PATH "/org/freedesktop/pcreset1"
+#define IFACE "org.freedesktop.pcreset1.Manager"
+
+static const char host_desc[] =
+        /* a NIC in use by the host */
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=8086 device=10d3 class=020000 driver=e1000e group=5 methods=\"flr pm bus\"\n"
+        /* a GPU on vfio-pci, idle, and its audio function bound to the host */
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=10de device=1eb8 class=030000 driver=vfio-pci group=12 vfio methods=\"flr bus\"\n"
+        "02:00.1 vendor=10de device=10f8 class=040300 driver=snd_hda_intel group=12 methods=\"flr\"\n"
+        /* a driverless NVMe alone in a hotplug slot */
+        "00:03.0 bridge=root-port hotplug slot=3 secondary=03 driver=pcieport\n"
+        "03:00.0 vendor=144d device=a808 class=010802 group=20 methods=\"flr bus\"\n"
+        /* alice's VM: group node hers, open by her qemu */
+        "00:04.0 bridge=root-port secondary=04 driver=pcieport\n"
+        "04:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=30 vfio-owner=4101 open-by=4711 "
+        "methods=\"flr pm bus\"\n"
+        /* idle, PM only */
+        "00:05.0 bridge=root-port secondary=05 driver=pcieport\n"
+        "05:00.0 vendor=8086 device=1521 class=020000 group=40 methods=\"pm\"\n"
+        "00:06.0 bridge=root-port secondary=06 driver=pcieport\n"
+        "06:00.0 vendor=8086 device=1521 class=020000 group=41 methods=\"pm flr\"\n";
+
+typedef struct Fixture {
+        Harness *h;
+        FakeReset *fuse;
+} Fixture;
+
+static void fixture_setup(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        f->h = harness_new(&error);
+        g_assert_no_error(error);
+        g_assert_true(harness_build_tree(f->h, host_desc, &error));
+        g_assert_no_error(error);
+}
+
+static void start_daemon(Fixture *f) {
+        g_autoptr(GError) error = NULL;
+        g_assert_cmpint(harness_start_daemon(f->h, NULL, &error), ==, 0);
+        g_assert_no_error(error);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data) {
+        if (harness_daemon_pid(f->h))
+                g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        if (f->fuse)
+                fakereset_stop(f->fuse);
+        harness_free(f->h);
+}
+
+static char *attr_path(Fixture *f, const char *addr, const char *attr) {
+        g_autofree char *dir = faketree_device_dir(harness_fake_root(f->h), addr);
+        return g_build_filename(dir, attr, NULL);
+}
+
+static char *read_attr(Fixture *f, const char *addr, const char *attr) {
+        g_autofree char *p = attr_path(f, addr, attr);
+        char *s = NULL;
+        g_assert_true(g_file_get_contents(p, &s, NULL, NULL));
+        return g_strchomp(s);
+}
+
+#define assert_attr(f, addr, attr, expected) do {                        \
+                g_autofree char *_v = read_attr(f, addr, attr);           \
+                g_assert_cmpstr(_v, ==, expected);                        \
+        } while (0)
+
+/* Calls a Manager method with gdbus as user; *out gets the GVariant text,
+ * *err the error line ("GDBus.Error:NAME: message"). Returns the exit code. */
+static int call(Fixture *f, const char *user, char **out, char **err, const char *method, ...) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *m = g_strdup_printf("%s.%s", IFACE, method);
+        va_list ap;
+        g_ptr_array_add(argv, g_strdup("gdbus"));
+        g_ptr_array_add(argv, g_strdup("call"));
+        g_ptr_array_add(argv, g_strdup("--system"));
+        g_ptr_array_add(argv, g_strdup("--dest=" DEST));
+        g_ptr_array_add(argv, g_strdup("--object-path=" PATH));
+        g_ptr_array_add(argv, g_strdup("--timeout=60"));
+        g_ptr_array_add(argv, g_strdup_printf("--method=%s", m));
+        va_start(ap, method);
+        for (const char *a; (a = va_arg(ap, const char *));)
+                g_ptr_array_add(argv, g_strdup(a));
+        va_end(ap);
+        g_ptr_array_add(argv, NULL);
+        char *o = NULL, *e = NULL;
+        int r = harness_run(f->h, user, &o, &e, (const char *const *) argv->pdata);
+        g_test_message("%s %s -> %d: %s%s", user ?: "root", method, r, g_strchomp(o ?: g_strdup("")), e ?: "");
+        if (out)
+                *out = o;
+        else
+                g_free(o);
+        if (err)
+                *err = e;
+        else
+                g_free(e);
+        return r;
+}
+
+static void assert_error(const char *err, const char *name, const char *needle) {
+        g_autofree char *prefix = g_strdup_printf("GDBus.Error:%s:", name);
+        g_assert_nonnull(err);
+        g_assert_nonnull(strstr(err, prefix));
+        if (needle)
+                g_assert_nonnull(strstr(err, needle));
+}
+
+static int ctl(Fixture *f, const char *user, char **out, char **err, ...) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        va_list ap;
+        g_ptr_array_add(argv, (char *) g_getenv("PCRESETCTL_BIN"));
+        g_ptr_array_add(argv, (char *) "--no-ask-password");
+        va_start(ap, err);
+        for (const char *a; (a = va_arg(ap, const char *));)
+                g_ptr_array_add(argv, (char *) a);
+        va_end(ap);
+        g_ptr_array_add(argv, NULL);
+        char *o = NULL, *e = NULL;
+        int r = harness_run(f->h, user, &o, &e, (const char *const *) argv->pdata);
+        g_test_message("pcresetctl as %s -> %d: %s%s", user ?: "root", r, o ?: "", e ?: "");
+        if (out)
+                *out = o;
+        else
+                g_free(o);
+        if (err)
+                *err = e;
+        else
+                g_free(e);
+        return r;
+}
+
+static char *daemon_log(Fixture *f) {
+        char *s = NULL;
+        g_assert_true(g_file_get_contents(harness_daemon_log(f->h), &s, NULL, NULL));
+        return s;
+}
+
+static unsigned count_lines_with(const char *text, const char *a, const char *b) {
+        unsigned n = 0;
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++)
+                n += strstr(*l, a) && (!b || strstr(*l, b));
+        return n;
+}
+
+/* ---- cases ------------------------------------------------------------- */
+
+static void test_introspection(Fixture *f, gconstpointer data) {
+        g_autofree char *out = NULL, *tree = NULL, *ver = NULL;
+        start_daemon(f);
+        const char *intro[] = { "busctl", "introspect", DEST, PATH, NULL };
+        g_assert_cmpint(harness_run(f->h, HARNESS_USER_BOB, &out, NULL, intro), ==, 0);
+        for (const char *m = "ResetDevice\0GetResetInfo\0ClaimDevice\0ReleaseDevice\0ListDevices\0Version\0"
+                             "org.freedesktop.DBus.Peer\0org.freedesktop.DBus.Properties\0";
+             *m; m += strlen(m) + 1)
+                g_assert_nonnull(strstr(out, m));
+        g_assert_true(g_regex_match_simple("^\\.ResetDevice +method +su +uas", out, G_REGEX_MULTILINE, 0));
+        g_assert_true(g_regex_match_simple("^\\.ListDevices +method +- +a\\(ssqqsssssuas\\)", out, G_REGEX_MULTILINE, 0));
+        const char *t[] = { "busctl", "tree", DEST, NULL };
+        g_assert_cmpint(harness_run(f->h, NULL, &tree, NULL, t), ==, 0);
+        g_assert_nonnull(strstr(tree, PATH));
+        const char *v[] = { "busctl", "get-property", DEST, PATH, IFACE, "Version", NULL };
+        g_assert_cmpint(harness_run(f->h, HARNESS_USER_ALICE, &ver, NULL, v), ==, 0);
+        g_assert_true(g_str_has_prefix(ver, "s \""));
+        const char *ping[] = { "busctl", "call", DEST, PATH, "org.freedesktop.DBus.Peer", "Ping", NULL };
+        g_assert_cmpint(harness_run(f->h, HARNESS_USER_BOB, NULL, NULL, ping), ==, 0);
+}
+
+static void test_invalid_input(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *addr, *mask, *error, *needle;
+        } cases[] = {
+                { "0000:05:00.0", "uint32 0", "org.freedesktop.DBus.Error.InvalidArgs", "Invalid scope mask 0x00000000" },
+                { "0000:05:00.0", "uint32 128", "org.freedesktop.DBus.Error.InvalidArgs", "Invalid scope mask 0x00000080" },
+                { "0000:05:00.0", "uint32 2147483647", "org.freedesktop.DBus.Error.InvalidArgs", "Invalid scope mask" },
+                { "05:00", "uint32 39", "org.freedesktop.DBus.Error.InvalidArgs", "Invalid PCI address '05:00'" },
+                { "", "uint32 39", "org.freedesktop.DBus.Error.InvalidArgs", "Invalid PCI address ''" },
+                { "0000:05:00.0/../../x", "uint32 39", "org.freedesktop.DBus.Error.InvalidArgs", "Invalid PCI address" },
+                { "0000:05:00.8", "uint32 39", "org.freedesktop.DBus.Error.InvalidArgs", "Invalid PCI address" },
+                { "0000:09:00.0", "uint32 39", "org.freedesktop.pcreset1.Error.NoSuchDevice", "No PCI device 0000:09:00.0" },
+                { "0000:00:05.0", "uint32 39", "org.freedesktop.pcreset1.Error.NotSupported", "no reset_method" },
+                { "0000:05:00.0", "uint32 2", "org.freedesktop.pcreset1.Error.NotSupported", "the kernel offers only pm" },
+                { "0000:05:00.0", "uint32 24", "org.freedesktop.pcreset1.Error.NotSupported", "offers only pm" },
+        };
+        start_daemon(f);
+        /* the same answer for root and for an unprivileged caller */
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++)
+                for (int u = 0; u < 2; u++) {
+                        g_autofree char *err = NULL, *err2 = NULL;
+                        const char *user = u ? HARNESS_USER_BOB : NULL;
+                        g_assert_cmpint(call(f, user, NULL, &err, "ResetDevice", cases[i].addr, cases[i].mask, NULL), !=, 0);
+                        g_assert_nonnull(strstr(err, cases[i].error));
+                        g_assert_nonnull(strstr(err, cases[i].needle));
+                        g_assert_cmpint(call(f, user, NULL, &err2, "GetResetInfo", cases[i].addr, cases[i].mask, NULL), !=, 0);
+                        g_assert_nonnull(strstr(err2, cases[i].error));
+                }
+        /* wrong signature: refused by sd-bus itself */
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, NULL, NULL, &err, "ResetDevice", "0000:05:00.0", NULL), !=, 0);
+        g_assert_nonnull(strstr(err, "InvalidArgs"));
+        /* nothing was touched */
+        assert_attr(f, "0000:05:00.0", "reset", "");
+        assert_attr(f, "0000:05:00.0", "reset_method", "pm");
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=refused", NULL), >=, G_N_ELEMENTS(cases));
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", NULL), ==, 0);
+}
+
+static void test_reset_as_root(Fixture *f, gconstpointer data) {
+        g_autofree char *out = NULL, *out2 = NULL;
+        start_daemon(f);
+        /* LINK on a device alone in a hotplug slot: the slot path */
+        g_assert_cmpint(call(f, NULL, &out, NULL, "ResetDevice", "03:00.0", "uint32 88", NULL), ==, 0);
+        g_assert_cmpstr(out, ==, "(uint32 8, ['0000:03:00.0'])");
+        assert_attr(f, "0000:03:00.0", "reset", "1");
+        assert_attr(f, "0000:03:00.0", "reset_method", "flr bus");
+        /* ANY takes the least invasive: flr */
+        g_assert_cmpint(call(f, NULL, &out2, NULL, "ResetDevice", "0000:06:00.0", "uint32 4294967295", NULL), ==, 0);
+        g_assert_cmpstr(out2, ==, "(uint32 2, ['0000:06:00.0'])");
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+        /* the audit trail */
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:03:00.0"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "MESSAGE_ID=9b76c9888fc6490081ab94dd74427d09",
+                                          "PCRESET_SCOPE=slot PCRESET_METHOD=bus"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=accepted", "CALLER_UID=0"), ==, 2);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_MASK=0xffffffff"), ==, 1);
+}
+
+static void test_busy_and_claim(Fixture *f, gconstpointer data) {
+        g_autofree char *err = NULL, *out = NULL, *info = NULL, *info2 = NULL;
+        start_daemon(f);
+        /* a NIC the host uses: refused, named */
+        g_assert_cmpint(call(f, NULL, NULL, &err, "ResetDevice", "0000:01:00.0", "uint32 39", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy",
+                     "0000:01:00.0 (e1000e): bound to e1000e: in use by the host and not owned by you");
+        assert_attr(f, "0000:01:00.0", "reset", "");
+        g_assert_cmpint(call(f, NULL, &info, NULL, "GetResetInfo", "0000:01:00.0", "uint32 39", NULL), ==, 0);
+        g_assert_cmpstr(info, ==, "(uint32 2, [('0000:01:00.0', 'busy', 'bound to e1000e: in use by the host and not owned by you')])");
+        /* root claims it: now it is root's to reset, under its driver */
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ClaimDevice", "0000:01:00.0", NULL), ==, 0);
+        g_assert_cmpint(call(f, NULL, &info2, NULL, "GetResetInfo", "0000:01:00.0", "uint32 4", NULL), ==, 0);
+        g_assert_nonnull(strstr(info2, "'owned', 'claimed by you; the reset runs under its host driver e1000e'"));
+        g_assert_cmpint(call(f, NULL, &out, NULL, "ResetDevice", "0000:01:00.0", "uint32 39", NULL), ==, 0);
+        g_assert_cmpstr(out, ==, "(uint32 2, ['0000:01:00.0'])");
+        assert_attr(f, "0000:01:00.0", "reset", "1");
+        assert_attr(f, "0000:01:00.0", "reset_method", "flr pm bus");
+        /* someone else's device stays someone else's, even for root */
+        g_autofree char *err2 = NULL;
+        g_assert_cmpint(call(f, NULL, NULL, &err2, "ResetDevice", "0000:04:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err2, "org.freedesktop.pcreset1.Error.DeviceBusy", "vfio group 30 is open by pid 4711");
+}
+
+static const char rules_gpu[] =
+        "polkit.addRule(function(action, subject) {\n"
+        "  if (action.id.indexOf('org.freedesktop.pcreset1.') == 0 && subject.user == 'pcr-bob')\n"
+        "    return polkit.Result.NO;\n"
+        "  if ((action.id == 'org.freedesktop.pcreset1.reset' || action.id == 'org.freedesktop.pcreset1.claim') &&\n"
+        "      subject.isInGroup('pcr-gpu') && action.lookup('vendor') == '10de')\n"
+        "    return polkit.Result.YES;\n"
+        "  if (action.id == 'org.freedesktop.pcreset1.reset' && subject.user == 'pcr-alice' &&\n"
+        "      action.lookup('device') == '0000:04:00.0' && action.lookup('scope') == 'flr')\n"
+        "    return polkit.Result.YES;\n"
+        "  if (action.id == 'org.freedesktop.pcreset1.reset' && subject.user == 'pcr-carol')\n"
+        "    return polkit.Result.AUTH_ADMIN_KEEP;\n"
+        "});\n";
+
+static void test_polkit_rules(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        /* no rules: the policy default (auth_admin) wants a password, which a
+         * non-interactive caller cannot give; nothing happens */
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:02:00.0", "uint32 2", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
+                             "Interactive authentication is required to reset 0000:02:00.0 (polkit action org.freedesktop.pcreset1.reset)");
+                assert_attr(f, "0000:02:00.0", "reset", "");
+        }
+        harness_set_rules(f->h, rules_gpu);
+        /* vendor rule: alice (group pcr-gpu) may reset the idle NVIDIA GPU */
+        {
+                g_autofree char *out = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out, NULL, "ResetDevice", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+                g_assert_cmpstr(out, ==, "(uint32 2, ['0000:02:00.0'])");
+                assert_attr(f, "0000:02:00.0", "reset", "1");
+                assert_attr(f, "0000:02:00.0", "reset_method", "flr bus");
+        }
+        /* a rule says no to bob */
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, &err, "ResetDevice", "0000:02:00.0", "uint32 2", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.AccessDenied",
+                             "Not authorized to reset 0000:02:00.0 (polkit action org.freedesktop.pcreset1.reset)");
+        }
+        /* details rule: alice may FLR her VM's device, which is hers (group node) though open */
+        {
+                g_autofree char *out = NULL, *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out, NULL, "ResetDevice", "0000:04:00.0", "uint32 39", NULL), ==, 0);
+                g_assert_cmpstr(out, ==, "(uint32 2, ['0000:04:00.0'])");
+                /* ...but not with PM: the rule says flr, the default wants a password */
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:04:00.0", "uint32 4", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", NULL);
+                assert_attr(f, "0000:04:00.0", "reset_method", "flr pm bus");
+        }
+        /* a vendor the rule does not name: refused (the device is idle, so it is polkit saying no) */
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", NULL);
+                assert_attr(f, "0000:05:00.0", "reset", "");
+        }
+        /* a challenge without interaction allowed */
+        {
+                g_autofree char *err = NULL;
+                const char *argv[] = { "busctl", "--allow-interactive-authorization=no", "call", DEST, PATH, IFACE,
+                                       "ResetDevice", "su", "0000:05:00.0", "4", NULL };
+                g_assert_cmpint(harness_run(f->h, HARNESS_USER_CAROL, NULL, &err, argv), !=, 0);
+                g_assert_nonnull(strstr(err, "Interactive authentication is required to reset 0000:05:00.0"));
+                assert_attr(f, "0000:05:00.0", "reset", "");
+        }
+        /* busy beats authorized: alice may reset NVIDIA devices, not one the host uses */
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:02:00.1", "uint32 2", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "0000:02:00.1 (snd_hda_intel)");
+        }
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "CALLER_UID=4101"), ==, 2);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=refused", "PCRESET_RESULT=org.freedesktop.DBus.Error.AccessDenied"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=refused", "PCRESET_RESULT=org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"), ==, 4);
+}
+
+static void test_claims_across_restart(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_gpu);
+        /* alice claims the host-bound audio function (NVIDIA: the rule allows the claim) */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ClaimDevice", "0000:02:00.1", NULL), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ClaimDevice", "02:00.1", NULL), ==, 0);
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, &err, "ClaimDevice", "0000:05:00.0", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.AccessDenied", "Not authorized to claim 0000:05:00.0");
+        }
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        start_daemon(f);
+        {
+                g_autofree char *info = NULL, *binfo = NULL, *err = NULL, *err2 = NULL, *out = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", "0000:02:00.1", "uint32 2", NULL), ==, 0);
+                g_assert_nonnull(strstr(info, "'owned', 'claimed by you; the reset runs under its host driver snd_hda_intel'"));
+                g_assert_cmpint(call(f, HARNESS_USER_BOB, &binfo, NULL, "GetResetInfo", "0000:02:00.1", "uint32 2", NULL), ==, 0);
+                g_assert_nonnull(strstr(binfo, "'busy', 'claimed by uid 4101 (pcr-alice)'"));
+                /* a claim is not a way around the rules of others */
+                g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, &err, "ClaimDevice", "0000:02:00.1", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "already claimed by uid 4101");
+                g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, &err2, "ReleaseDevice", "0000:02:00.1", NULL), !=, 0);
+                assert_error(err2, "org.freedesktop.DBus.Error.AccessDenied", "only that user or root can release it");
+                /* the owner resets it, then releases it */
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out, NULL, "ResetDevice", "0000:02:00.1", "uint32 2", NULL), ==, 0);
+                g_assert_cmpstr(out, ==, "(uint32 2, ['0000:02:00.1'])");
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ReleaseDevice", "0000:02:00.1", NULL), ==, 0);
+        }
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ReleaseDevice", "0000:02:00.1", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.InvalidArgs", "0000:02:00.1 is not claimed");
+                g_autofree char *err2 = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err2, "ResetDevice", "0000:02:00.1", "uint32 2", NULL), !=, 0);
+                assert_error(err2, "org.freedesktop.pcreset1.Error.DeviceBusy", NULL);
+        }
+        /* root can break a claim */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ClaimDevice", "0000:02:00.0", NULL), ==, 0);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ReleaseDevice", "0000:02:00.0", NULL), ==, 0);
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=claimed", "CALLER_UID=4101"), ==, 2);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=released", "CALLER_UID=0"), ==, 1);
+}
+
+static void bind_fuse(Fixture *f, const char *const *specs, const char *const *addrs) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *mnt = g_build_filename(harness_dir(f->h), "fuse", NULL);
+        g_autofree char *log = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
+        f->fuse = fakereset_start(g_getenv("FAKERESET_FUSE_BIN"), mnt, log, specs, &error);
+        g_assert_no_error(error);
+        for (size_t i = 0; specs[i]; i++) {
+                g_auto(GStrv) parts = g_strsplit(specs[i], ":", 2);
+                g_autofree char *target = attr_path(f, addrs[i], "reset");
+                g_assert_cmpint(fakereset_bind(f->fuse, parts[0], target), ==, 0);
+        }
+}
+
+static GPtrArray *fuse_log(Fixture *f) {
+        g_autofree char *log = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
+        return fakereset_read_log(log);
+}
+
+static void test_kernel_error(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r5:0:EIO", "r6:0:ENOTTY", NULL };
+        const char *addrs[] = { "0000:05:00.0", "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        g_autofree char *err = NULL, *err2 = NULL;
+        g_assert_cmpint(call(f, NULL, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.ResetFailed", "pm reset of 0000:05:00.0 failed: Input/output error");
+        assert_attr(f, "0000:05:00.0", "reset_method", "pm");
+        g_assert_cmpint(call(f, NULL, NULL, &err2, "ResetDevice", "0000:06:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err2, "org.freedesktop.pcreset1.Error.ResetFailed", "Inappropriate ioctl for device");
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 2);
+        g_autofree char *dl = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=failed", "PCRESET_RESULT=org.freedesktop.pcreset1.Error.ResetFailed"), ==, 2);
+}
+
+/* A caller that leaves the bus while queued gets nothing reset. */
+static void test_disconnect_while_queued(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r6:800", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        const char *first[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        const char *second[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                 "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 4", NULL };
+        GPid a = harness_spawn(f->h, NULL, first, NULL);
+        g_usleep(200 * 1000);  /* the first one runs in the FUSE write */
+        GPid b = harness_spawn(f->h, NULL, second, NULL);
+        g_usleep(200 * 1000);  /* the second one is queued behind it */
+        g_assert_cmpint(harness_kill(b), ==, 128 + SIGKILL);
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_usleep(300 * 1000);
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);   /* only the first reset ran */
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+        g_autofree char *dl = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=cancelled", "PCRESET_SCOPE=pm"), ==, 1);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=completed", "PCRESET_SCOPE=flr"), ==, 1);
+}
+
+/* Through the daemon: one domain serial and in order, two domains together. */
+static void test_domains(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r5:300", "r6:300", NULL };
+        const char *addrs[] = { "0000:05:00.0", "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        const char *on5[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:05:00.0", "uint32 4", NULL };
+        const char *on6[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 39", NULL };
+        gint64 t0 = g_get_monotonic_time();
+        GPid p[4] = { harness_spawn(f->h, NULL, on5, NULL), harness_spawn(f->h, NULL, on6, NULL),
+                      harness_spawn(f->h, NULL, on5, NULL), harness_spawn(f->h, NULL, on6, NULL) };
+        for (int i = 0; i < 4; i++)
+                g_assert_cmpint(harness_wait(p[i]), ==, 0);
+        gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+        g_test_message("4 resets of 300 ms over 2 domains: %" G_GINT64_FORMAT " ms", ms);
+
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 4);
+        int cross = 0;
+        for (guint i = 0; i < log->len; i++)
+                for (guint k = i + 1; k < log->len; k++) {
+                        FakeResetEntry *x = log->pdata[i], *y = log->pdata[k];
+                        gboolean ov = x->start_ns < y->end_ns && y->start_ns < x->end_ns;
+                        if (g_str_equal(x->name, y->name))
+                                g_assert_false(ov);
+                        else
+                                cross += ov;
+                }
+        g_assert_cmpint(cross, >=, 1);
+        g_assert_cmpint(ms, <, 4 * 300);
+        assert_attr(f, "0000:05:00.0", "reset_method", "pm");
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+}
+
+static void test_crash_repair(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r6:3000", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 4", NULL };
+        GPid a = harness_spawn(f->h, NULL, req, NULL);
+        g_usleep(500 * 1000);
+        /* mid-reset, the method is narrowed to ours */
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm");
+        harness_kill_daemon(f->h);
+        /* the client gets an error, not a hang */
+        g_assert_cmpint(harness_wait(a), !=, 0);
+        start_daemon(f);
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+        g_autofree char *dl = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(dl, "restored reset_method 'pm flr'", NULL), ==, 1);
+        g_assert_cmpuint(count_lines_with(dl, "MESSAGE_ID=e931c0e3356f46ea86dae8eda5ba5ee0", NULL), ==, 1);
+}
+
+static void test_pcresetctl(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_gpu);
+        g_autofree char *list = NULL, *info = NULL, *reset = NULL, *json = NULL, *e1 = NULL, *e2 = NULL, *e3 = NULL;
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, &list, NULL, "list", NULL), ==, 0);
+        g_assert_nonnull(strstr(list, "0000:01:00.0"));
+        g_assert_nonnull(strstr(list, "e1000e"));
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, &info, NULL, "info", "0000:02:00.1", NULL), ==, 0);
+        g_assert_nonnull(strstr(info, "snd_hda_intel"));
+        g_assert_cmpint(ctl(f, HARNESS_USER_ALICE, &reset, NULL, "reset", "0000:02:00.0", "--scope", "flr", NULL), ==, 0);
+        g_assert_nonnull(strstr(reset, "flr"));
+        assert_attr(f, "0000:02:00.0", "reset", "1");
+        g_assert_cmpint(ctl(f, NULL, &json, NULL, "--json", "info", "0000:03:00.0", "--scope", "link", NULL), ==, 0);
+        g_assert_nonnull(strstr(json, "\"planned\""));
+        /* exit codes per error class */
+        g_assert_cmpint(ctl(f, NULL, NULL, &e1, "reset", "0000:09:00.0", NULL), ==, 3);
+        g_assert_cmpint(ctl(f, NULL, NULL, &e2, "reset", "0000:05:00.0", "--scope", "flr", NULL), ==, 4);
+        g_assert_cmpint(ctl(f, NULL, NULL, &e3, "reset", "0000:01:00.0", NULL), ==, 5);
+        g_assert_nonnull(strstr(e3, "e1000e"));
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, NULL, NULL, "reset", "0000:05:00.0", "--scope", "pm", NULL), ==, 6);
+        g_assert_cmpint(ctl(f, NULL, NULL, NULL, "reset", "0000:05:00.0", "--scope", "bogus", NULL), ==, 2);
+        g_assert_cmpint(ctl(f, NULL, NULL, NULL, "reset", "xyz", NULL), ==, 2);
+        assert_attr(f, "0000:05:00.0", "reset", "");
+        harness_stop_daemon(f->h);
+        g_assert_cmpint(ctl(f, NULL, NULL, NULL, "list", NULL), ==, 10);
+}
+
+int main(int argc, char *argv[]) {
+        harness_enter_namespace();
+        g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+        ADD("/daemon/introspection", test_introspection);
+        ADD("/daemon/invalid-input", test_invalid_input);
+        ADD("/daemon/reset-as-root", test_reset_as_root);
+        ADD("/daemon/busy-and-claim", test_busy_and_claim);
+        ADD("/daemon/polkit-rules", test_polkit_rules);
+        ADD("/daemon/claims-across-restart", test_claims_across_restart);
+        ADD("/daemon/kernel-error", test_kernel_error);
+        ADD("/daemon/disconnect-while-queued", test_disconnect_while_queued);
+        ADD("/daemon/domains", test_domains);
+        ADD("/daemon/crash-repair", test_crash_repair);
+        ADD("/daemon/pcresetctl", test_pcresetctl);
+        return g_test_run();
+}
