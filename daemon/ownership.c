@@ -130,6 +130,17 @@ static bool node_owned_by(const char *path, uid_t uid) {
         return uid != 0 && stat(path, &st) == 0 && st.st_uid == uid;
 }
 
+/* PCI-to-PCI bridges bound to the port driver (or none) only pass the reset
+ * through: they do not count against the caller. */
+static bool is_passthrough_bridge(const char *syspath, const char *driver) {
+        _cleanup_free_ char *p = strjoin_printf("%s/class", syspath), *cls = NULL;
+        if (driver && !streq(driver, "pcieport"))
+                return false;
+        if (!p || read_one_line_file(p, &cls) < 0)
+                return false;
+        return (strtoul(cls, NULL, 16) >> 8) == 0x0604;
+}
+
 static int find_open(const OwnershipContext *ctx, OpenHandles **handles, const char *target, const Handle **ret) {
         if (!*handles) {
                 int r = open_handles_scan(ctx->proc_root, handles);
@@ -194,6 +205,12 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
         }
 
         /* idle or busy */
+        if (is_passthrough_bridge(syspath, driver)) {
+                state = DEVICE_IDLE;
+                reason = strjoin_printf("bridge%s%s%s: passed through, its config is kept", driver ? " (" : "",
+                                        strempty(driver), driver ? ")" : "");
+                goto done;
+        }
         if (!driver) {
                 state = DEVICE_IDLE;
                 reason = strdup("no driver bound");

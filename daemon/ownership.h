@@ -10,6 +10,8 @@
  *  - idle: no driver, or a stub driver (config_is_stub_driver) whose VFIO
  *    nodes no process holds open (<proc>/PID/fd links read as text);
  *  - busy otherwise, including a device claimed by another uid.
+ * A PCI-to-PCI bridge bound to pcieport (or nothing) is idle: it only passes
+ * a reset through (the reset keeps its config intact).
  * An owned device still bound to a host driver is reset under that driver:
  * the verdict says so. Reads only; safe on any thread (no libpci, no
  * topology pointers: devices are passed by name and sysfs path).

@@ -97,10 +97,11 @@ static int list_device_names(Topology *t, char ***ret) {
         return 0;
 }
 
+/* Names from pci.ids only: libpci 3.9 leaks a udev context per hwdb lookup. */
 static void label_device(struct pci_access *pacc, PciDevice *d) {
         char vbuf[256], dbuf[256];
-        const char *v = pci_lookup_name(pacc, vbuf, sizeof vbuf, PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS, d->vendor_id);
-        const char *p = pci_lookup_name(pacc, dbuf, sizeof dbuf, PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS,
+        const char *v = pci_lookup_name(pacc, vbuf, sizeof vbuf, PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, d->vendor_id);
+        const char *p = pci_lookup_name(pacc, dbuf, sizeof dbuf, PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
                                         d->vendor_id, d->device_id);
         if (v && p)
                 d->label = strjoin_printf("%s %s", v, p);

@@ -73,6 +73,10 @@ static void test_idle_and_busy(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:03:00.1", 4101, DEVICE_IDLE, "no driver bound");
         assert_state(f, "0000:04:00.0", 4101, DEVICE_IDLE, "bound to pci-stub, not open");
         assert_state(f, "0000:04:00.1", 4101, DEVICE_BUSY, "vfio device vfio7 is open by pid 6000");
+        /* ports only pass resets through */
+        assert_state(f, "0000:00:01.0", 4101, DEVICE_IDLE, "bridge (pcieport): passed through");
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:00:02.0", "shpchp"), ==, 0);
+        assert_state(f, "0000:00:02.0", 4101, DEVICE_BUSY, "bound to shpchp");
 }
 
 static void test_vfio_node_owner(Fixture *f, gconstpointer data) {
