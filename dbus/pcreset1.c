@@ -188,8 +188,10 @@ char *pcreset_scope_format(uint32_t mask, char *buf, size_t size) {
                         name = unknown;
                 }
                 int r = snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
-                if (r < 0 || (size_t) r >= size - used)
+                if (r < 0 || (size_t) r >= size - used) {
+                        buf[used] = '\0'; /* no half names */
                         break;
+                }
                 used += (size_t) r;
         }
         return buf;
