@@ -4,6 +4,7 @@
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -16,6 +17,9 @@ void config_init(Config *c) {
         *c = (Config) {
                 .max_queued_per_user = DEFAULT_MAX_QUEUED_PER_USER,
                 .max_parallel = DEFAULT_MAX_PARALLEL,
+                .use_reset_subordinate = true,
+                .userspace_bus_reset = true,
+                .ready_timeout_sec = 60,   /* the kernel's pci_dev_wait() bound */
         };
         (void) strv_split("vfio-pci pci-stub", " ", &c->stub_drivers);
 }
@@ -64,6 +68,21 @@ static int parse_unsigned(const char *v, unsigned min, unsigned max, unsigned *r
         return 0;
 }
 
+static int parse_bool(const char *v, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(v, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(v, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
 /* inih calls this once per key; returning 0 makes ini_parse report the line. */
 static int handle_key(void *user, const char *section, const char *name, const char *value) {
         ParseState *s = user;
@@ -85,6 +104,21 @@ static int handle_key(void *user, const char *section, const char *name, const c
         if (streq(section, "Limits") && streq(name, "MaxParallelResets")) {
                 if (parse_unsigned(value, 1, 1024, &c->max_parallel) < 0)
                         return refuse(s, "MaxParallelResets=%s is not a number from 1 to 1024", value);
+                return 1;
+        }
+        if (streq(section, "Reset") && streq(name, "UseResetSubordinate")) {
+                if (parse_bool(value, &c->use_reset_subordinate) < 0)
+                        return refuse(s, "UseResetSubordinate=%s is not a boolean (yes/no)", value);
+                return 1;
+        }
+        if (streq(section, "Reset") && streq(name, "UserspaceBusReset")) {
+                if (parse_bool(value, &c->userspace_bus_reset) < 0)
+                        return refuse(s, "UserspaceBusReset=%s is not a boolean (yes/no)", value);
+                return 1;
+        }
+        if (streq(section, "Reset") && streq(name, "DeviceReadyTimeoutSec")) {
+                if (parse_unsigned(value, 1, 3600, &c->ready_timeout_sec) < 0)
+                        return refuse(s, "DeviceReadyTimeoutSec=%s is not a number from 1 to 3600", value);
                 return 1;
         }
         return refuse(s, "unknown setting %s= in section [%s]", name, section);

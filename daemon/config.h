@@ -13,6 +13,9 @@ typedef struct Config {
         char **stub_drivers;          /* [Ownership] StubDrivers= */
         unsigned max_queued_per_user; /* [Limits] MaxQueuedPerUser= */
         unsigned max_parallel;        /* [Limits] MaxParallelResets= */
+        bool use_reset_subordinate;   /* [Reset] UseResetSubordinate= */
+        bool userspace_bus_reset;     /* [Reset] UserspaceBusReset= */
+        unsigned ready_timeout_sec;   /* [Reset] DeviceReadyTimeoutSec= */
 } Config;
 
 void config_init(Config *c);

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "executor.h"
+#include "pciconfig.h"
+#include "sbr.h"
 #include "log.h"
 #include "util.h"
 
@@ -34,6 +36,8 @@ int exec_request_from_plan(const ResetPlan *plan, uid_t uid, ExecRequest *ret) {
         ret->affected = calloc(plan->n_affected, sizeof(ExecDevice));
         if (!ret->affected || exec_device_copy(plan->target, &ret->target) < 0)
                 goto fail;
+        if (plan->target->parent && exec_device_copy(plan->target->parent, &ret->bridge) < 0)
+                goto fail;
         for (size_t i = 0; i < plan->n_affected; i++, ret->n_affected++)
                 if (exec_device_copy(plan->affected[i], &ret->affected[i]) < 0)
                         goto fail;
@@ -45,6 +49,7 @@ fail:
 
 void exec_request_done(ExecRequest *r) {
         free(r->target.syspath);
+        free(r->bridge.syspath);
         for (size_t i = 0; i < r->n_affected; i++)
                 free(r->affected[i].syspath);
         free(r->affected);
@@ -201,19 +206,119 @@ static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, Ex
                            name, orig, strerror(-q));
 }
 
+static void run_reset_subordinate(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        _cleanup_free_ char *p = strjoin_printf("%s/reset_subordinate", req->bridge.syspath);
+        if (!p) {
+                set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
+                return;
+        }
+        uint64_t t0 = now_usec();
+        int r = write_string_file(p, "1");
+        ret->usec = now_usec() - t0;
+        if (r == -ENOENT)
+                set_result(ret, EXEC_GONE, -r, "bridge %s or its reset_subordinate is gone", req->bridge.name);
+        else if (r < 0)
+                set_result(ret, EXEC_FAILED, -r, "bus reset of %s through reset_subordinate of %s failed: %s%s",
+                           req->target.name, req->bridge.name, strerror(-r),
+                           r == -ENOTTY ? " (a device below is quirked NO_BUS_RESET)" :
+                           r == -EAGAIN ? " (a device below is locked by someone else; try again)" : "");
+}
+
+/* A userspace bus reset may only touch devices nobody can be using: checked
+ * again here, right before, as ownership is. */
+static bool recheck_quiet(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        OpenHandles *handles = NULL;
+        bool ok = true;
+
+        for (size_t i = 0; ok && i < req->n_affected; i++) {
+                _cleanup_free_ char *why = NULL;
+                bool quiet = false;
+                int r = ownership_device_quiet(&ctx->ownership, req->affected[i].syspath, &handles, &quiet, &why);
+                if (r < 0 || !quiet) {
+                        set_result(ret, EXEC_BUSY, 0, "%s is %s: a userspace bus reset of %s would disturb it",
+                                   req->affected[i].name, why ?: "in use", req->target.name);
+                        ok = false;
+                }
+        }
+        open_handles_free(handles);
+        return ok;
+}
+
+static void run_userspace_sbr(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        _cleanup_free_ SbrDevice *devs = calloc(req->n_affected, sizeof(SbrDevice));
+        PciConfig *cfg = NULL;
+        char *message = NULL;
+
+        if (!recheck_quiet(ctx, req, ret))
+                return;
+        if (!devs) {
+                set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
+                return;
+        }
+        for (size_t i = 0; i < req->n_affected; i++)
+                devs[i] = (SbrDevice) { req->affected[i].name, req->affected[i].vendor_id, req->affected[i].device_id };
+        int r = pci_config_new(ctx->sysfs_root, &cfg);
+        if (r < 0) {
+                set_result(ret, EXEC_FAILED, -r, "cannot open config space through libpci: %s", strerror(-r));
+                return;
+        }
+        uint64_t t0 = now_usec();
+        r = sbr_run(&pci_config_ops, cfg, req->bridge.name, devs, req->n_affected,
+                    ctx->ready_timeout_usec ?: 60000000u, &message);
+        ret->usec = now_usec() - t0;
+        pci_config_free(cfg);
+        if (r < 0)
+                set_result(ret, EXEC_FAILED, -r, "userspace bus reset of %s below %s failed: %s", req->target.name,
+                           req->bridge.name, message ?: strerror(-r));
+        free(message);
+}
+
+/* Data Link Layer Link Active of a bridge's PCIe link, from its config
+ * (sysfs, no libpci): 1 up, 0 down, <0 unknown (no PCIe cap, no read). */
+static int bridge_link_up(const ExecDevice *bridge) {
+        if (!bridge->syspath)
+                return -ENOENT;
+        _cleanup_free_ char *p = strjoin_printf("%s/config", bridge->syspath);
+        uint8_t cfg[256];
+        if (!p)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || pread(fd, cfg, sizeof cfg, 0) != (ssize_t) sizeof cfg)
+                return -EIO;
+        unsigned exp = pci_config_find_cap(cfg, 0x10);
+        if (!exp)
+                return -ENOENT;
+        return (cfg[exp + 0x12] | cfg[exp + 0x13] << 8) & 0x2000 ? 1 : 0;
+}
+
 void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
         *ret = (ExecResult) { .status = EXEC_OK };
 
         if (!recheck_ownership(ctx, req, ret))
                 return;
 
+        int link_before = bridge_link_up(&req->bridge);
         switch (req->mechanism) {
         case MECHANISM_KERNEL_METHOD:
                 run_kernel_method(ctx, req, ret);
                 break;
+        case MECHANISM_RESET_SUBORDINATE:
+                run_reset_subordinate(ctx, req, ret);
+                break;
+        case MECHANISM_USERSPACE_SBR:
+                run_userspace_sbr(ctx, req, ret);
+                break;
+        default:
+                set_result(ret, EXEC_FAILED, EINVAL, "unknown reset mechanism");
         }
         if (ret->status != EXEC_OK)
                 return;
+
+        if (link_before == 1 && bridge_link_up(&req->bridge) != 1) {
+                set_result(ret, EXEC_FAILED, ENOLINK, "the link below %s was up before the reset of %s and is not up "
+                           "after it", req->bridge.name, req->target.name);
+                return;
+        }
 
         for (size_t i = 0; i < req->n_affected; i++) {
                 char *problem = NULL;

@@ -6,13 +6,18 @@
  *
  *  1. re-checks ownership of every affected device (it may have changed
  *     while the request was queued);
- *  2. records the device's reset_method under <state>/inflight/<address>,
- *     selects the planned method, writes 1 to reset, and restores the
- *     original reset_method - always, on success and on error; the record
- *     lets the next start repair a crash in between;
+ *  2. runs the planned mechanism:
+ *     - a kernel method: records the device's reset_method under
+ *       <state>/inflight/<address>, selects the planned method, writes 1 to
+ *       reset, and restores the original reset_method - always, on success
+ *       and on error; the record lets the next start repair a crash;
+ *     - reset_subordinate: writes 1 to the bridge's attribute;
+ *     - a userspace bus reset (sbr.c), after checking again that every
+ *       affected device is quiet, through its own libpci handle;
  *  3. verifies every affected device came back (present, answers config
- *     reads with its own vendor/device ids).
- * It knows nothing of D-Bus or polkit; it never uses libpci.
+ *     reads with its own vendor/device ids) and that a link that was up
+ *     above the target is up again.
+ * It knows nothing of D-Bus or polkit.
  */
 
 #include <stdint.h>
@@ -25,6 +30,7 @@ typedef struct ExecContext {
         const char *sysfs_root;
         const char *state_dir;
         OwnershipContext ownership;
+        uint64_t ready_timeout_usec;  /* userspace bus reset: how long a device may take to answer */
 } ExecContext;
 
 typedef struct ExecDevice {
@@ -42,6 +48,7 @@ typedef struct ExecRequest {
         ResetMechanism mechanism;
         ExecDevice *affected;
         size_t n_affected;
+        ExecDevice bridge;           /* the target's upstream bridge; name "" on a root bus */
         uid_t uid;
 } ExecRequest;
 

@@ -122,15 +122,41 @@ static int check_mask(uint32_t mask, sd_bus_error *error) {
                                  mask);
 }
 
+typedef struct QuietCtx {
+        Manager *manager;
+        OpenHandles *handles;   /* one /proc scan for the whole plan */
+} QuietCtx;
+
+static bool device_quiet(void *userdata, const PciDevice *d, char **why) {
+        QuietCtx *q = userdata;
+        bool quiet = false;
+        if (ownership_device_quiet(&q->manager->exec.ownership, d->syspath, &q->handles, &quiet, why) < 0)
+                return false;
+        return quiet;
+}
+
+static PlannerEnv planner_env(Manager *m, QuietCtx *q) {
+        *q = (QuietCtx) { .manager = m };
+        return (PlannerEnv) {
+                .use_reset_subordinate = m->config.use_reset_subordinate,
+                .allow_userspace_sbr = m->config.userspace_bus_reset,
+                .quiet = device_quiet,
+                .userdata = q,
+        };
+}
+
 static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, ResetPlan *ret, sd_bus_error *error) {
         _cleanup_strv_free_ char **methods = NULL;
         _cleanup_free_ char *reason = NULL;
+        QuietCtx q;
+        PlannerEnv env = planner_env(m, &q);
 
         int r = executor_read_methods(&m->exec, dev->name, dev->syspath, &methods);
         if (r < 0)
                 return sd_bus_error_setf(error, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
                                          dev->name, strerror(-r));
-        r = planner_plan(m->topology, dev, mask, methods, ret, &reason);
+        r = planner_plan(m->topology, dev, mask, methods, &env, ret, &reason);
+        open_handles_free(q.handles);
         if (r == -EOPNOTSUPP)
                 return sd_bus_error_setf(error, PCRESET1_ERROR_NOT_SUPPORTED, "%s", reason ?: "not supported");
         if (r < 0)
@@ -547,13 +573,16 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
                         break;
                 if (executor_read_methods(&m->exec, d->name, d->syspath, &methods) < 0)
                         methods = NULL;
+                QuietCtx q;
+                PlannerEnv env = planner_env(m, &q);
+                uint32_t scopes = planner_available_scopes(m->topology, d, methods, &env);
+                open_handles_free(q.handles);
                 r = sd_bus_message_open_container(reply, 'r', "ssqqsssssuas");
                 if (r >= 0)
                         r = sd_bus_message_append(reply, "ssqqsssssu", d->name, d->parent ? d->parent->name : "",
                                                   d->vendor_id, d->device_id, strempty(d->label), strempty(v.driver),
                                                   device_state_to_string(v.state), v.reason,
-                                                  planner_domain_of(d)->name,
-                                                  planner_available_scopes(m->topology, d, methods));
+                                                  planner_domain_of(d)->name, scopes);
                 if (r >= 0)
                         r = sd_bus_message_append_strv(reply, methods);
                 if (r >= 0)

@@ -151,34 +151,110 @@ static int find_open(const OwnershipContext *ctx, OpenHandles **handles, const c
         return 0;
 }
 
-int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
-                       OpenHandles **handles, DeviceVerdict *ret) {
-        _cleanup_free_ char *driver = NULL, *group = NULL, *cdev = NULL, *owned_by = NULL;
+/* What a device's sysfs tells about who may use it; read fresh each time. */
+typedef struct DeviceFacts {
+        char *driver;   /* NULL when unbound */
+        char *group;    /* iommu group number, NULL if none */
+        char *cdev;     /* "vfio3" when a VFIO cdev exists */
+} DeviceFacts;
+
+static void facts_done(DeviceFacts *f) {
+        free(f->driver);
+        free(f->group);
+        free(f->cdev);
+}
+
+static int read_facts(const char *syspath, DeviceFacts *f) {
         _cleanup_free_ char *p = strjoin_printf("%s/driver", syspath);
         _cleanup_free_ char *g = strjoin_printf("%s/iommu_group", syspath);
+        _cleanup_free_ char *vd = strjoin_printf("%s/vfio-dev", syspath);
+
+        *f = (DeviceFacts) {};
+        if (!p || !g || !vd)
+                return -ENOMEM;
+        int r = readlink_basename(p, &f->driver);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        (void) readlink_basename(g, &f->group);
+        _cleanup_closedir_ DIR *d = opendir(vd);
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (startswith(de->d_name, "vfio")) {
+                        f->cdev = strdup(de->d_name);
+                        break;
+                }
+        return 0;
+}
+
+/* The first process holding the device's VFIO group or cdev open, if any;
+ * *ret_text describes it ("vfio group 12 is open by pid 4711 (qemu)"). */
+static int find_holder(const OwnershipContext *ctx, const DeviceFacts *f, OpenHandles **handles, char **ret_text) {
+        const Handle *h = NULL;
+        const char *what = NULL, *which = NULL;
+        int r;
+
+        *ret_text = NULL;
+        if (f->group) {
+                _cleanup_free_ char *t = strjoin_printf("/dev/vfio/%s", f->group);
+                if (!t)
+                        return -ENOMEM;
+                r = find_open(ctx, handles, t, &h);
+                if (r < 0)
+                        return r;
+                what = "vfio group", which = f->group;
+        }
+        if (!h && f->cdev) {
+                _cleanup_free_ char *t = strjoin_printf("/dev/vfio/devices/%s", f->cdev);
+                if (!t)
+                        return -ENOMEM;
+                r = find_open(ctx, handles, t, &h);
+                if (r < 0)
+                        return r;
+                what = "vfio device", which = f->cdev;
+        }
+        if (!h)
+                return 0;
+        _cleanup_free_ char *who = describe_pid(ctx->proc_root, h->pid);
+        *ret_text = strjoin_printf("%s %s is open by %s", what, which, strempty(who));
+        return *ret_text ? 1 : -ENOMEM;
+}
+
+int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, OpenHandles **handles, bool *ret,
+                           char **why) {
+        _cleanup_(facts_done) DeviceFacts f = {};
+        _cleanup_free_ char *held = NULL;
+        int r = read_facts(syspath, &f);
+
+        *why = NULL;
+        if (r < 0)
+                return r;
+        if (f.driver && !config_is_stub_driver(ctx->config, f.driver)) {
+                *ret = false;
+                *why = strjoin_printf("bound to %s", f.driver);
+                return 0;
+        }
+        r = f.driver ? find_holder(ctx, &f, handles, &held) : 0;
+        if (r < 0)
+                return r;
+        *ret = r == 0;
+        if (r > 0)
+                *why = TAKE_PTR(held);
+        return 0;
+}
+
+int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
+                       OpenHandles **handles, DeviceVerdict *ret) {
+        _cleanup_(facts_done) DeviceFacts f = {};
+        _cleanup_free_ char *owned_by = NULL, *held = NULL;
         char *reason = NULL;
         DeviceState state;
         uid_t holder;
         int r;
 
-        if (!p || !g)
-                return -ENOMEM;
-        r = readlink_basename(p, &driver);
-        if (r < 0 && r != -ENOENT)
+        r = read_facts(syspath, &f);
+        if (r < 0)
                 return r;
-        (void) readlink_basename(g, &group);
-        _cleanup_free_ char *vd = strjoin_printf("%s/vfio-dev", syspath);
-        _cleanup_closedir_ DIR *d = vd ? opendir(vd) : NULL;
-        for (struct dirent *de; d && (de = readdir(d));)
-                if (startswith(de->d_name, "vfio")) {
-                        cdev = strdup(de->d_name);
-                        break;
-                }
-
-        _cleanup_free_ char *group_target = group ? strjoin_printf("/dev/vfio/%s", group) : NULL;
-        _cleanup_free_ char *cdev_target = cdev ? strjoin_printf("/dev/vfio/devices/%s", cdev) : NULL;
-        _cleanup_free_ char *group_node = group ? strjoin_printf("%s/vfio/%s", ctx->dev_root, group) : NULL;
-        _cleanup_free_ char *cdev_node = cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, cdev) : NULL;
+        _cleanup_free_ char *group_node = f.group ? strjoin_printf("%s/vfio/%s", ctx->dev_root, f.group) : NULL;
+        _cleanup_free_ char *cdev_node = f.cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, f.cdev) : NULL;
 
         /* owned? */
         if (claims_get(ctx->claims, name, &holder) >= 0) {
@@ -191,67 +267,49 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
                         goto done;
                 }
         } else if (group_node && node_owned_by(group_node, uid))
-                owned_by = strjoin_printf("vfio group %s belongs to you", group);
+                owned_by = strjoin_printf("vfio group %s belongs to you", f.group);
         else if (cdev_node && node_owned_by(cdev_node, uid))
-                owned_by = strjoin_printf("vfio device %s belongs to you", cdev);
+                owned_by = strjoin_printf("vfio device %s belongs to you", f.cdev);
 
         if (owned_by) {
                 state = DEVICE_OWNED;
-                bool stub = !driver || config_is_stub_driver(ctx->config, driver);
+                bool stub = !f.driver || config_is_stub_driver(ctx->config, f.driver);
                 ret->under_driver = !stub;
                 reason = stub ? strdup(owned_by)
-                              : strjoin_printf("%s; the reset runs under its host driver %s", owned_by, driver);
+                              : strjoin_printf("%s; the reset runs under its host driver %s", owned_by, f.driver);
                 goto done;
         }
 
         /* idle or busy */
-        if (is_passthrough_bridge(syspath, driver)) {
+        if (is_passthrough_bridge(syspath, f.driver)) {
                 state = DEVICE_IDLE;
-                reason = strjoin_printf("bridge%s%s%s: passed through, its config is kept", driver ? " (" : "",
-                                        strempty(driver), driver ? ")" : "");
+                reason = strjoin_printf("bridge%s%s%s: passed through, its config is kept", f.driver ? " (" : "",
+                                        strempty(f.driver), f.driver ? ")" : "");
                 goto done;
         }
-        if (!driver) {
+        if (!f.driver) {
                 state = DEVICE_IDLE;
                 reason = strdup("no driver bound");
                 goto done;
         }
-        if (!config_is_stub_driver(ctx->config, driver)) {
+        if (!config_is_stub_driver(ctx->config, f.driver)) {
                 state = DEVICE_BUSY;
-                reason = strjoin_printf("bound to %s: in use by the host and not owned by you", driver);
+                reason = strjoin_printf("bound to %s: in use by the host and not owned by you", f.driver);
                 goto done;
         }
-
-        const Handle *h = NULL;
-        const char *what = NULL;
-        if (group_target) {
-                r = find_open(ctx, handles, group_target, &h);
-                if (r < 0)
-                        return r;
-                what = "vfio group";
-        }
-        if (!h && cdev_target) {
-                r = find_open(ctx, handles, cdev_target, &h);
-                if (r < 0)
-                        return r;
-                what = "vfio device";
-        }
-        if (h) {
-                _cleanup_free_ char *who = describe_pid(ctx->proc_root, h->pid);
-                state = DEVICE_BUSY;
-                reason = strjoin_printf("bound to %s and %s %s is open by %s", driver, what,
-                                        streq(what, "vfio group") ? group : cdev, strempty(who));
-        } else {
-                state = DEVICE_IDLE;
-                reason = strjoin_printf("bound to %s, not open", driver);
-        }
+        r = find_holder(ctx, &f, handles, &held);
+        if (r < 0)
+                return r;
+        state = r > 0 ? DEVICE_BUSY : DEVICE_IDLE;
+        reason = r > 0 ? strjoin_printf("bound to %s and %s", f.driver, held)
+                       : strjoin_printf("bound to %s, not open", f.driver);
 
 done:
         if (!reason)
                 return -ENOMEM;
         ret->state = state;
         ret->reason = reason;
-        ret->driver = TAKE_PTR(driver);
+        ret->driver = TAKE_PTR(f.driver);
         if (state != DEVICE_OWNED)
                 ret->under_driver = false;
         return 0;

@@ -52,6 +52,12 @@ void device_verdict_done(DeviceVerdict *v);
 typedef struct OpenHandles OpenHandles;
 OpenHandles *open_handles_free(OpenHandles *h);
 
+/* Quiet: no driver, or a stub driver whose VFIO nodes nobody holds open -
+ * the only devices a userspace bus reset may touch. *why says what the
+ * device is bound to or who holds it when not. */
+int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, OpenHandles **handles, bool *ret,
+                           char **why);
+
 /* *handles may be NULL on entry; it is filled when a scan was needed. */
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
                        OpenHandles **handles, DeviceVerdict *ret);

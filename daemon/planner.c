@@ -9,7 +9,7 @@
 
 static const struct {
         const char *name;
-        uint32_t scope; /* 0: decided by the topology (bus) */
+        uint32_t scope; /* 0: the link, decided by the topology */
 } kernel_methods[] = {
         { "device_specific", PCRESET_SCOPE_DEV_SPECIFIC },
         { "acpi",            PCRESET_SCOPE_ACPI },
@@ -20,14 +20,17 @@ static const struct {
         { "cxl_bus",         PCRESET_SCOPE_CXL_BUS },
 };
 
-PciDevice *planner_domain_of(PciDevice *dev) {
-        return dev->parent ?: dev;
+const char *reset_mechanism_to_string(ResetMechanism m) {
+        static const char *const names[_MECHANISM_MAX] = {
+                [MECHANISM_KERNEL_METHOD] = "kernel-reset-method",
+                [MECHANISM_RESET_SUBORDINATE] = "reset-subordinate",
+                [MECHANISM_USERSPACE_SBR] = "userspace-sbr",
+        };
+        return m < _MECHANISM_MAX ? names[m] : NULL;
 }
 
-/* Mirrors pci_dev_reset_slot_function(): the slot path needs a hotplug slot
- * and a single-function endpoint. */
-static bool gets_slot_reset(const PciDevice *dev) {
-        return dev->hotplug_slot && !dev->multifunction && !dev->is_bridge;
+PciDevice *planner_domain_of(PciDevice *dev) {
+        return dev->parent ?: dev;
 }
 
 typedef struct Reasons {
@@ -57,36 +60,151 @@ static void add_reason(Reasons *r, const char *fmt, ...) {
         }
 }
 
-/* Can the kernel's bus/cxl_bus method reset dev alone? Explains if not. */
-static bool link_reset_possible(const Topology *t, PciDevice *dev, const char *method, uint32_t bit, Reasons *why) {
-        const char *scope = pcreset_scope_bit_name(bit);
-        PciDevice *sib[4];
+/* Mirrors pci_dev_reset_slot_function(): the slot path needs a hotplug slot
+ * and a single-function endpoint. */
+static bool gets_slot_reset(const PciDevice *dev) {
+        return dev->hotplug_slot && !dev->multifunction && !dev->is_bridge;
+}
 
-        if (!dev->parent) {
-                add_reason(why, "%s reset of %s is impossible: it sits on a root bus with no bridge above it",
-                           scope, dev->name);
+static void plan_init(ResetPlan *p, PciDevice *dev, uint32_t bit, const char *method, ResetMechanism mech) {
+        *p = (ResetPlan) {
+                .target = dev,
+                .scope = bit,
+                .kernel_method = method,
+                .mechanism = mech,
+                .domain = planner_domain_of(dev),
+                .affected = { dev },
+                .n_affected = 1,
+        };
+}
+
+/* Everything below bridge, in address order: the hot-reset set. */
+static size_t collect_below(const Topology *t, const PciDevice *bridge, PciDevice **out, size_t max) {
+        size_t n = 0;
+        for (size_t i = 0; i < topology_count(t); i++) {
+                PciDevice *d = topology_get(t, i);
+                if (pci_device_is_below(d, bridge)) {
+                        if (n < max)
+                                out[n] = d;
+                        n++;
+                }
+        }
+        return n;
+}
+
+static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods, const PlannerEnv *env,
+                      ResetPlan *p, Reasons *why) {
+        PciDevice *bridge = dev->parent;
+
+        if (!bridge) {
+                if (mask & (PCRESET_SCOPE_SLOT | PCRESET_SCOPE_BUS))
+                        add_reason(why, "a bus reset of %s is impossible: it sits on a root bus with no bridge above it",
+                                   dev->name);
                 return false;
         }
         if (dev->is_bridge) {
-                add_reason(why, "%s reset of %s is not offered: it is a bridge and the kernel's '%s' method "
-                           "resets only endpoints", scope, dev->name, method);
+                if (mask & (PCRESET_SCOPE_SLOT | PCRESET_SCOPE_BUS))
+                        add_reason(why, "%s is a bridge: reset the device below it, which resets the whole bus",
+                                   dev->name);
                 return false;
         }
-        size_t n = topology_bus_siblings(t, dev, sib, ELEMENTSOF(sib));
-        if (n > 0) {
-                add_reason(why, "%s reset of %s would also reset %s%s (on the same bus below %s); "
-                           "resets touching several devices are not supported yet",
-                           scope, dev->name, sib[0]->name, n > 1 ? " and others" : "", dev->parent->name);
+
+        PciDevice *below[PLAN_MAX_AFFECTED];
+        size_t n = collect_below(t, bridge, below, ELEMENTSOF(below));
+        if (n > ELEMENTSOF(below)) {
+                add_reason(why, "a bus reset below %s would touch %zu devices, more than %zu", bridge->name, n,
+                           ELEMENTSOF(below));
                 return false;
         }
+
+        /* 1. alone below the bridge: the kernel's own method */
+        if (n == 1) {
+                uint32_t bit = gets_slot_reset(dev) ? PCRESET_SCOPE_SLOT : PCRESET_SCOPE_BUS;
+                if (!(mask & bit)) {
+                        if (mask & PCRESET_SCOPE_LINK)
+                                add_reason(why, bit == PCRESET_SCOPE_SLOT
+                                           ? "a link reset of %s is a slot reset (hotplug slot %s), not allowed by the mask"
+                                           : "a link reset of %s is a bus reset%s, not allowed by the mask",
+                                           dev->name, bit == PCRESET_SCOPE_SLOT ? strempty(dev->slot) : "");
+                        return false;
+                }
+                if (!strv_contains(methods, "bus")) {
+                        add_reason(why, "the kernel offers no bus reset for %s (no 'bus' in its reset_method: the "
+                                   "device is quirked NO_BUS_RESET, or the list is stale)", dev->name);
+                        return false;
+                }
+                plan_init(p, dev, bit, "bus", MECHANISM_KERNEL_METHOD);
+                p->link = true;
+                p->bridge = bridge;
+                return true;
+        }
+
+        /* several devices: a BUS reset of all of them, never below a hotplug port */
+        PciDevice *other = below[0] == dev ? below[1] : below[0];
+        if (!(mask & (PCRESET_SCOPE_BUS | PCRESET_SCOPE_SLOT)))
+                return false;
+        if (dev->hotplug_slot) {
+                add_reason(why, "a %s reset of %s would also reset %s (below hotplug port %s): the kernel offers "
+                           "userspace no slot reset of a whole slot, and a raw bus reset there looks like a surprise "
+                           "removal to pciehp", mask & PCRESET_SCOPE_SLOT ? "slot" : "bus", dev->name, other->name,
+                           bridge->name);
+                return false;
+        }
+        if (!(mask & PCRESET_SCOPE_BUS)) {
+                add_reason(why, "a link reset of %s is a bus reset of %zu devices below %s, not allowed by the mask",
+                           dev->name, n, bridge->name);
+                return false;
+        }
+
+        /* 2. the kernel resets the subtree with save/restore and driver notification */
+        if (bridge->has_reset_subordinate && (!env || env->use_reset_subordinate)) {
+                plan_init(p, dev, PCRESET_SCOPE_BUS, NULL, MECHANISM_RESET_SUBORDINATE);
+                goto several;
+        }
+
+        /* 3. ourselves, only where nobody can notice */
+        const char *without = bridge->has_reset_subordinate
+                ? "reset_subordinate, which UseResetSubordinate=no turns off,"
+                : "reset_subordinate (Linux 6.13+, or a stable kernel with it),";
+        if (!env || !env->allow_userspace_sbr) {
+                add_reason(why, "a bus reset of %s would also reset %s; it needs %s and the userspace bus reset is "
+                           "turned off (UserspaceBusReset=no)", dev->name, other->name, without);
+                return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *busy = NULL;
+                if (below[i]->is_bridge) {
+                        add_reason(why, "a bus reset of %s would need %s because %s below %s is a bridge",
+                                   dev->name, without, below[i]->name, bridge->name);
+                        return false;
+                }
+                if (!env->quiet || !env->quiet(env->userdata, below[i], &busy)) {
+                        if (below[i] == dev)
+                                add_reason(why, "a bus reset of %s would need %s because %s itself is %s, and %s "
+                                           "shares the bus", dev->name, without, dev->name,
+                                           busy ?: "in use", other->name);
+                        else
+                                add_reason(why, "a bus reset of %s would need %s because %s shares the bus and is %s",
+                                           dev->name, without, below[i]->name, busy ?: "in use");
+                        return false;
+                }
+        }
+        plan_init(p, dev, PCRESET_SCOPE_BUS, NULL, MECHANISM_USERSPACE_SBR);
+
+several:
+        p->link = true;
+        p->bridge = bridge;
+        memcpy(p->affected, below, n * sizeof(PciDevice *));
+        p->n_affected = n;
         return true;
 }
 
-static uint32_t bus_scope_of(const PciDevice *dev) {
-        return gets_slot_reset(dev) ? PCRESET_SCOPE_SLOT : PCRESET_SCOPE_BUS;
+static int found(Reasons *why) {
+        free(why->text);
+        return 0;
 }
 
-int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods,
+int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods, const PlannerEnv *env,
                  ResetPlan *ret, char **ret_reason) {
         Reasons why = {};
         char mbuf[128];
@@ -98,6 +216,7 @@ int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *
                 return -EOPNOTSUPP;
         }
         if (!methods[0]) {
+                /* an admin's "no resets for this device", also not through its bus */
                 *ret_reason = strjoin_printf("%s has every reset method disabled (its reset_method is empty)",
                                              dev->name);
                 return -EOPNOTSUPP;
@@ -106,39 +225,29 @@ int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *
         for (size_t i = 0; i < ELEMENTSOF(kernel_methods); i++) {
                 const char *m = kernel_methods[i].name;
                 uint32_t bit = kernel_methods[i].scope;
-                bool link = false;
 
-                if (!strv_contains(methods, m))
-                        continue;
-                if (streq(m, "bus")) {
-                        bit = bus_scope_of(dev);
-                        link = true;
-                } else if (streq(m, "cxl_bus"))
-                        link = true;
-
-                if (!(mask & bit)) {
-                        if (streq(m, "bus") && (mask & PCRESET_SCOPE_LINK))
-                                add_reason(&why, bit == PCRESET_SCOPE_SLOT
-                                           ? "the kernel's 'bus' method of %s is a slot reset (hotplug slot %s), not allowed by the mask"
-                                           : "the kernel's 'bus' method of %s is a bus reset, not allowed by the mask%s",
-                                           dev->name, bit == PCRESET_SCOPE_SLOT ? strempty(dev->slot) : "");
+                if (bit == 0) {
+                        if ((mask & PCRESET_SCOPE_LINK & ~(uint32_t) PCRESET_SCOPE_CXL_BUS) &&
+                            plan_link(t, dev, mask, methods, env, ret, &why))
+                                return found(&why);
                         continue;
                 }
-                if (link && !link_reset_possible(t, dev, m, bit, &why))
+                if (!(mask & bit) || !strv_contains(methods, m))
                         continue;
-
-                *ret = (ResetPlan) {
-                        .target = dev,
-                        .scope = bit,
-                        .kernel_method = m,
-                        .mechanism = MECHANISM_KERNEL_METHOD,
-                        .link = link,
-                        .domain = planner_domain_of(dev),
-                        .affected = { dev },
-                        .n_affected = 1,
-                };
-                free(why.text);
-                return 0;
+                if (bit == PCRESET_SCOPE_CXL_BUS) {
+                        PciDevice *sib[1];
+                        if (!dev->parent || topology_bus_siblings(t, dev, sib, 1) > 0) {
+                                add_reason(&why, "cxl_bus reset of %s is offered only for a device alone below its port",
+                                           dev->name);
+                                continue;
+                        }
+                        plan_init(ret, dev, bit, m, MECHANISM_KERNEL_METHOD);
+                        ret->link = true;
+                        ret->bridge = dev->parent;
+                        return found(&why);
+                }
+                plan_init(ret, dev, bit, m, MECHANISM_KERNEL_METHOD);
+                return found(&why);
         }
 
         _cleanup_free_ char *offered = strv_join(methods, " ");
@@ -147,20 +256,19 @@ int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *
                                              dev->name, pcreset_scope_format(mask, mbuf, sizeof mbuf), why.text,
                                              strempty(offered));
         else
-                *ret_reason = strjoin_printf("no reset of %s inside mask %s: the kernel offers only %s",
-                                             dev->name, pcreset_scope_format(mask, mbuf, sizeof mbuf),
-                                             strempty(offered));
+                *ret_reason = strjoin_printf("no reset of %s inside mask %s: the kernel offers only %s", dev->name,
+                                             pcreset_scope_format(mask, mbuf, sizeof mbuf), strempty(offered));
         free(why.text);
         return -EOPNOTSUPP;
 }
 
-uint32_t planner_available_scopes(const Topology *t, PciDevice *dev, char *const *methods) {
+uint32_t planner_available_scopes(const Topology *t, PciDevice *dev, char *const *methods, const PlannerEnv *env) {
         uint32_t avail = 0;
 
         for (uint32_t bit = 1; bit & PCRESET_SCOPE_KNOWN; bit <<= 1) {
                 ResetPlan p;
                 _cleanup_free_ char *reason = NULL;
-                if (planner_plan(t, dev, bit, methods, &p, &reason) >= 0)
+                if (planner_plan(t, dev, bit, methods, env, &p, &reason) >= 0)
                         avail |= p.scope;
         }
         return avail;

@@ -15,6 +15,7 @@
 #include "executor.h"
 #include "fakereset.h"
 #include "planner.h"
+#include "sbr.h"
 #include "test-common.h"
 #include "topology.h"
 
@@ -22,7 +23,13 @@ static const char host_desc[] =
         "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
         "01:00.0 vendor=8086 device=10d3 class=020000 methods=\"flr pm bus\"\n"
         "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
-        "02:00.0 vendor=10de device=1eb8 class=030000 driver=e1000e methods=\"flr\"\n";
+        "02:00.0 vendor=10de device=1eb8 class=030000 driver=e1000e methods=\"flr\"\n"
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport reset_subordinate\n"
+        "03:00.0 vendor=10de device=1eb8 class=030000 driver=vfio-pci group=30 methods=\"flr bus\"\n"
+        "03:00.1 vendor=10de device=10f8 class=040300 methods=\"flr\"\n"
+        "00:04.0 bridge=root-port secondary=04 driver=pcieport\n"
+        "04:00.0 vendor=8086 device=1521 class=020000 methods=\"flr bus\"\n"
+        "04:00.1 vendor=8086 device=1521 class=020000 driver=vfio-pci group=41 methods=\"flr\"\n";
 
 typedef struct Fixture {
         FakeHost *host;
@@ -52,6 +59,15 @@ static void fixture_teardown(Fixture *f, gconstpointer data) {
         fake_host_free(f->host);
 }
 
+static bool quiet(void *userdata, const PciDevice *d, char **why) {
+        Fixture *f = userdata;
+        OpenHandles *h = NULL;
+        bool q = false;
+        g_assert_cmpint(ownership_device_quiet(&f->exec.ownership, d->syspath, &h, &q, why), ==, 0);
+        open_handles_free(h);
+        return q;
+}
+
 static void make_request(Fixture *f, const char *addr, uint32_t mask, uid_t uid, ExecRequest *req) {
         PciAddress a;
         g_auto(GStrv) methods = NULL;
@@ -61,7 +77,8 @@ static void make_request(Fixture *f, const char *addr, uint32_t mask, uid_t uid,
         PciDevice *d = topology_find(f->topo, &a);
         g_assert_nonnull(d);
         g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
-        g_assert_cmpint(planner_plan(f->topo, d, mask, methods, &p, &reason), ==, 0);
+        PlannerEnv env = { .use_reset_subordinate = true, .allow_userspace_sbr = true, .quiet = quiet, .userdata = f };
+        g_assert_cmpint(planner_plan(f->topo, d, mask, methods, &env, &p, &reason), ==, 0);
         g_assert_cmpint(exec_request_from_plan(&p, uid, req), ==, 0);
 }
 
@@ -219,6 +236,83 @@ static void test_kernel_errors(Fixture *f, gconstpointer data) {
         }
 }
 
+static void test_reset_subordinate(Fixture *f, gconstpointer data) {
+        ExecRequest req;
+        ExecResult res;
+        make_request(f, "03:00.1", PCRESET_SCOPE_BUS, 4101, &req);
+        g_assert_cmpint(req.mechanism, ==, MECHANISM_RESET_SUBORDINATE);
+        g_assert_cmpuint(req.n_affected, ==, 2);
+        executor_run(&f->exec, &req, &res);
+        g_assert_cmpint(res.status, ==, EXEC_OK);
+        g_assert_null(res.message);
+        g_autofree char *rs = fake_host_read(f->host, "0000:00:03.0", "reset_subordinate");
+        g_assert_cmpstr(rs, ==, "1");
+        /* nobody's reset file or method list was touched */
+        g_autofree char *r0 = fake_host_read(f->host, "0000:03:00.0", "reset");
+        g_assert_cmpstr(r0, ==, "");
+        g_autofree char *m0 = fake_host_read(f->host, "0000:03:00.0", "reset_method");
+        g_assert_cmpstr(m0, ==, "flr bus");
+        exec_result_done(&res);
+        exec_request_done(&req);
+
+        /* between planning and running, a VM opened the GPU: refused */
+        make_request(f, "03:00.1", PCRESET_SCOPE_BUS, 4101, &req);
+        g_assert_cmpint(faketree_set_open(f->host->root, 4711, "/dev/vfio/30"), >=, 0);
+        executor_run(&f->exec, &req, &res);
+        g_assert_cmpint(res.status, ==, EXEC_BUSY);
+        g_assert_nonnull(strstr(res.message, "0000:03:00.0 became busy while the request was queued"));
+        exec_result_done(&res);
+        exec_request_done(&req);
+}
+
+/* The userspace bus reset through libpci on the fake tree; the bridge's
+ * config is a FUSE file that records what was written to it. */
+static void test_userspace_sbr(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *mnt = g_build_filename(f->host->root, "fuse", NULL);
+        g_autofree char *log = g_build_filename(f->host->root, "fuse.log", NULL);
+        g_autofree char *cfg = fake_host_attr(f->host, "0000:00:04.0", "config");
+        const char *specs[] = { "config", NULL };
+        FakeReset *fr = fakereset_start(g_getenv("FAKERESET_FUSE"), mnt, log, specs, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(fakereset_bind(fr, "config", cfg), ==, 0);
+
+        ExecRequest req;
+        ExecResult res;
+        make_request(f, "04:00.0", PCRESET_SCOPE_BUS, 4101, &req);
+        g_assert_cmpint(req.mechanism, ==, MECHANISM_USERSPACE_SBR);
+        f->exec.ready_timeout_usec = 2000000;
+        executor_run(&f->exec, &req, &res);
+        g_assert_cmpint(res.status, ==, EXEC_OK);
+        g_assert_null(res.message);
+        g_assert_cmpuint(res.usec, >=, SBR_ASSERT_USEC + SBR_SETTLE_USEC);
+
+        /* two writes to the bridge's Bridge Control: SBR on, then off */
+        g_autoptr(GPtrArray) entries = fakereset_read_log(log);
+        g_assert_nonnull(entries);
+        g_assert_cmpuint(entries->len, ==, 2);
+        FakeResetEntry *on = entries->pdata[0], *off = entries->pdata[1];
+        g_assert_cmpuint(on->size, ==, 2);
+        g_assert_true(on->data[0] & 0x40);
+        g_assert_false(off->data[0] & 0x40);
+        g_assert_cmpuint(off->start_ns - on->end_ns, >=, SBR_ASSERT_USEC * 1000);
+        g_autofree char *m0 = fake_host_read(f->host, "0000:04:00.0", "reset_method");
+        g_assert_cmpstr(m0, ==, "flr bus");
+        exec_result_done(&res);
+        exec_request_done(&req);
+
+        /* a host driver took the sibling while queued: nothing is written */
+        make_request(f, "04:00.0", PCRESET_SCOPE_BUS, 4101, &req);
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:04:00.1", "igb"), ==, 0);
+        executor_run(&f->exec, &req, &res);
+        g_assert_cmpint(res.status, ==, EXEC_BUSY);
+        g_autoptr(GPtrArray) again = fakereset_read_log(log);
+        g_assert_cmpuint(again->len, ==, 2);
+        exec_result_done(&res);
+        exec_request_done(&req);
+        fakereset_stop(fr);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         /* FUSE binds must not leak to the host's mount table */
@@ -232,5 +326,7 @@ int main(int argc, char *argv[]) {
         ADD("/executor/gone", test_gone);
         ADD("/executor/repair", test_repair);
         ADD("/executor/kernel-errors", test_kernel_errors);
+        ADD("/executor/reset-subordinate", test_reset_subordinate);
+        ADD("/executor/userspace-sbr", test_userspace_sbr);
         return g_test_run();
 }

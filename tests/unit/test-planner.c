@@ -3,7 +3,10 @@
 
 #include <errno.h>
 
+#include "claims.h"
+#include "config.h"
 #include "executor.h"
+#include "ownership.h"
 #include "planner.h"
 #include "test-common.h"
 #include "topology.h"
@@ -23,22 +26,65 @@ static const char host_desc[] =
         "00:06.0 bridge=root-port secondary=06 driver=pcieport\n"
         "06:00.0 vendor=1234 device=0002 class=ff0000 methods=\"\"\n"
         "06:00.1 vendor=1234 device=0003 class=ff0000 methods=none\n"
-        "00:1f.2 vendor=8086 device=2922 class=010601 driver=ahci methods=\"pm bus\"\n";
+        "00:1f.2 vendor=8086 device=2922 class=010601 driver=ahci methods=\"pm bus\"\n"
+        /* dual-function NIC, no reset_subordinate: .0 driverless, .1 on vfio-pci */
+        "00:07.0 bridge=root-port secondary=07 driver=pcieport\n"
+        "07:00.0 vendor=8086 device=1521 class=020000 methods=\"flr bus\"\n"
+        "07:00.1 vendor=8086 device=1521 class=020000 driver=vfio-pci group=71 methods=\"flr\"\n"
+        /* a switch: two hotplug downstream ports, one device each */
+        "00:08.0 bridge=root-port secondary=08 subordinate=0b driver=pcieport reset_subordinate\n"
+        "08:00.0 bridge=upstream secondary=09 subordinate=0b driver=pcieport\n"
+        "09:00.0 bridge=downstream hotplug slot=9 secondary=0a driver=pcieport\n"
+        "09:01.0 bridge=downstream hotplug slot=10 secondary=0b driver=pcieport\n"
+        "0a:00.0 vendor=1af4 device=1041 class=020000 methods=\"pm bus\"\n"
+        "0b:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=90 methods=\"flr pm bus\"\n"
+        /* nested: an endpoint beside a conventional bridge with one below it */
+        "00:09.0 bridge=root-port secondary=0c subordinate=0d driver=pcieport\n"
+        "0c:00.0 vendor=1234 device=0004 class=ff0000 methods=\"flr bus\"\n"
+        "0c:01.0 bridge=pci secondary=0d\n"
+        "0d:00.0 vendor=1234 device=0005 class=ff0000 methods=\"bus\"\n"
+        /* two functions in a hotplug slot */
+        "00:0a.0 bridge=root-port hotplug slot=20 secondary=0e driver=pcieport reset_subordinate\n"
+        "0e:00.0 vendor=10de device=1eb8 class=030000 methods=\"flr bus\"\n"
+        "0e:00.1 vendor=10de device=10f8 class=040300 methods=\"flr\"\n";
 
 typedef struct Fixture {
         FakeHost *host;
         Topology *topo;
+        Config config;
+        Claims *claims;
         ExecContext exec;
+        PlannerEnv env;
 } Fixture;
+
+/* The daemon's notion of quiet, on the fake tree. */
+static bool quiet(void *userdata, const PciDevice *d, char **why) {
+        Fixture *f = userdata;
+        OpenHandles *h = NULL;
+        bool q = false;
+        g_assert_cmpint(ownership_device_quiet(&f->exec.ownership, d->syspath, &h, &q, why), ==, 0);
+        open_handles_free(h);
+        return q;
+}
 
 static void fixture_setup(Fixture *f, gconstpointer data) {
         f->host = fake_host_new(host_desc);
         g_assert_cmpint(topology_new(f->host->sys, &f->topo), ==, 0);
-        f->exec = (ExecContext) { .sysfs_root = f->host->sys, .state_dir = f->host->state };
+        config_init(&f->config);
+        g_assert_cmpint(claims_new(f->host->state, &f->claims), ==, 0);
+        f->exec = (ExecContext) {
+                .sysfs_root = f->host->sys, .state_dir = f->host->state,
+                .ownership = { .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
+                               .claims = f->claims },
+        };
+        f->env = (PlannerEnv) { .use_reset_subordinate = true, .allow_userspace_sbr = true, .quiet = quiet,
+                                .userdata = f };
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data) {
         topology_free(f->topo);
+        claims_free(f->claims);
+        config_done(&f->config);
         fake_host_free(f->host);
 }
 
@@ -51,7 +97,7 @@ static uint32_t plan(Fixture *f, const char *addr, uint32_t mask, ResetPlan *out
         PciDevice *d = topology_find(f->topo, &a);
         g_assert_nonnull(d);
         g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
-        int r = planner_plan(f->topo, d, mask, methods, &p, reason);
+        int r = planner_plan(f->topo, d, mask, methods, &f->env, &p, reason);
         if (r == -EOPNOTSUPP) {
                 g_assert_nonnull(*reason);
                 g_test_message("%s mask 0x%x: %s", addr, mask, *reason);
@@ -78,7 +124,7 @@ static uint32_t plan(Fixture *f, const char *addr, uint32_t mask, ResetPlan *out
 
 static void test_topology(Fixture *f, gconstpointer data) {
         PciAddress a;
-        g_assert_cmpuint(topology_count(f->topo), ==, 15);
+        g_assert_cmpuint(topology_count(f->topo), ==, 31);
         pci_address_parse("03:00.1", &a);
         PciDevice *d = topology_find(f->topo, &a);
         g_assert_nonnull(d);
@@ -103,7 +149,7 @@ static void test_topology(Fixture *f, gconstpointer data) {
         pci_address_parse("00:1f.2", &a);
         d = topology_find(f->topo, &a);
         g_assert_null(d->parent);
-        pci_address_parse("07:00.0", &a);
+        pci_address_parse("0f:00.0", &a);
         g_assert_null(topology_find(f->topo, &a));
 
         char *driver = NULL;
@@ -162,11 +208,10 @@ static void test_bus_vs_slot(Fixture *f, gconstpointer data) {
 }
 
 static void test_link_refusals(Fixture *f, gconstpointer data) {
-        /* reset_method says bus (stale), but a sibling shares the bus */
-        assert_refused(f, "03:00.0", PCRESET_SCOPE_BUS, "would also reset 0000:03:00.1");
-        assert_refused(f, "03:00.1", PCRESET_SCOPE_LINK, "offers only flr");
         /* root bus: no bridge to reset it */
         assert_refused(f, "00:1f.2", PCRESET_SCOPE_BUS, "root bus");
+        /* NO_BUS_RESET: alone, but the kernel lists no bus */
+        assert_refused(f, "04:00.0", PCRESET_SCOPE_LINK, "quirked NO_BUS_RESET");
         assert_plan(f, "00:1f.2", PCRESET_SCOPE_ANY, PCRESET_SCOPE_PM);
         /* bridges are not reset by 'bus' */
         assert_refused(f, "00:01.0", PCRESET_SCOPE_ANY, "no reset_method");
@@ -182,7 +227,11 @@ static void test_available_scopes(Fixture *f, gconstpointer data) {
         } cases[] = {
                 { "01:00.0", PCRESET_SCOPE_FLR | PCRESET_SCOPE_PM | PCRESET_SCOPE_BUS },
                 { "02:00.0", PCRESET_SCOPE_FLR | PCRESET_SCOPE_SLOT },
-                { "03:00.0", PCRESET_SCOPE_FLR },
+                { "03:00.0", PCRESET_SCOPE_FLR | PCRESET_SCOPE_BUS },
+                { "03:00.1", PCRESET_SCOPE_FLR | PCRESET_SCOPE_BUS },
+                { "07:00.0", PCRESET_SCOPE_FLR | PCRESET_SCOPE_BUS },
+                { "0a:00.0", PCRESET_SCOPE_PM | PCRESET_SCOPE_SLOT },
+                { "0e:00.0", PCRESET_SCOPE_FLR },
                 { "05:00.0", PCRESET_SCOPE_ACPI | PCRESET_SCOPE_FLR | PCRESET_SCOPE_PM },
                 { "06:00.1", 0 },
         };
@@ -192,8 +241,96 @@ static void test_available_scopes(Fixture *f, gconstpointer data) {
                 pci_address_parse(cases[i].addr, &a);
                 PciDevice *d = topology_find(f->topo, &a);
                 g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
-                g_assert_cmphex(planner_available_scopes(f->topo, d, methods), ==, cases[i].scopes);
+                g_assert_cmphex(planner_available_scopes(f->topo, d, methods, &f->env), ==, cases[i].scopes);
         }
+}
+
+static const char *const *names_of(const ResetPlan *p) {
+        static const char *names[PLAN_MAX_AFFECTED + 1];
+        for (size_t i = 0; i < p->n_affected; i++)
+                names[i] = p->affected[i]->name;
+        names[p->n_affected] = NULL;
+        return names;
+}
+
+static void assert_names(const ResetPlan *p, const char *const *expected) {
+        g_assert_cmpstrv(names_of(p), expected);
+}
+
+/* GPU + audio below a port with reset_subordinate: the kernel resets both */
+static void test_reset_subordinate(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r1 = NULL, *r2 = NULL, *r3 = NULL;
+        g_assert_cmphex(plan(f, "03:00.0", PCRESET_SCOPE_BUS, &p, &r1), ==, PCRESET_SCOPE_BUS);
+        g_assert_cmpint(p.mechanism, ==, MECHANISM_RESET_SUBORDINATE);
+        g_assert_null(p.kernel_method);
+        g_assert_true(p.link);
+        g_assert_cmpstr(p.bridge->name, ==, "0000:00:03.0");
+        g_assert_cmpstr(p.domain->name, ==, "0000:00:03.0");
+        const char *both[] = { "0000:03:00.0", "0000:03:00.1", NULL };
+        assert_names(&p, both);
+        /* from the other function (whose reset_method never lists bus) too */
+        g_assert_cmphex(plan(f, "03:00.1", PCRESET_SCOPE_LINK, &p, &r2), ==, PCRESET_SCOPE_BUS);
+        assert_names(&p, both);
+        /* the audio function bound to a host driver does not change the
+         * plan: the kernel tells the driver; whether it may be touched is
+         * ownership's business (DeviceBusy) */
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:03:00.1", "snd_hda_intel"), ==, 0);
+        g_assert_cmphex(plan(f, "03:00.0", PCRESET_SCOPE_BUS, &p, &r3), ==, PCRESET_SCOPE_BUS);
+        g_assert_cmpint(p.mechanism, ==, MECHANISM_RESET_SUBORDINATE);
+        /* SLOT is a different promise: never this */
+        assert_refused(f, "03:00.0", PCRESET_SCOPE_SLOT, "bus reset of 2 devices below 0000:00:03.0, not allowed");
+}
+
+/* UseResetSubordinate=no, or a kernel without it: the userspace SBR, only
+ * when nobody can notice */
+static void test_userspace_sbr(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r1 = NULL, *r2 = NULL;
+        /* dual NIC: .0 driverless, .1 vfio-pci not open: quiet */
+        g_assert_cmphex(plan(f, "07:00.0", PCRESET_SCOPE_BUS, &p, &r1), ==, PCRESET_SCOPE_BUS);
+        g_assert_cmpint(p.mechanism, ==, MECHANISM_USERSPACE_SBR);
+        const char *nic[] = { "0000:07:00.0", "0000:07:00.1", NULL };
+        assert_names(&p, nic);
+        /* a host driver takes .1: no longer possible, and the reason says why */
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:07:00.1", "igb"), ==, 0);
+        assert_refused(f, "07:00.0", PCRESET_SCOPE_BUS,
+                       "a bus reset of 0000:07:00.0 would need reset_subordinate (Linux 6.13+, or a stable kernel with "
+                       "it), because 0000:07:00.1 shares the bus and is bound to igb");
+        /* vfio-pci again, but open by a VM */
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:07:00.1", "vfio-pci"), ==, 0);
+        g_assert_cmpint(faketree_set_open(f->host->root, 4711, "/dev/vfio/71"), >=, 0);
+        assert_refused(f, "07:00.0", PCRESET_SCOPE_BUS, "vfio group 71 is open by pid 4711");
+        /* the GPU's port has reset_subordinate, but the admin turned it off */
+        f->env.use_reset_subordinate = false;
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:03:00.1", "snd_hda_intel"), ==, 0);
+        assert_refused(f, "03:00.0", PCRESET_SCOPE_BUS,
+                       "would need reset_subordinate, which UseResetSubordinate=no turns off, because 0000:03:00.1 "
+                       "shares the bus and is bound to snd_hda_intel");
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:03:00.1", NULL), ==, 0);
+        g_assert_cmphex(plan(f, "03:00.0", PCRESET_SCOPE_BUS, &p, &r2), ==, PCRESET_SCOPE_BUS);
+        g_assert_cmpint(p.mechanism, ==, MECHANISM_USERSPACE_SBR);
+        /* and with the userspace bus reset off too, nothing */
+        f->env.allow_userspace_sbr = false;
+        assert_refused(f, "03:00.0", PCRESET_SCOPE_BUS, "UserspaceBusReset=no");
+}
+
+static void test_nested_and_hotplug(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r1 = NULL, *r2 = NULL;
+        /* a bridge below: our own SBR would not keep it consistent */
+        assert_refused(f, "0c:00.0", PCRESET_SCOPE_BUS, "because 0000:0c:01.0 below 0000:00:09.0 is a bridge");
+        /* behind a switch, alone below a hotplug downstream port: the kernel's slot path */
+        g_assert_cmphex(plan(f, "0a:00.0", PCRESET_SCOPE_LINK, &p, &r1), ==, PCRESET_SCOPE_SLOT);
+        g_assert_cmpint(p.mechanism, ==, MECHANISM_KERNEL_METHOD);
+        g_assert_cmpstr(p.domain->name, ==, "0000:09:00.0");
+        const char *one[] = { "0000:0a:00.0", NULL };
+        assert_names(&p, one);
+        /* two functions in a hotplug slot: neither SLOT nor BUS, even with reset_subordinate */
+        assert_refused(f, "0e:00.0", PCRESET_SCOPE_LINK, "surprise removal to pciehp");
+        assert_refused(f, "0e:00.1", PCRESET_SCOPE_BUS, "below hotplug port 0000:00:0a.0");
+        /* the function-level methods still work there */
+        g_assert_cmphex(plan(f, "0e:00.1", PCRESET_SCOPE_ANY, &p, &r2), ==, PCRESET_SCOPE_FLR);
 }
 
 static void test_refresh(Fixture *f, gconstpointer data) {
@@ -206,7 +343,7 @@ static void test_refresh(Fixture *f, gconstpointer data) {
         g_assert_true(changed);
         pci_address_parse("04:00.0", &a);
         g_assert_null(topology_find(f->topo, &a));
-        g_assert_cmpuint(topology_count(f->topo), ==, 14);
+        g_assert_cmpuint(topology_count(f->topo), ==, 30);
 }
 
 int main(int argc, char *argv[]) {
@@ -219,5 +356,8 @@ int main(int argc, char *argv[]) {
         ADD("/planner/link-refusals", test_link_refusals);
         ADD("/planner/available-scopes", test_available_scopes);
         ADD("/planner/refresh", test_refresh);
+        ADD("/planner/reset-subordinate", test_reset_subordinate);
+        ADD("/planner/userspace-sbr", test_userspace_sbr);
+        ADD("/planner/nested-and-hotplug", test_nested_and_hotplug);
         return g_test_run();
 }
