@@ -31,7 +31,7 @@ const char *audit_message_id(AuditEvent ev) {
         } while (0)
 
 void audit_log(const AuditRecord *rec) {
-        char *fields[16] = {};
+        char *fields[20] = {};
         size_t n = 0;
         char mbuf[128];
         _cleanup_free_ char *aff = rec->affected ? strv_join(rec->affected, ",") : NULL, *msg = NULL;
@@ -45,6 +45,10 @@ void audit_log(const AuditRecord *rec) {
                 ADD("PCRESET_SCOPE=%s", scope);
         if (rec->method)
                 ADD("PCRESET_METHOD=%s", rec->method);
+        if (rec->mechanism)
+                ADD("PCRESET_MECHANISM=%s", rec->mechanism);
+        if (rec->bridge)
+                ADD("PCRESET_BRIDGE=%s", rec->bridge);
         if (aff)
                 ADD("PCRESET_AFFECTED=%s", aff);
         if (rec->result)
@@ -65,10 +69,10 @@ void audit_log(const AuditRecord *rec) {
         if (by)
                 who = by;
         if (is_reset)
-                msg = strjoin_printf("Reset of %s (mask %s%s%s)%s %s%s%s", strempty(rec->device),
-                                     pcreset_scope_format(rec->mask, mbuf, sizeof mbuf), scope ? ", method " : "",
-                                     scope ? scope : "", who, events[rec->event].verb, rec->detail ? ": " : "",
-                                     strempty(rec->detail));
+                msg = strjoin_printf("Reset of %s (mask %s%s%s%s%s)%s %s%s%s", strempty(rec->device),
+                                     pcreset_scope_format(rec->mask, mbuf, sizeof mbuf), scope ? ", scope " : "",
+                                     scope ? scope : "", rec->mechanism ? " via " : "", strempty(rec->mechanism),
+                                     who, events[rec->event].verb, rec->detail ? ": " : "", strempty(rec->detail));
         else
                 msg = strjoin_printf("%s %s%s%s%s", strempty(rec->device), events[rec->event].verb, who,
                                      rec->detail ? ": " : "", strempty(rec->detail));

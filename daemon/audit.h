@@ -38,6 +38,8 @@ typedef struct AuditRecord {
         uint32_t mask;               /* requested; 0 = not a reset */
         uint32_t scope;              /* planned/performed bit, 0 if none */
         const char *method;          /* kernel method, NULL if none */
+        const char *mechanism;       /* reset_mechanism_to_string(), NULL if none */
+        const char *bridge;          /* the bridge a link reset goes through, NULL if none */
         char *const *affected;       /* NULL-terminated, may be NULL */
         const char *result;          /* "ok", an error name, ... */
         const char *detail;          /* the human message of a refusal/failure */

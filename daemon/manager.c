@@ -47,6 +47,7 @@ struct Request {
         char *unit;
         AuditCaller caller;
         uint32_t mask;
+        bool ex;                /* ResetDeviceEx: reply with details */
         char *domain;
         ExecRequest exec;
         ExecResult result;
@@ -226,7 +227,9 @@ static void audit_refusal(sd_bus_message *call, const Caller *c, const char *dev
         _cleanup_strv_free_ char **aff = p ? plan_affected_names(p) : NULL;
         audit_log(&(AuditRecord) {
                 .event = AUDIT_REFUSED, .caller = &ac, .device = device, .mask = mask,
-                .scope = p ? p->scope : 0, .method = p ? p->kernel_method : NULL, .affected = aff,
+                .scope = p ? p->scope : 0, .method = p ? p->kernel_method : NULL,
+                .mechanism = p ? reset_mechanism_to_string(p->mechanism) : NULL,
+                .bridge = p && p->bridge ? p->bridge->name : NULL, .affected = aff,
                 .result = e->name, .detail = e->message,
         });
 }
@@ -275,6 +278,8 @@ static void request_done(SchedJob *j) {
         for (size_t i = 0; aff && i < q->exec.n_affected; i++)
                 aff[i] = strdup(q->exec.affected[i].name);
 
+        const char *bridge = q->exec.mechanism != MECHANISM_KERNEL_METHOD || (q->exec.scope & PCRESET_SCOPE_LINK)
+                ? q->exec.bridge.name : NULL;
         if (res->status == EXEC_OK) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 r = sd_bus_message_new_method_return(q->call, &reply);
@@ -282,6 +287,12 @@ static void request_done(SchedJob *j) {
                         r = sd_bus_message_append(reply, "u", q->exec.scope);
                 if (r >= 0)
                         r = sd_bus_message_append_strv(reply, aff);
+                if (r >= 0 && q->ex)
+                        r = sd_bus_message_append(reply, "a{sv}", 4,
+                                                  "mechanism", "s", reset_mechanism_to_string(q->exec.mechanism),
+                                                  "method", "s", strempty(q->exec.kernel_method),
+                                                  "bridge", "s", strempty(bridge),
+                                                  "duration_usec", "t", res->usec);
                 if (r >= 0)
                         r = sd_bus_send(NULL, reply, NULL);
         } else
@@ -293,7 +304,8 @@ static void request_done(SchedJob *j) {
         audit_log(&(AuditRecord) {
                 .event = res->status == EXEC_OK ? AUDIT_COMPLETED : AUDIT_FAILED,
                 .caller = &q->caller, .device = q->exec.target.name, .mask = q->mask, .scope = q->exec.scope,
-                .method = q->exec.kernel_method, .affected = aff,
+                .method = q->exec.kernel_method, .mechanism = reset_mechanism_to_string(q->exec.mechanism),
+                .bridge = bridge, .affected = aff,
                 .result = res->status == EXEC_OK ? "ok" : exec_status_error(res->status),
                 .detail = res->message, .usec = res->usec,
         });
@@ -307,8 +319,8 @@ static unsigned requests_of_uid(Manager *m, uid_t uid) {
         return n;
 }
 
-static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uint32_t mask, const ResetPlan *p,
-                          sd_bus_error *error) {
+static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uint32_t mask, bool ex,
+                          const ResetPlan *p, sd_bus_error *error) {
         Request *q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
@@ -318,6 +330,7 @@ static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uin
         q->unit = c->unit ? strdup(c->unit) : NULL;
         q->caller = (AuditCaller) { .uid = c->uid, .pid = c->pid, .unit = q->unit, .sender = q->sender };
         q->mask = mask;
+        q->ex = ex;
         q->domain = strdup(p->domain->relpath);
         q->job = (SchedJob) { .domain = q->domain, .link = p->link, .run = request_run, .done = request_done };
         q->next = m->requests;
@@ -332,17 +345,17 @@ static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uin
         _cleanup_strv_free_ char **aff = plan_affected_names(p);
         audit_log(&(AuditRecord) {
                 .event = AUDIT_ACCEPTED, .caller = &q->caller, .device = p->target->name, .mask = mask,
-                .scope = p->scope, .method = p->kernel_method, .affected = aff, .result = "queued",
+                .scope = p->scope, .method = p->kernel_method, .mechanism = reset_mechanism_to_string(p->mechanism),
+                .bridge = p->bridge ? p->bridge->name : NULL, .affected = aff, .result = "queued",
         });
         return scheduler_submit(m->scheduler, &q->job);
 }
 
 /* ---- methods ----------------------------------------------------------- */
 
-static int method_reset_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+static int reset_device(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_(caller_done) Caller caller = {};
-        Manager *m = userdata;
         const char *address;
         uint32_t mask;
         PciDevice *dev;
@@ -410,16 +423,23 @@ static int method_reset_device(sd_bus_message *call, void *userdata, sd_bus_erro
                 return r;
         }
 
-        r = submit_request(m, call, &caller, mask, &plan, error);
+        r = submit_request(m, call, &caller, mask, ex, &plan, error);
         if (r < 0)
                 return r;
         return 1; /* replied to when the reset is done */
 }
 
-static int method_get_reset_info(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+static int method_reset_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return reset_device(call, userdata, false, error);
+}
+
+static int method_reset_device_ex(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return reset_device(call, userdata, true, error);
+}
+
+static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(caller_done) Caller caller = {};
-        Manager *m = userdata;
         const char *address;
         uint32_t mask;
         PciDevice *dev;
@@ -455,10 +475,24 @@ static int method_get_reset_info(sd_bus_message *call, void *userdata, sd_bus_er
                                           device_state_to_string(verdicts[i].state), verdicts[i].reason);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
+        if (r >= 0 && ex)
+                r = sd_bus_message_append(reply, "a{sv}", 4,
+                                          "mechanism", "s", reset_mechanism_to_string(plan.mechanism),
+                                          "method", "s", strempty(plan.kernel_method),
+                                          "bridge", "s", plan.bridge ? plan.bridge->name : "",
+                                          "domain", "s", plan.domain->name);
         verdicts_done(verdicts, plan.n_affected);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_reset_info(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return get_reset_info(call, userdata, false, error);
+}
+
+static int method_get_reset_info_ex(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return get_reset_info(call, userdata, true, error);
 }
 
 static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -613,6 +647,14 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", address, "u", scope),
                                 SD_BUS_RESULT("u", planned, "a(sss)", affected),
                                 method_get_reset_info, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResetDeviceEx",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", performed, "as", affected, "a{sv}", details),
+                                method_reset_device_ex, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetResetInfoEx",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", planned, "a(sss)", affected, "a{sv}", details),
+                                method_get_reset_info_ex, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClaimDevice",
                                 SD_BUS_ARGS("s", address),
                                 SD_BUS_NO_RESULT,
@@ -748,6 +790,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         m->exec = (ExecContext) {
                 .sysfs_root = m->sysfs_root,
                 .state_dir = m->state_dir,
+                .ready_timeout_usec = (uint64_t) m->config.ready_timeout_sec * 1000000u,
                 .ownership = { .dev_root = m->dev_root, .proc_root = m->proc_root, .config = &m->config,
                                .claims = m->claims },
         };

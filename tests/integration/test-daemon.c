@@ -37,7 +37,15 @@ static const char host_desc[] =
         "00:05.0 bridge=root-port secondary=05 driver=pcieport\n"
         "05:00.0 vendor=8086 device=1521 class=020000 group=40 methods=\"pm\"\n"
         "00:06.0 bridge=root-port secondary=06 driver=pcieport\n"
-        "06:00.0 vendor=8086 device=1521 class=020000 group=41 methods=\"pm flr\"\n";
+        "06:00.0 vendor=8086 device=1521 class=020000 group=41 methods=\"pm flr\"\n"
+        /* GPU + HDMI audio on the host's driver, behind a port with reset_subordinate */
+        "00:07.0 bridge=root-port secondary=07 driver=pcieport reset_subordinate\n"
+        "07:00.0 vendor=10de device=1eb8 class=030000 driver=vfio-pci group=70 vfio methods=\"flr bus\"\n"
+        "07:00.1 vendor=10de device=10f8 class=040300 driver=snd_hda_intel group=70 methods=\"flr\"\n"
+        /* a dual NIC nobody uses, behind a port without reset_subordinate */
+        "00:08.0 bridge=root-port secondary=08 driver=pcieport\n"
+        "08:00.0 vendor=8086 device=1521 class=020000 group=80 methods=\"flr bus\"\n"
+        "08:00.1 vendor=8086 device=1521 class=020000 driver=vfio-pci group=81 vfio methods=\"flr\"\n";
 
 typedef struct Fixture {
         Harness *h;
@@ -198,7 +206,7 @@ static void test_invalid_input(Fixture *f, gconstpointer data) {
                 { "0000:09:00.0", "uint32 39", "org.freedesktop.pcreset1.Error.NoSuchDevice", "No PCI device 0000:09:00.0" },
                 { "0000:00:05.0", "uint32 39", "org.freedesktop.pcreset1.Error.NotSupported", "no reset_method" },
                 { "0000:05:00.0", "uint32 2", "org.freedesktop.pcreset1.Error.NotSupported", "the kernel offers only pm" },
-                { "0000:05:00.0", "uint32 24", "org.freedesktop.pcreset1.Error.NotSupported", "offers only pm" },
+                { "0000:05:00.0", "uint32 24", "org.freedesktop.pcreset1.Error.NotSupported", "the kernel offers no bus reset for 0000:05:00.0" },
         };
         start_daemon(f);
         /* the same answer for root and for an unprivileged caller */
@@ -538,6 +546,84 @@ static void test_pcresetctl(Fixture *f, gconstpointer data) {
         g_assert_cmpint(ctl(f, NULL, NULL, NULL, "list", NULL), ==, 10);
 }
 
+/* Link resets of several devices (GPU + audio, dual NIC). */
+static void test_link_resets(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_gpu);
+        /* what a bus reset of the GPU would touch, before anything happens */
+        {
+                g_autofree char *info = NULL, *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfoEx", "0000:07:00.0", "uint32 16", NULL), ==, 0);
+                g_assert_cmpstr(info, ==, "(uint32 16, [('0000:07:00.0', 'idle', 'bound to vfio-pci, not open'), "
+                                "('0000:07:00.1', 'busy', 'bound to snd_hda_intel: in use by the host and not owned by you')], "
+                                "{'mechanism': <'reset-subordinate'>, 'method': <''>, 'bridge': <'0000:00:07.0'>, "
+                                "'domain': <'0000:00:07.0'>})");
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:07:00.0", "uint32 16", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy",
+                             "0000:07:00.1 (snd_hda_intel): bound to snd_hda_intel: in use by the host and not owned by you");
+                g_autofree char *rs = read_attr(f, "0000:00:07.0", "reset_subordinate");
+                g_assert_cmpstr(rs, ==, "");
+        }
+        /* alice claims the audio function: all of it is hers or idle now */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ClaimDevice", "0000:07:00.1", NULL), ==, 0);
+        {
+                g_autofree char *out = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out, NULL, "ResetDeviceEx", "0000:07:00.1", "uint32 88", NULL), ==, 0);
+                g_assert_true(g_str_has_prefix(out, "(uint32 16, ['0000:07:00.0', '0000:07:00.1'], {'mechanism': <'reset-subordinate'>, "
+                                               "'method': <''>, 'bridge': <'0000:00:07.0'>, 'duration_usec': <uint64 "));
+                g_autofree char *rs = read_attr(f, "0000:00:07.0", "reset_subordinate");
+                g_assert_cmpstr(rs, ==, "1");
+                assert_attr(f, "0000:07:00.0", "reset_method", "flr bus");
+                assert_attr(f, "0000:07:00.1", "reset_method", "flr");
+        }
+        /* the dual NIC: no reset_subordinate, both quiet: the userspace bus reset */
+        {
+                g_autofree char *out = NULL;
+                g_assert_cmpint(call(f, NULL, &out, NULL, "ResetDeviceEx", "0000:08:00.1", "uint32 16", NULL), ==, 0);
+                g_assert_true(g_str_has_prefix(out, "(uint32 16, ['0000:08:00.0', '0000:08:00.1'], {'mechanism': <'userspace-sbr'>"));
+                /* the bridge control register is as before: the SBR bit was released */
+                g_autofree char *cfg = attr_path(f, "0000:00:08.0", "config");
+                g_autofree char *bytes = NULL;
+                gsize len;
+                g_assert_true(g_file_get_contents(cfg, &bytes, &len, NULL));
+                g_assert_cmpuint(len, >, 0x3f);
+                g_assert_cmphex(bytes[0x3e] & 0x40, ==, 0);
+        }
+        /* ...and once a host driver holds one function, not at all, and we say why */
+        g_assert_cmpint(faketree_set_driver(harness_fake_root(f->h), "0000:08:00.0", "igb"), ==, 0);
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, NULL, NULL, &err, "ResetDevice", "0000:08:00.1", "uint32 16", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.NotSupported",
+                             "a bus reset of 0000:08:00.1 would need reset_subordinate (Linux 6.13+, or a stable kernel "
+                             "with it), because 0000:08:00.0 shares the bus and is bound to igb");
+        }
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_MECHANISM=reset-subordinate PCRESET_BRIDGE=0000:00:07.0 PCRESET_AFFECTED=0000:07:00.0,0000:07:00.1"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_MECHANISM=userspace-sbr"), ==, 1);
+}
+
+/* The admin's switch: UseResetSubordinate=no; and a broken config file. */
+static void test_config(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=no\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, NULL, NULL, &err, "GetResetInfo", "0000:07:00.0", "uint32 16", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.NotSupported",
+                     "would need reset_subordinate, which UseResetSubordinate=no turns off, because 0000:07:00.1 shares "
+                     "the bus and is bound to snd_hda_intel");
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=perhaps\n", -1, NULL));
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), <, 0);
+        g_assert_nonnull(error);
+        g_autofree char *log = daemon_log(f);
+        g_assert_nonnull(strstr(log, "pcresetd.conf:2: UseResetSubordinate=perhaps is not a boolean (yes/no)"));
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -553,5 +639,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/domains", test_domains);
         ADD("/daemon/crash-repair", test_crash_repair);
         ADD("/daemon/pcresetctl", test_pcresetctl);
+        ADD("/daemon/link-resets", test_link_resets);
+        ADD("/daemon/config", test_config);
         return g_test_run();
 }
