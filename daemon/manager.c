@@ -818,17 +818,13 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         return 0;
 }
 
-int manager_start(Manager *m) {
+int manager_serve(Manager *m, sd_bus *bus) {
         int r;
 
-        r = sd_bus_open_system(&m->bus);
-        if (r < 0)
-                return log_error_errno(r, "Cannot connect to the system bus: %s", strerror(-r));
+        m->bus = sd_bus_ref(bus);
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
-        /* a bus restart ends us cleanly; activation brings us back */
-        (void) sd_bus_set_exit_on_disconnect(m->bus, true);
         r = sd_bus_add_object_vtable(m->bus, NULL, PCRESET1_OBJECT_PATH, PCRESET1_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot serve %s: %s", PCRESET1_OBJECT_PATH, strerror(-r));
@@ -836,7 +832,20 @@ int manager_start(Manager *m) {
                                 "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch callers leaving the bus: %s", strerror(-r));
-        r = setup_monitor(m);
+        return setup_monitor(m);
+}
+
+int manager_start(Manager *m) {
+        /* only a reference: m->bus keeps the connection open */
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %s", strerror(-r));
+        /* a bus restart ends us cleanly; activation brings us back */
+        (void) sd_bus_set_exit_on_disconnect(bus, true);
+        r = manager_serve(m, bus);
         if (r < 0)
                 return r;
         r = sd_bus_request_name(m->bus, PCRESET1_BUS_NAME, 0);

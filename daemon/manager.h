@@ -9,6 +9,7 @@
  */
 
 #include <stdbool.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 typedef struct ManagerOptions {
@@ -27,4 +28,8 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret);
 /* Connects to the system bus ($DBUS_SYSTEM_BUS_ADDRESS honoured), serves
  * the object and takes the name. */
 int manager_start(Manager *m);
+/* Serves the object on an already connected bus, without taking a name:
+ * manager_start()'s second half, also used by tests and fuzzers that bring
+ * their own connection. */
+int manager_serve(Manager *m, sd_bus *bus);
 Manager *manager_free(Manager *m);
