@@ -26,7 +26,7 @@ static int exec_device_copy(const PciDevice *d, ExecDevice *ret) {
         return ret->syspath ? 0 : -ENOMEM;
 }
 
-int exec_request_from_plan(const ResetPlan *plan, uid_t uid, ExecRequest *ret) {
+int exec_request_from_plan(const ResetPlan *plan, uid_t uid, char *const *proven, ExecRequest *ret) {
         *ret = (ExecRequest) {
                 .scope = plan->scope,
                 .kernel_method = plan->kernel_method,
@@ -38,6 +38,9 @@ int exec_request_from_plan(const ResetPlan *plan, uid_t uid, ExecRequest *ret) {
                 goto fail;
         if (plan->target->parent && exec_device_copy(plan->target->parent, &ret->bridge) < 0)
                 goto fail;
+        STRV_FOREACH(a, (char **) proven)
+                if (strv_extend(&ret->proven, *a) < 0)
+                        goto fail;
         for (size_t i = 0; i < plan->n_affected; i++, ret->n_affected++)
                 if (exec_device_copy(plan->affected[i], &ret->affected[i]) < 0)
                         goto fail;
@@ -53,6 +56,7 @@ void exec_request_done(ExecRequest *r) {
         for (size_t i = 0; i < r->n_affected; i++)
                 free(r->affected[i].syspath);
         free(r->affected);
+        strv_free(r->proven);
         *r = (ExecRequest) {};
 }
 
@@ -141,7 +145,7 @@ static bool recheck_ownership(const ExecContext *ctx, const ExecRequest *req, Ex
         for (size_t i = 0; ok && i < req->n_affected; i++) {
                 DeviceVerdict v = {};
                 int r = ownership_evaluate(&ctx->ownership, req->affected[i].name, req->affected[i].syspath,
-                                           req->uid, &handles, &v);
+                                           req->uid, req->proven, &handles, &v);
                 if (r < 0) {
                         set_result(ret, EXEC_FAILED, -r, "cannot check the ownership of %s: %s",
                                    req->affected[i].name, strerror(-r));
@@ -293,6 +297,14 @@ static int bridge_link_up(const ExecDevice *bridge) {
 
 void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
         *ret = (ExecResult) { .status = EXEC_OK };
+
+        /* removed while the request was queued */
+        for (size_t i = 0; i < req->n_affected; i++)
+                if (access(req->affected[i].syspath, F_OK) < 0) {
+                        set_result(ret, EXEC_GONE, ENODEV, "%s was removed while the request was queued",
+                                   req->affected[i].name);
+                        return;
+                }
 
         if (!recheck_ownership(ctx, req, ret))
                 return;

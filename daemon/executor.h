@@ -50,9 +50,10 @@ typedef struct ExecRequest {
         size_t n_affected;
         ExecDevice bridge;           /* the target's upstream bridge; name "" on a root bus */
         uid_t uid;
+        char **proven;               /* devices the caller proved with VFIO fds */
 } ExecRequest;
 
-int exec_request_from_plan(const ResetPlan *plan, uid_t uid, ExecRequest *ret);
+int exec_request_from_plan(const ResetPlan *plan, uid_t uid, char *const *proven, ExecRequest *ret);
 void exec_request_done(ExecRequest *r);
 
 typedef enum ExecStatus {

@@ -19,6 +19,7 @@
 #include "scheduler.h"
 #include "topology.h"
 #include "util.h"
+#include "vfioproof.h"
 
 typedef struct Request Request;
 
@@ -166,13 +167,14 @@ static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, ResetPlan *ret,
 }
 
 /* Evaluates every affected device; verdicts[] must hold n_affected. */
-static int evaluate_plan(Manager *m, const ResetPlan *p, uid_t uid, DeviceVerdict *verdicts, sd_bus_error *error) {
+static int evaluate_plan(Manager *m, const ResetPlan *p, uid_t uid, char *const *proven, DeviceVerdict *verdicts,
+                         sd_bus_error *error) {
         OpenHandles *handles = NULL;
         int r = 0;
 
         for (size_t i = 0; i < p->n_affected; i++) {
                 r = ownership_evaluate(&m->exec.ownership, p->affected[i]->name, p->affected[i]->syspath, uid,
-                                       &handles, &verdicts[i]);
+                                       proven, &handles, &verdicts[i]);
                 if (r < 0) {
                         sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
                                           p->affected[i]->name, strerror(-r));
@@ -256,6 +258,36 @@ static Request *request_free(Request *q) {
         return NULL;
 }
 
+static void emit_reset_signal(Request *q, const char *member, char **affected, const char *result) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL;
+        int r = sd_bus_message_new_signal(q->manager->bus, &sig, PCRESET1_OBJECT_PATH, PCRESET1_MANAGER_INTERFACE,
+                                          member);
+        if (r >= 0)
+                r = sd_bus_message_append(sig, "su", q->exec.target.name, q->exec.scope);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(sig, affected);
+        if (r >= 0)
+                r = sd_bus_message_append(sig, "s", result);
+        if (r >= 0)
+                r = sd_bus_send(q->manager->bus, sig, NULL);
+        if (r < 0)
+                log_warning("Cannot emit %s for %s: %s", member, q->exec.target.name, strerror(-r));
+}
+
+static char **request_affected(const Request *q) {
+        char **l = calloc(q->exec.n_affected + 1, sizeof(char *));
+        for (size_t i = 0; l && i < q->exec.n_affected; i++)
+                if (!(l[i] = strdup(q->exec.affected[i].name)))
+                        return strv_free(l);
+        return l;
+}
+
+static void request_started(SchedJob *j) {
+        Request *q = (Request *) ((char *) j - offsetof(Request, job));
+        _cleanup_strv_free_ char **aff = request_affected(q);
+        emit_reset_signal(q, "ResetStarted", aff, "started");
+}
+
 static void request_run(SchedJob *j) {
         Request *q = (Request *) ((char *) j - offsetof(Request, job));
         executor_run(&q->manager->exec, &q->exec, &q->result);
@@ -271,12 +303,9 @@ static const char *exec_status_error(ExecStatus s) {
 
 static void request_done(SchedJob *j) {
         Request *q = (Request *) ((char *) j - offsetof(Request, job));
-        _cleanup_strv_free_ char **aff = calloc(q->exec.n_affected + 1, sizeof(char *));
+        _cleanup_strv_free_ char **aff = request_affected(q);
         ExecResult *res = &q->result;
         int r;
-
-        for (size_t i = 0; aff && i < q->exec.n_affected; i++)
-                aff[i] = strdup(q->exec.affected[i].name);
 
         const char *bridge = q->exec.mechanism != MECHANISM_KERNEL_METHOD || (q->exec.scope & PCRESET_SCOPE_LINK)
                 ? q->exec.bridge.name : NULL;
@@ -300,6 +329,7 @@ static void request_done(SchedJob *j) {
                                                res->message ?: "reset failed");
         if (r < 0)
                 log_debug("Cannot reply to %s (gone?): %s", q->sender, strerror(-r));
+        emit_reset_signal(q, "ResetCompleted", aff, res->status == EXEC_OK ? "ok" : exec_status_error(res->status));
 
         audit_log(&(AuditRecord) {
                 .event = res->status == EXEC_OK ? AUDIT_COMPLETED : AUDIT_FAILED,
@@ -320,7 +350,7 @@ static unsigned requests_of_uid(Manager *m, uid_t uid) {
 }
 
 static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uint32_t mask, bool ex,
-                          const ResetPlan *p, sd_bus_error *error) {
+                          char *const *proven, const ResetPlan *p, sd_bus_error *error) {
         Request *q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
@@ -332,12 +362,13 @@ static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uin
         q->mask = mask;
         q->ex = ex;
         q->domain = strdup(p->domain->relpath);
-        q->job = (SchedJob) { .domain = q->domain, .link = p->link, .run = request_run, .done = request_done };
+        q->job = (SchedJob) { .domain = q->domain, .link = p->link, .started = request_started, .run = request_run,
+                              .done = request_done };
         q->next = m->requests;
         if (m->requests)
                 m->requests->prev = q;
         m->requests = q;
-        if (!q->sender || !q->domain || exec_request_from_plan(p, c->uid, &q->exec) < 0) {
+        if (!q->sender || !q->domain || exec_request_from_plan(p, c->uid, proven, &q->exec) < 0) {
                 request_free(q);
                 return -ENOMEM;
         }
@@ -353,9 +384,33 @@ static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uin
 
 /* ---- methods ----------------------------------------------------------- */
 
-static int reset_device(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
+/* Reads the 'ah' of ResetDeviceWithFds into the devices they prove. */
+static int read_proofs(Manager *m, sd_bus_message *call, char ***proven, sd_bus_error *error) {
+        int r = sd_bus_message_enter_container(call, 'a', "h");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0;; i++) {
+                int fd;
+                _cleanup_free_ char *why = NULL;
+                r = sd_bus_message_read(call, "h", &fd);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = vfio_fd_devices(m->sysfs_root, m->proc_root, fd, proven, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "fd #%u refused: %s", i,
+                                                 why ?: strerror(-r));
+        }
+        return sd_bus_message_exit_container(call);
+}
+
+static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_bus_error *error) {
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_(caller_done) Caller caller = {};
+        _cleanup_strv_free_ char **proven = NULL;
         const char *address;
         uint32_t mask;
         PciDevice *dev;
@@ -368,6 +423,11 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
         r = sd_bus_message_read(call, "su", &address, &mask);
         if (r < 0)
                 return r;
+        if (fds) {
+                r = read_proofs(m, call, &proven, error);
+                if (r < 0)
+                        return r;
+        }
         r = get_caller(call, &caller, error);
         if (r < 0)
                 return r;
@@ -382,7 +442,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
         }
 
         DeviceVerdict verdicts[PLAN_MAX_AFFECTED] = {};
-        r = evaluate_plan(m, &plan, caller.uid, verdicts, error);
+        r = evaluate_plan(m, &plan, caller.uid, proven, verdicts, error);
         _cleanup_free_ char *busy = r >= 0 ? busy_message(&plan, verdicts) : NULL;
         verdicts_done(verdicts, plan.n_affected);
         if (r >= 0 && busy)
@@ -423,18 +483,22 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
                 return r;
         }
 
-        r = submit_request(m, call, &caller, mask, ex, &plan, error);
+        r = submit_request(m, call, &caller, mask, ex, proven, &plan, error);
         if (r < 0)
                 return r;
         return 1; /* replied to when the reset is done */
 }
 
 static int method_reset_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        return reset_device(call, userdata, false, error);
+        return reset_device(call, userdata, false, false, error);
 }
 
 static int method_reset_device_ex(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        return reset_device(call, userdata, true, error);
+        return reset_device(call, userdata, true, false, error);
+}
+
+static int method_reset_device_with_fds(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return reset_device(call, userdata, true, true, error);
 }
 
 static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
@@ -463,7 +527,7 @@ static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_erro
                 return r;
 
         DeviceVerdict verdicts[PLAN_MAX_AFFECTED] = {};
-        r = evaluate_plan(m, &plan, caller.uid, verdicts, error);
+        r = evaluate_plan(m, &plan, caller.uid, NULL, verdicts, error);
         if (r >= 0)
                 r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
@@ -602,7 +666,7 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
                 _cleanup_strv_free_ char **methods = NULL;
                 DeviceVerdict v = {};
 
-                r = ownership_evaluate(&m->exec.ownership, d->name, d->syspath, caller.uid, &handles, &v);
+                r = ownership_evaluate(&m->exec.ownership, d->name, d->syspath, caller.uid, NULL, &handles, &v);
                 if (r < 0)
                         break;
                 if (executor_read_methods(&m->exec, d->name, d->syspath, &methods) < 0)
@@ -651,6 +715,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", address, "u", scope),
                                 SD_BUS_RESULT("u", performed, "as", affected, "a{sv}", details),
                                 method_reset_device_ex, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResetDeviceWithFds",
+                                SD_BUS_ARGS("s", address, "u", scope, "ah", fds),
+                                SD_BUS_RESULT("u", performed, "as", affected, "a{sv}", details),
+                                method_reset_device_with_fds, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetResetInfoEx",
                                 SD_BUS_ARGS("s", address, "u", scope),
                                 SD_BUS_RESULT("u", planned, "a(sss)", affected, "a{sv}", details),
@@ -667,6 +735,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(ssqqsssssuas)", devices),
                                 method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ResetStarted",
+                                SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ResetCompleted",
+                                SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result), 0),
         SD_BUS_VTABLE_END
 };
 
@@ -687,9 +759,7 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
                 next = q->next;
                 if (!streq(q->sender, name) || scheduler_cancel(m->scheduler, &q->job) < 0)
                         continue;
-                _cleanup_strv_free_ char **aff = calloc(q->exec.n_affected + 1, sizeof(char *));
-                for (size_t i = 0; aff && i < q->exec.n_affected; i++)
-                        aff[i] = strdup(q->exec.affected[i].name);
+                _cleanup_strv_free_ char **aff = request_affected(q);
                 audit_log(&(AuditRecord) {
                         .event = AUDIT_CANCELLED, .caller = &q->caller, .device = q->exec.target.name,
                         .mask = q->mask, .scope = q->exec.scope, .method = q->exec.kernel_method, .affected = aff,

@@ -242,7 +242,7 @@ int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, Ope
 }
 
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
-                       OpenHandles **handles, DeviceVerdict *ret) {
+                       char *const *proven, OpenHandles **handles, DeviceVerdict *ret) {
         _cleanup_(facts_done) DeviceFacts f = {};
         _cleanup_free_ char *owned_by = NULL, *held = NULL;
         char *reason = NULL;
@@ -266,7 +266,9 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
                         state = DEVICE_BUSY;
                         goto done;
                 }
-        } else if (group_node && node_owned_by(group_node, uid))
+        } else if (strv_contains(proven, name))
+                owned_by = strdup("yours by the VFIO fd you passed");
+        else if (group_node && node_owned_by(group_node, uid))
                 owned_by = strjoin_printf("vfio group %s belongs to you", f.group);
         else if (cdev_node && node_owned_by(cdev_node, uid))
                 owned_by = strjoin_printf("vfio device %s belongs to you", f.cdev);

@@ -5,8 +5,9 @@
  * Ownership rules (mirroring VFIO's hot reset): a device a reset touches is
  *  - owned by the caller: claimed by the caller's uid, or its VFIO group node
  *    (<dev>/vfio/N) or VFIO cdev node (<dev>/vfio/devices/vfioX) belongs to
- *    that uid. A root-owned node proves nothing (every node is root's by
- *    default), so root owns devices through claims only;
+ *    that uid, or the caller proved it for this call with an open VFIO fd
+ *    (vfioproof.h). A root-owned node proves nothing (every node is root's
+ *    by default), so root owns devices through claims or fds only;
  *  - idle: no driver, or a stub driver (config_is_stub_driver) whose VFIO
  *    nodes no process holds open (<proc>/PID/fd links read as text);
  *  - busy otherwise, including a device claimed by another uid.
@@ -58,6 +59,8 @@ OpenHandles *open_handles_free(OpenHandles *h);
 int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, OpenHandles **handles, bool *ret,
                            char **why);
 
-/* *handles may be NULL on entry; it is filled when a scan was needed. */
+/* *handles may be NULL on entry; it is filled when a scan was needed.
+ * proven: addresses the caller proved with VFIO fds for this call (may be
+ * NULL). */
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
-                       OpenHandles **handles, DeviceVerdict *ret);
+                       char *const *proven, OpenHandles **handles, DeviceVerdict *ret);

@@ -94,6 +94,8 @@ static int start_job(Scheduler *s, SchedJob *j) {
         if (!a)
                 return -ENOMEM;
         *a = (WorkerArgs) { s, j };
+        if (j->started)
+                j->started(j);
         pthread_attr_init(&attr);
         /* resets do sysfs writes and short config accesses: small stacks keep
          * 32+ parallel resets cheap */

@@ -26,6 +26,7 @@ typedef struct SchedJob SchedJob;
 struct SchedJob {
         char *domain;            /* relpath of the domain (owned by the job's creator) */
         bool link;               /* excludes the domain's subtree */
+        void (*started)(SchedJob *j); /* loop thread, right before run() starts; may be NULL */
         void (*run)(SchedJob *j);   /* worker thread */
         void (*done)(SchedJob *j);  /* loop thread; the job may be freed in here */
         /* private */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fakereset.h"
 #include "faketree.h"
@@ -624,6 +625,85 @@ static void test_config(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(log, "pcresetd.conf:2: UseResetSubordinate=perhaps is not a boolean (yes/no)"));
 }
 
+/* Ownership by proof: VFIO fds passed with the call. The fake host's
+ * tables say character major 1 is "vfio" and 1:3 is group 12, so /dev/null
+ * stands in for an open /dev/vfio/12. */
+static void test_fd_proof(Fixture *f, gconstpointer data) {
+        const char *root = harness_fake_root(f->h);
+        g_autofree char *devices = g_build_filename(root, "proc", "devices", NULL);
+        g_autofree char *chardir = g_build_filename(root, "sys", "dev", "char", NULL);
+        g_autofree char *vgroup = g_build_filename(root, "sys", "devices", "virtual", "vfio", "12", NULL);
+        g_autofree char *link = g_build_filename(chardir, "1:3", NULL);
+        g_assert_true(g_file_set_contents(devices, "Character devices:\n  1 vfio\n  4 tty\n\nBlock devices:\n  8 sd\n", -1, NULL));
+        g_assert_cmpint(g_mkdir_with_parents(chardir, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(vgroup, 0755), ==, 0);
+        g_assert_cmpint(symlink("../../devices/virtual/vfio/12", link), ==, 0);
+        start_daemon(f);
+
+        const struct {
+                const char *fds, *redirect;
+                int exit;
+                const char *needle;
+        } cases[] = {
+                { "", "", 1, NULL },   /* no proof: the audio function is the host's */
+                { "3", "3</dev/null", 0, NULL },
+                { "3", "3</etc/hostname", 1, "InvalidArgs: fd #0 refused: the passed fd is a regular file, not a VFIO group or device" },
+                { "3", "3< <(sleep 5)", 1, "fd #0 refused: the passed fd is a pipe" },
+                { "3", "3</dev/zero", 1, "VFIO character device 1:5, but sysfs has no device for it" },
+                { "3", "3</dev/tty0", 1, "character device 4:0 (tty), not a VFIO group or device" },
+                { "3 4", "3</dev/null 4</etc/hostname", 1, "fd #1 refused: the passed fd is a regular file" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *cmd = g_strdup_printf("exec %s 0000:02:00.1 2 %s", g_getenv("CALL_WITH_FDS_BIN"),
+                                                       cases[i].fds);
+                g_autofree char *full = g_strdup_printf("%s %s", cmd, cases[i].redirect);
+                g_autofree char *out = NULL, *err = NULL;
+                const char *argv[] = { "bash", "-c", full, NULL };
+                int r = harness_run(f->h, NULL, &out, &err, argv);
+                g_test_message("%s -> %d %s%s", full, r, out, err);
+                if (g_str_has_suffix(cases[i].redirect, "/dev/tty0") && strstr(err, "No such"))
+                        continue;  /* no tty0 in this sandbox */
+                g_assert_cmpint(r, ==, cases[i].exit);
+                if (cases[i].needle)
+                        g_assert_nonnull(strstr(err, cases[i].needle));
+                if (i == 0)
+                        g_assert_nonnull(strstr(err, "0000:02:00.1 (snd_hda_intel)"));
+                if (i == 1)
+                        g_assert_cmpstr(out, ==, "2 0000:02:00.1\n");
+        }
+        /* exactly one reset happened */
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:02:00.1"), ==, 1);
+        assert_attr(f, "0000:02:00.1", "reset_method", "flr");
+}
+
+/* Monitors see resets happen. */
+static void test_signals(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        /* dbus-monitor flushes every message: nothing is lost when we kill it */
+        const char *mon[] = { "dbus-monitor", "--system", "type='signal',interface='" IFACE "'", NULL };
+        int fd = -1;
+        GPid m = harness_spawn(f->h, HARNESS_USER_BOB, mon, &fd);
+        g_usleep(300 * 1000);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ResetDevice", "0000:06:00.0", "uint32 2", NULL), ==, 0);
+        g_usleep(300 * 1000);
+        harness_kill(m);
+        g_autoptr(GString) text = g_string_new(NULL);
+        char buf[4096];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+                g_string_append_len(text, buf, n);
+        close(fd);
+        g_test_message("%s", text->str);
+        const char *started = strstr(text->str, "member=ResetStarted");
+        const char *completed = strstr(text->str, "member=ResetCompleted");
+        g_assert_nonnull(started);
+        g_assert_nonnull(completed);
+        g_assert_true(started < completed);
+        g_assert_nonnull(strstr(completed, "string \"0000:06:00.0\""));
+        g_assert_nonnull(strstr(completed, "uint32 2"));
+        g_assert_nonnull(strstr(completed, "string \"ok\""));
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -641,5 +721,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/pcresetctl", test_pcresetctl);
         ADD("/daemon/link-resets", test_link_resets);
         ADD("/daemon/config", test_config);
+        ADD("/daemon/fd-proof", test_fd_proof);
+        ADD("/daemon/signals", test_signals);
         return g_test_run();
 }

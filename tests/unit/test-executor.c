@@ -79,7 +79,7 @@ static void make_request(Fixture *f, const char *addr, uint32_t mask, uid_t uid,
         g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
         PlannerEnv env = { .use_reset_subordinate = true, .allow_userspace_sbr = true, .quiet = quiet, .userdata = f };
         g_assert_cmpint(planner_plan(f->topo, d, mask, methods, &env, &p, &reason), ==, 0);
-        g_assert_cmpint(exec_request_from_plan(&p, uid, req), ==, 0);
+        g_assert_cmpint(exec_request_from_plan(&p, uid, NULL, req), ==, 0);
 }
 
 static gboolean inflight_empty(Fixture *f) {

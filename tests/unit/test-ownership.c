@@ -49,7 +49,7 @@ static DeviceState eval(Fixture *f, const char *addr, uid_t uid, char **reason, 
         g_autofree char *dir = faketree_device_dir(f->host->root, addr);
         OpenHandles *h = NULL;
         DeviceVerdict v = {};
-        g_assert_cmpint(ownership_evaluate(&f->ctx, addr, dir, uid, &h, &v), ==, 0);
+        g_assert_cmpint(ownership_evaluate(&f->ctx, addr, dir, uid, NULL, &h, &v), ==, 0);
         open_handles_free(h);
         g_test_message("%s uid %u: %s (%s)", addr, (unsigned) uid, device_state_to_string(v.state), v.reason);
         *reason = g_strdup(v.reason);

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * call-with-fds ADDRESS SCOPE [FD...]: calls ResetDeviceWithFds passing the
+ * given open fds of this process (busctl cannot send fds). Prints the reply
+ * as "performed affected... mechanism" or the error as "NAME: message" on
+ * stderr; exits 0 on success, 1 on a D-Bus error, 2 on bad usage.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "pcreset1.h"
+
+int main(int argc, char *argv[]) {
+        sd_bus *bus = NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (argc < 3) {
+                fprintf(stderr, "usage: call-with-fds ADDRESS SCOPE [FD...]\n");
+                return 2;
+        }
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_message_new_method_call(bus, &m, PCRESET1_BUS_NAME, PCRESET1_OBJECT_PATH,
+                                                   PCRESET1_MANAGER_INTERFACE, "ResetDeviceWithFds");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "su", argv[1], (uint32_t) strtoul(argv[2], NULL, 0));
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "h");
+        for (int i = 3; r >= 0 && i < argc; i++)
+                r = sd_bus_message_append(m, "h", atoi(argv[i]));
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0) {
+                fprintf(stderr, "call-with-fds: %s\n", strerror(-r));
+                return 2;
+        }
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", error.name, error.message);
+                return 1;
+        }
+        uint32_t performed;
+        char **affected = NULL;
+        if (sd_bus_message_read(reply, "u", &performed) < 0 || sd_bus_message_read_strv(reply, &affected) < 0)
+                return 2;
+        printf("%u", performed);
+        for (char **a = affected; a && *a; a++)
+                printf(" %s", *a);
+        printf("\n");
+        return 0;
+}
