@@ -159,6 +159,13 @@ out:
         return r;
 }
 
+unsigned claims_count(Claims *c) {
+        pthread_mutex_lock(&c->lock);
+        unsigned n = (unsigned) c->n;
+        pthread_mutex_unlock(&c->lock);
+        return n;
+}
+
 void claims_prune(Claims *c, bool (*lookup)(void *userdata, const char *address, uint16_t *vendor, uint16_t *device),
                   void *userdata) {
         bool changed = false;

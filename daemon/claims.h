@@ -27,6 +27,7 @@ int claims_get(Claims *c, const char *address, uid_t *ret_uid);
 /* Adds or keeps (same uid); -EBUSY with *ret_holder when another uid holds it. */
 int claims_add(Claims *c, const char *address, uid_t uid, uint16_t vendor, uint16_t device, uid_t *ret_holder);
 int claims_remove(Claims *c, const char *address);
+unsigned claims_count(Claims *c);
 /* Drops claims whose device is gone or has other ids; vendor/device 0 = gone.
  * lookup returns true and fills ids when the address exists. */
 void claims_prune(Claims *c, bool (*lookup)(void *userdata, const char *address, uint16_t *vendor, uint16_t *device),

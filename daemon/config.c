@@ -17,6 +17,9 @@ void config_init(Config *c) {
         *c = (Config) {
                 .max_queued_per_user = DEFAULT_MAX_QUEUED_PER_USER,
                 .max_parallel = DEFAULT_MAX_PARALLEL,
+                .max_per_minute = 60,
+                .max_wait_sec = 300,
+                .polkit_timeout_sec = 25,
                 .use_reset_subordinate = true,
                 .userspace_bus_reset = true,
                 .ready_timeout_sec = 60,   /* the kernel's pci_dev_wait() bound */
@@ -104,6 +107,21 @@ static int handle_key(void *user, const char *section, const char *name, const c
         if (streq(section, "Limits") && streq(name, "MaxParallelResets")) {
                 if (parse_unsigned(value, 1, 1024, &c->max_parallel) < 0)
                         return refuse(s, "MaxParallelResets=%s is not a number from 1 to 1024", value);
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "MaxResetsPerMinute")) {
+                if (parse_unsigned(value, 1, 100000, &c->max_per_minute) < 0)
+                        return refuse(s, "MaxResetsPerMinute=%s is not a number from 1 to 100000", value);
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "MaxQueueWaitSec")) {
+                if (parse_unsigned(value, 1, 86400, &c->max_wait_sec) < 0)
+                        return refuse(s, "MaxQueueWaitSec=%s is not a number from 1 to 86400", value);
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "PolkitTimeoutSec")) {
+                if (parse_unsigned(value, 1, 3600, &c->polkit_timeout_sec) < 0)
+                        return refuse(s, "PolkitTimeoutSec=%s is not a number from 1 to 3600", value);
                 return 1;
         }
         if (streq(section, "Reset") && streq(name, "UseResetSubordinate")) {

@@ -13,6 +13,9 @@ typedef struct Config {
         char **stub_drivers;          /* [Ownership] StubDrivers= */
         unsigned max_queued_per_user; /* [Limits] MaxQueuedPerUser= */
         unsigned max_parallel;        /* [Limits] MaxParallelResets= */
+        unsigned max_per_minute;      /* [Limits] MaxResetsPerMinute=, per uid, root exempt */
+        unsigned max_wait_sec;        /* [Limits] MaxQueueWaitSec= */
+        unsigned polkit_timeout_sec;  /* [Limits] PolkitTimeoutSec= */
         bool use_reset_subordinate;   /* [Reset] UseResetSubordinate= */
         bool userspace_bus_reset;     /* [Reset] UserspaceBusReset= */
         unsigned ready_timeout_sec;   /* [Reset] DeviceReadyTimeoutSec= */

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -24,12 +25,14 @@ static void help(void) {
                "     --dev-root DIR      Where /dev is, for VFIO nodes (default /dev)\n"
                "     --state-dir DIR     Claims and in-flight records (default /run/pcresetd)\n"
                "     --config FILE       Configuration (default %s; optional unless given)\n"
+               "     --exit-idle SEC     Leave the bus after SEC seconds with nothing to do\n"
+               "                         (no requests, claims or authorizations); 0 = never\n"
                "     --debug             Log debug messages\n",
                PCRESETD_CONFIG_FILE);
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_SYSFS, ARG_PROC, ARG_DEV, ARG_STATE, ARG_CONFIG, ARG_DEBUG };
+        enum { ARG_VERSION = 0x100, ARG_SYSFS, ARG_PROC, ARG_DEV, ARG_STATE, ARG_CONFIG, ARG_DEBUG, ARG_EXIT_IDLE };
         static const struct option options[] = {
                 { "help",       no_argument,       NULL, 'h' },
                 { "version",    no_argument,       NULL, ARG_VERSION },
@@ -39,6 +42,7 @@ int main(int argc, char *argv[]) {
                 { "state-dir",  required_argument, NULL, ARG_STATE },
                 { "config",     required_argument, NULL, ARG_CONFIG },
                 { "debug",      no_argument,       NULL, ARG_DEBUG },
+                { "exit-idle",  required_argument, NULL, ARG_EXIT_IDLE },
                 {}
         };
         ManagerOptions o = {
@@ -70,6 +74,16 @@ int main(int argc, char *argv[]) {
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
+                case ARG_EXIT_IDLE: {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (*optarg == '\0' || *end || optarg[0] == '-' || v > 86400) {
+                                fprintf(stderr, "pcresetd: --exit-idle takes seconds from 0 to 86400, not '%s'\n", optarg);
+                                return 2;
+                        }
+                        o.exit_idle_usec = v * 1000000ULL;
+                        break;
+                }
                 default:
                         return 2;
                 }
@@ -94,6 +108,9 @@ int main(int argc, char *argv[]) {
                 return log_error_errno(-EIO, "Cannot set up signal handling"), 1;
         /* a vanished client must not kill us with SIGPIPE */
         signal(SIGPIPE, SIG_IGN);
+
+        /* pings systemd's watchdog when WatchdogSec= asks for it */
+        (void) sd_event_set_watchdog(e, true);
 
         Manager *m = NULL;
         r = manager_new(e, &o, &m);

@@ -23,6 +23,15 @@
 
 typedef struct Request Request;
 
+/* Accepted resets of one uid in the last minute, oldest first. */
+typedef struct RateWindow RateWindow;
+struct RateWindow {
+        uid_t uid;
+        uint64_t *stamps;
+        unsigned n;
+        RateWindow *next;
+};
+
 struct Manager {
         sd_event *event;
         sd_bus *bus;
@@ -38,6 +47,10 @@ struct Manager {
         ExecContext exec;
 
         Request *requests;      /* accepted, queued or running */
+        RateWindow *rates;      /* resets accepted per uid in the last minute */
+        uint64_t exit_idle_usec;
+        sd_event_source *idle_timer;
+        uint64_t last_activity;
 };
 
 /* One accepted ResetDevice call, from acceptance to reply. */
@@ -53,6 +66,7 @@ struct Request {
         ExecRequest exec;
         ExecResult result;
         SchedJob job;
+        sd_event_source *wait_timer;   /* MaxQueueWaitSec while queued */
         Request *prev, *next;
 };
 
@@ -248,6 +262,7 @@ static Request *request_free(Request *q) {
                 m->requests = q->next;
         if (q->next)
                 q->next->prev = q->prev;
+        sd_event_source_disable_unref(q->wait_timer);
         sd_bus_message_unref(q->call);
         free(q->sender);
         free(q->unit);
@@ -284,6 +299,7 @@ static char **request_affected(const Request *q) {
 
 static void request_started(SchedJob *j) {
         Request *q = (Request *) ((char *) j - offsetof(Request, job));
+        q->wait_timer = sd_event_source_disable_unref(q->wait_timer);
         _cleanup_strv_free_ char **aff = request_affected(q);
         emit_reset_signal(q, "ResetStarted", aff, "started");
 }
@@ -342,6 +358,84 @@ static void request_done(SchedJob *j) {
         request_free(q);
 }
 
+static uint64_t now_usec(Manager *m) {
+        uint64_t t = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static RateWindow *rate_window(Manager *m, uid_t uid, bool create) {
+        for (RateWindow *w = m->rates; w; w = w->next)
+                if (w->uid == uid)
+                        return w;
+        if (!create)
+                return NULL;
+        RateWindow *w = calloc(1, sizeof *w);
+        if (!w)
+                return NULL;
+        w->uid = uid;
+        w->stamps = calloc(m->config.max_per_minute, sizeof(uint64_t));
+        if (!w->stamps) {
+                free(w);
+                return NULL;
+        }
+        w->next = m->rates;
+        m->rates = w;
+        return w;
+}
+
+/* Resets of uid still inside the last minute (drops older ones). */
+static unsigned rate_count(Manager *m, uid_t uid) {
+        RateWindow *w = rate_window(m, uid, false);
+        uint64_t cutoff = now_usec(m), minute = 60ULL * 1000000ULL;
+        if (!w)
+                return 0;
+        cutoff = cutoff > minute ? cutoff - minute : 0;
+        unsigned k = 0;
+        while (k < w->n && w->stamps[k] <= cutoff)
+                k++;
+        memmove(w->stamps, w->stamps + k, (w->n - k) * sizeof(uint64_t));
+        w->n -= k;
+        return w->n;
+}
+
+static void rate_note(Manager *m, uid_t uid) {
+        RateWindow *w = rate_window(m, uid, true);
+        if (w && w->n < m->config.max_per_minute)
+                w->stamps[w->n++] = now_usec(m);
+}
+
+static void rates_free(Manager *m) {
+        while (m->rates) {
+                RateWindow *w = m->rates;
+                m->rates = w->next;
+                free(w->stamps);
+                free(w);
+        }
+}
+
+static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Request *q = userdata;
+        Manager *m = q->manager;
+
+        if (scheduler_cancel(m->scheduler, &q->job) < 0)
+                return 0; /* started meanwhile */
+        _cleanup_strv_free_ char **aff = request_affected(q);
+        _cleanup_free_ char *msg = strjoin_printf("The reset of %s waited %u s in the queue of %s and was dropped "
+                                                  "(MaxQueueWaitSec=%u): the resets before it take too long",
+                                                  q->exec.target.name, m->config.max_wait_sec,
+                                                  q->exec.bridge.name[0] ? q->exec.bridge.name : q->exec.target.name,
+                                                  m->config.max_wait_sec);
+        (void) sd_bus_reply_method_errorf(q->call, SD_BUS_ERROR_LIMITS_EXCEEDED, "%s", msg ?: "waited too long");
+        audit_log(&(AuditRecord) {
+                .event = AUDIT_CANCELLED, .caller = &q->caller, .device = q->exec.target.name, .mask = q->mask,
+                .scope = q->exec.scope, .method = q->exec.kernel_method, .affected = aff,
+                .result = SD_BUS_ERROR_LIMITS_EXCEEDED, .detail = msg,
+        });
+        request_free(q);
+        return 0;
+}
+
 static unsigned requests_of_uid(Manager *m, uid_t uid) {
         unsigned n = 0;
         for (Request *q = m->requests; q; q = q->next)
@@ -372,6 +466,12 @@ static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uin
                 request_free(q);
                 return -ENOMEM;
         }
+
+        if (sd_event_add_time_relative(m->event, &q->wait_timer, CLOCK_MONOTONIC,
+                                       (uint64_t) m->config.max_wait_sec * 1000000ULL, 0, on_wait_timeout, q) < 0)
+                log_warning("Cannot bound the queue wait of a reset of %s", p->target->name);
+        if (c->uid != 0)
+                rate_note(m, c->uid);
 
         _cleanup_strv_free_ char **aff = plan_affected_names(p);
         audit_log(&(AuditRecord) {
@@ -452,6 +552,11 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                                       "uid %u already has %u resets queued (MaxQueuedPerUser=%u); wait for them",
                                       (unsigned) caller.uid, m->config.max_queued_per_user,
                                       m->config.max_queued_per_user);
+        /* root is the admin: not rate limited */
+        if (r >= 0 && caller.uid != 0 && rate_count(m, caller.uid) >= m->config.max_per_minute)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                      "uid %u made %u resets in the last minute (MaxResetsPerMinute=%u); try again later",
+                                      (unsigned) caller.uid, m->config.max_per_minute, m->config.max_per_minute);
         if (r < 0) {
                 audit_refusal(call, &caller, dev->name, mask, &plan, error);
                 return r;
@@ -833,6 +938,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 return -ENOMEM;
         *ret = m;
         m->event = sd_event_ref(e);
+        m->exit_idle_usec = o->exit_idle_usec;
         config_init(&m->config);
         m->sysfs_root = strdup(o->sysfs_root);
         m->proc_root = strdup(o->proc_root);
@@ -881,7 +987,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         r = scheduler_new(e, m->config.max_parallel, &m->scheduler);
         if (r < 0)
                 return r;
-        r = polkit_registry_new(&m->polkit);
+        r = polkit_registry_new((uint64_t) m->config.polkit_timeout_sec * 1000000ULL, &m->polkit);
         if (r < 0)
                 return r;
         log_info("Found %zu PCI functions under %s", topology_count(m->topology), m->sysfs_root);
@@ -905,6 +1011,31 @@ int manager_serve(Manager *m, sd_bus *bus) {
         return setup_monitor(m);
 }
 
+/* Every incoming message counts as activity for the idle exit. */
+static int on_any_message(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        m->last_activity = now_usec(m);
+        return 0;
+}
+
+/* Leaves when nothing is queued, running, being authorized or claimed, and
+ * no call came for exit_idle_usec. D-Bus activation starts us again. */
+static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_usec(m);
+
+        if (!m->requests && polkit_n_pending(m->polkit) == 0 && claims_count(m->claims) == 0 &&
+            now - m->last_activity >= m->exit_idle_usec) {
+                log_info("Idle for %llu s, exiting", (unsigned long long) (m->exit_idle_usec / 1000000ULL));
+                /* give up the name first, so new callers activate a new instance */
+                (void) sd_bus_release_name(m->bus, PCRESET1_BUS_NAME);
+                (void) sd_bus_flush(m->bus);
+                return sd_event_exit(m->event, 0);
+        }
+        (void) sd_event_source_set_time(s, now + m->exit_idle_usec / 2);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 int manager_start(Manager *m) {
         /* only a reference: m->bus keeps the connection open */
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
@@ -922,6 +1053,15 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Cannot own %s on the system bus: %s", PCRESET1_BUS_NAME, strerror(-r));
         log_info("Serving %s", PCRESET1_BUS_NAME);
+        if (m->exit_idle_usec > 0) {
+                m->last_activity = now_usec(m);
+                r = sd_bus_add_filter(m->bus, NULL, on_any_message, m);
+                if (r >= 0)
+                        r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC,
+                                                       m->exit_idle_usec / 2, 0, on_idle_check, m);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot set up the idle exit: %s", strerror(-r));
+        }
         return 0;
 }
 
@@ -942,6 +1082,8 @@ Manager *manager_free(Manager *m) {
         while (m->requests)
                 request_free(m->requests);
         polkit_registry_free(m->polkit);
+        rates_free(m);
+        sd_event_source_disable_unref(m->idle_timer);
         sd_bus_slot_unref(m->match_slot);
         sd_device_monitor_unref(m->monitor);
         if (m->bus) {

@@ -9,6 +9,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -19,6 +20,7 @@ typedef struct ManagerOptions {
         const char *state_dir;
         const char *config_file;
         bool config_must_exist;
+        uint64_t exit_idle_usec;   /* 0: never; else leave the bus after this long with nothing to do */
 } ManagerOptions;
 
 typedef struct Manager Manager;

@@ -6,7 +6,6 @@
 #include "polkit.h"
 #include "util.h"
 
-#define POLKIT_TIMEOUT_USEC (25ULL * 1000000ULL)
 /* a person typing a password gets more time */
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (300ULL * 1000000ULL)
 
@@ -24,6 +23,7 @@ struct Query {
 struct PolkitRegistry {
         Query *queries;
         unsigned n;
+        uint64_t timeout_usec;
 };
 
 void polkit_answer_done(PolkitAnswer *a) {
@@ -32,9 +32,12 @@ void polkit_answer_done(PolkitAnswer *a) {
         *a = (PolkitAnswer) {};
 }
 
-int polkit_registry_new(PolkitRegistry **ret) {
+int polkit_registry_new(uint64_t timeout_usec, PolkitRegistry **ret) {
         *ret = calloc(1, sizeof(PolkitRegistry));
-        return *ret ? 0 : -ENOMEM;
+        if (!*ret)
+                return -ENOMEM;
+        (*ret)->timeout_usec = timeout_usec;
+        return 0;
 }
 
 static void query_free(Query *q) {
@@ -162,7 +165,7 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
                 return -ENOMEM;
         }
         r = sd_bus_call_async(bus, &q->slot, m, on_reply, q,
-                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : POLKIT_TIMEOUT_USEC);
+                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : reg->timeout_usec);
         if (r < 0) {
                 query_free(q);
                 return r;

@@ -17,6 +17,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 
 typedef struct PolkitRegistry PolkitRegistry;
@@ -31,7 +32,9 @@ typedef struct PolkitAnswer {
 
 void polkit_answer_done(PolkitAnswer *a);
 
-int polkit_registry_new(PolkitRegistry **ret);
+/* timeout: how long polkitd may take before the caller gets an error (a
+ * hung polkitd must not hang callers); interactive checks get 5 minutes. */
+int polkit_registry_new(uint64_t timeout_usec, PolkitRegistry **ret);
 PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
 
 /* Removes and returns the answer waiting for this message, if any. Call it

@@ -704,6 +704,158 @@ static void test_signals(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(completed, "string \"ok\""));
 }
 
+static const char rules_alice_all[] =
+        "polkit.addRule(function(action, subject) {\n"
+        "  if (action.id.indexOf('org.freedesktop.pcreset1.') == 0 && subject.user == 'pcr-alice')\n"
+        "    return polkit.Result.YES;\n"
+        "});\n";
+
+static GPid spawn_call(Fixture *f, const char *user, const char *addr, const char *mask) {
+        const char *argv[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                               "--method=" IFACE ".ResetDevice", addr, mask, NULL };
+        return harness_spawn(f->h, user, argv, NULL);
+}
+
+/* Per-uid queue cap, per-uid rate, and the bound on a queued request's wait. */
+static void test_limits(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        const char *specs[] = { "r6:2500", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Limits]\nMaxQueuedPerUser=1\nMaxResetsPerMinute=2\n"
+                                          "MaxQueueWaitSec=1\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        harness_set_rules(f->h, rules_alice_all);
+
+        GPid a = spawn_call(f, NULL, "0000:06:00.0", "uint32 2");   /* runs 2.5 s */
+        g_usleep(300 * 1000);
+        /* root already has one request: the per-uid cap */
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, NULL, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.LimitsExceeded",
+                             "uid 0 already has 1 resets queued (MaxQueuedPerUser=1)");
+        }
+        /* alice queues behind it and is dropped after 1 s */
+        {
+                g_autofree char *err = NULL;
+                gint64 t0 = g_get_monotonic_time();
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:06:00.0", "uint32 4", NULL), !=, 0);
+                gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+                assert_error(err, "org.freedesktop.DBus.Error.LimitsExceeded",
+                             "waited 1 s in the queue of 0000:00:06.0 and was dropped (MaxQueueWaitSec=1)");
+                g_assert_cmpint(ms, >=, 900);
+                g_assert_cmpint(ms, <, 2400);
+        }
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);     /* alice's never ran */
+        /* the rate: alice's dropped request counted, one more is fine, then no */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.DBus.Error.LimitsExceeded",
+                             "uid 4101 made 2 resets in the last minute (MaxResetsPerMinute=2)");
+        }
+        /* root is not rate limited */
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+}
+
+/* A device removed while its request waits in the queue. */
+static void test_removed_while_queued(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r8:1500", NULL };
+        const char *addrs[] = { "0000:08:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        GPid a = spawn_call(f, NULL, "0000:08:00.0", "uint32 2");
+        g_usleep(300 * 1000);
+        const char *argv[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                               "--method=" IFACE ".ResetDevice", "0000:08:00.1", "uint32 2", NULL };
+        int out_fd = -1;
+        GPid b = harness_spawn(f->h, NULL, argv, &out_fd);
+        g_usleep(300 * 1000);
+        g_assert_cmpint(faketree_remove_device(harness_fake_root(f->h), "0000:08:00.1"), ==, 0);
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_assert_cmpint(harness_wait(b), !=, 0);
+        close(out_fd);
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=failed", "PCRESET_RESULT=org.freedesktop.pcreset1.Error.NoSuchDevice"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "0000:08:00.1 was removed while the request was queued", NULL), >=, 1);
+}
+
+/* polkitd hung, then gone: callers get a clear error within the bound. */
+static void test_polkit_faults(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Limits]\nPolkitTimeoutSec=2\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        harness_set_rules(f->h, rules_alice_all);
+        GPid pk = harness_polkitd_pid(f->h);
+
+        g_assert_cmpint(kill(pk, SIGSTOP), ==, 0);
+        {
+                g_autofree char *err = NULL;
+                gint64 t0 = g_get_monotonic_time();
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), !=, 0);
+                gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+                assert_error(err, "org.freedesktop.DBus.Error.AccessDenied", "Cannot reset 0000:05:00.0: polkit could not be asked");
+                g_assert_cmpint(ms, >=, 1900);
+                g_assert_cmpint(ms, <, 5000);
+        }
+        /* the daemon itself never stalled: root needs no polkit */
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "GetResetInfo", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        /* polkitd dies with a check pending: an error at once, not a hang */
+        GPid b = spawn_call(f, HARNESS_USER_ALICE, "0000:05:00.0", "uint32 4");
+        g_usleep(300 * 1000);
+        g_assert_cmpint(kill(pk, SIGKILL), ==, 0);
+        kill(pk, SIGCONT);
+        gint64 t0 = g_get_monotonic_time();
+        g_assert_cmpint(harness_wait(b), !=, 0);
+        g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, <, 2500);
+        assert_attr(f, "0000:05:00.0", "reset", "");
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", NULL), ==, 0);
+}
+
+/* The bus goes away: the daemon exits cleanly (activation restarts it). */
+static void test_bus_gone(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        GPid pid = harness_daemon_pid(f->h);
+        g_assert_cmpint(kill(harness_dbus_daemon_pid(f->h), SIGTERM), ==, 0);
+        /* it exits by itself: a zombie waiting for us, before we signal it */
+        g_autofree char *stat = g_strdup_printf("/proc/%d/stat", (int) pid);
+        gboolean exited = FALSE;
+        for (int i = 0; i < 100 && !exited; i++) {
+                g_autofree char *text = NULL;
+                exited = !g_file_get_contents(stat, &text, NULL, NULL) || strstr(text, ") Z ");
+                if (!exited)
+                        g_usleep(50 * 1000);
+        }
+        g_assert_true(exited);
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+}
+
+/* --exit-idle: leaves when nothing is going on, stays while a claim exists. */
+static void test_exit_idle(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        const char *args[] = { "--exit-idle", "1", NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ClaimDevice", "0000:05:00.0", NULL), ==, 0);
+        g_usleep(2500 * 1000);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "GetResetInfo", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ReleaseDevice", "0000:05:00.0", NULL), ==, 0);
+        g_usleep(2500 * 1000);
+        g_autofree char *log = daemon_log(f);
+        g_assert_nonnull(strstr(log, "Idle for 1 s, exiting"));
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -723,5 +875,10 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/config", test_config);
         ADD("/daemon/fd-proof", test_fd_proof);
         ADD("/daemon/signals", test_signals);
+        ADD("/daemon/limits", test_limits);
+        ADD("/daemon/removed-while-queued", test_removed_while_queued);
+        ADD("/daemon/polkit-faults", test_polkit_faults);
+        ADD("/daemon/exit-idle", test_exit_idle);
+        ADD("/daemon/bus-gone", test_bus_gone);
         return g_test_run();
 }
