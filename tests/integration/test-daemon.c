@@ -856,6 +856,89 @@ static void test_exit_idle(Fixture *f, gconstpointer data) {
         g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
 }
 
+/* Every method, every kind of caller, with and without interaction allowed:
+ * the answer each gets is in this table and nowhere else. */
+static void test_authorization_matrix(Fixture *f, gconstpointer data) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id.indexOf('org.freedesktop.pcreset1.') != 0) return polkit.Result.NOT_HANDLED;\n"
+                "  if (subject.user == 'pcr-alice') return polkit.Result.YES;\n"
+                "  if (subject.user == 'pcr-bob') return polkit.Result.NO;\n"
+                "  if (subject.user == 'pcr-carol') return polkit.Result.AUTH_ADMIN;\n"
+                "});\n";
+        enum { ROOT, ALICE, BOB, CAROL, N_CALLERS };
+        static const char *const users[N_CALLERS] = { NULL, HARNESS_USER_ALICE, HARNESS_USER_BOB, HARNESS_USER_CAROL };
+#define OK "ok"
+#define DENIED "Access denied"   /* busctl shows AccessDenied without its message */
+#define NEEDS_AUTH "Interactive authentication is required to"
+        static const struct {
+                const char *name;
+                const char *args[6];
+                const char *expect[N_CALLERS][2];   /* [caller][interactive] */
+        } rows[] = {
+                { "ResetDevice", { "ResetDevice", "su", "0000:05:00.0", "4" },
+                  { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
+                { "ResetDeviceEx", { "ResetDeviceEx", "su", "0000:05:00.0", "4" },
+                  { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
+                { "GetResetInfo", { "GetResetInfo", "su", "0000:05:00.0", "4" },
+                  { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
+                { "GetResetInfoEx", { "GetResetInfoEx", "su", "0000:01:00.0", "39" },
+                  { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
+                { "ListDevices", { "ListDevices" },
+                  { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
+                { "ClaimDevice", { "ClaimDevice", "s", "0000:05:00.0" },
+                  { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
+                /* nobody's claim now: nothing to release, for anyone */
+                { "ReleaseDevice", { "ReleaseDevice", "s", "0000:05:00.0" },
+                  { { "is not claimed", "is not claimed" }, { "is not claimed", "is not claimed" },
+                    { "is not claimed", "is not claimed" }, { "is not claimed", "is not claimed" } } },
+                /* a busy device is refused before polkit is even asked */
+                { "ResetDevice busy", { "ResetDevice", "su", "0000:01:00.0", "2" },
+                  { { "Refusing", "Refusing" }, { "Refusing", "Refusing" }, { "Refusing", "Refusing" },
+                    { "Refusing", "Refusing" } } },
+        };
+        start_daemon(f);
+        harness_set_rules(f->h, rules);
+        int checked = 0;
+        for (size_t i = 0; i < G_N_ELEMENTS(rows); i++)
+                for (int c = 0; c < N_CALLERS; c++)
+                        for (int inter = 0; inter < 2; inter++) {
+                                g_autoptr(GPtrArray) argv = g_ptr_array_new();
+                                g_autofree char *out = NULL, *err = NULL;
+                                g_ptr_array_add(argv, (char *) "busctl");
+                                g_ptr_array_add(argv, inter ? (char *) "--allow-interactive-authorization=yes"
+                                                            : (char *) "--allow-interactive-authorization=no");
+                                g_ptr_array_add(argv, (char *) "call");
+                                g_ptr_array_add(argv, (char *) DEST);
+                                g_ptr_array_add(argv, (char *) PATH);
+                                g_ptr_array_add(argv, (char *) IFACE);
+                                for (size_t k = 0; rows[i].args[k]; k++)
+                                        g_ptr_array_add(argv, (char *) rows[i].args[k]);
+                                g_ptr_array_add(argv, NULL);
+                                int r = harness_run(f->h, users[c], &out, &err, (const char *const *) argv->pdata);
+                                const char *want = rows[i].expect[c][inter];
+                                g_test_message("%s as %s, interactive=%d -> %d %s", rows[i].name, users[c] ?: "root",
+                                               inter, r, r == 0 ? "ok" : err);
+                                if (g_str_equal(want, OK))
+                                        g_assert_cmpint(r, ==, 0);
+                                else {
+                                        g_assert_cmpint(r, !=, 0);
+                                        g_assert_nonnull(strstr(err, want));
+                                }
+                                /* undo a successful claim, so every caller meets the same state */
+                                if (r == 0 && g_str_equal(rows[i].args[0], "ClaimDevice"))
+                                        g_assert_cmpint(call(f, users[c], NULL, NULL, "ReleaseDevice", "0000:05:00.0", NULL), ==, 0);
+                                checked++;
+                        }
+        g_assert_cmpint(checked, ==, (int) G_N_ELEMENTS(rows) * N_CALLERS * 2);
+        /* exactly the allowed resets happened: root and alice, twice each for two methods */
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:05:00.0"), ==, 8);
+#undef OK
+#undef DENIED
+#undef NEEDS_AUTH
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -876,6 +959,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/fd-proof", test_fd_proof);
         ADD("/daemon/signals", test_signals);
         ADD("/daemon/limits", test_limits);
+        ADD("/daemon/authorization-matrix", test_authorization_matrix);
         ADD("/daemon/removed-while-queued", test_removed_while_queued);
         ADD("/daemon/polkit-faults", test_polkit_faults);
         ADD("/daemon/exit-idle", test_exit_idle);
