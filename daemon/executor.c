@@ -53,7 +53,7 @@ fail:
 void exec_request_done(ExecRequest *r) {
         free(r->target.syspath);
         free(r->bridge.syspath);
-        for (size_t i = 0; i < r->n_affected; i++)
+        for (size_t i = 0; r->affected && i < r->n_affected; i++)
                 free(r->affected[i].syspath);
         free(r->affected);
         strv_free(r->proven);
@@ -249,12 +249,12 @@ static bool recheck_quiet(const ExecContext *ctx, const ExecRequest *req, ExecRe
 }
 
 static void run_userspace_sbr(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
-        _cleanup_free_ SbrDevice *devs = calloc(req->n_affected, sizeof(SbrDevice));
         PciConfig *cfg = NULL;
         char *message = NULL;
 
         if (!recheck_quiet(ctx, req, ret))
                 return;
+        _cleanup_free_ SbrDevice *devs = calloc(req->n_affected ?: 1, sizeof(SbrDevice));
         if (!devs) {
                 set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
                 return;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -455,6 +456,7 @@ static int submit_request(Manager *m, sd_bus_message *call, const Caller *c, uin
         q->caller = (AuditCaller) { .uid = c->uid, .pid = c->pid, .unit = q->unit, .sender = q->sender };
         q->mask = mask;
         q->ex = ex;
+        assert(p->domain); /* the planner always sets it */
         q->domain = strdup(p->domain->relpath);
         q->job = (SchedJob) { .domain = q->domain, .link = p->link, .started = request_started, .run = request_run,
                               .done = request_done };
@@ -511,10 +513,10 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_(caller_done) Caller caller = {};
         _cleanup_strv_free_ char **proven = NULL;
-        const char *address;
-        uint32_t mask;
-        PciDevice *dev;
-        ResetPlan plan;
+        const char *address = NULL;
+        uint32_t mask = 0;
+        PciDevice *dev = NULL;
+        ResetPlan plan = {};
         int r;
 
         /* first: an authorization answer for this very message may be waiting */
@@ -609,10 +611,10 @@ static int method_reset_device_with_fds(sd_bus_message *call, void *userdata, sd
 static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(caller_done) Caller caller = {};
-        const char *address;
-        uint32_t mask;
-        PciDevice *dev;
-        ResetPlan plan;
+        const char *address = NULL;
+        uint32_t mask = 0;
+        PciDevice *dev = NULL;
+        ResetPlan plan = {};
         int r;
 
         r = sd_bus_message_read(call, "su", &address, &mask);
@@ -668,9 +670,9 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_(caller_done) Caller caller = {};
         Manager *m = userdata;
-        const char *address;
-        PciDevice *dev;
-        uid_t holder;
+        const char *address = NULL;
+        PciDevice *dev = NULL;
+        uid_t holder = 0;
         int r;
 
         polkit_take(m->polkit, call, &answer);
@@ -684,6 +686,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         r = lookup_device(m, address, &dev, error);
         if (r < 0)
                 return r;
+        assert(dev);
         if (claims_get(m->claims, dev->name, &holder) >= 0) {
                 if (holder == caller.uid)
                         return sd_bus_reply_method_return(call, NULL);
@@ -718,10 +721,10 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
 static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         _cleanup_(caller_done) Caller caller = {};
         Manager *m = userdata;
-        const char *address;
+        const char *address = NULL;
         char name[PCI_ADDRESS_MAX];
         PciAddress a;
-        uid_t holder;
+        uid_t holder = 0;
         int r;
 
         r = sd_bus_message_read(call, "s", &address);

@@ -109,7 +109,7 @@ static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *co
                 return false;
         }
 
-        PciDevice *below[PLAN_MAX_AFFECTED];
+        PciDevice *below[PLAN_MAX_AFFECTED] = {};
         size_t n = collect_below(t, bridge, below, ELEMENTSOF(below));
         if (n > ELEMENTSOF(below)) {
                 add_reason(why, "a bus reset below %s would touch %zu devices, more than %zu", bridge->name, n,

@@ -151,6 +151,8 @@ int readlink_basename(const char *path, char **ret) {
         int r = readlink_malloc(path, &t);
         if (r < 0)
                 return r;
+        if (!t)
+                return -EIO;
         const char *b = strrchr(t, '/');
         char *s = strdup(b ? b + 1 : t);
         if (!s)
