@@ -168,6 +168,7 @@ static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, ResetPlan *ret,
         QuietCtx q;
         PlannerEnv env = planner_env(m, &q);
 
+        assert(dev);
         int r = executor_read_methods(&m->exec, dev->name, dev->syspath, &methods);
         if (r < 0)
                 return sd_bus_error_setf(error, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
@@ -542,6 +543,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 audit_refusal(call, &caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
                 return r;
         }
+        assert(dev);
 
         DeviceVerdict verdicts[PLAN_MAX_AFFECTED] = {};
         r = evaluate_plan(m, &plan, caller.uid, proven, verdicts, error);

@@ -83,7 +83,7 @@ int vfio_fd_devices(const char *sysfs_root, const char *proc_root, int fd, char 
 
         unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
         r = chrdev_name(proc_root, maj, &kind);
-        if (r < 0 || (!streq(kind, "vfio") && !streq(kind, "vfio-dev")))
+        if (r < 0 || !kind || (!streq(kind, "vfio") && !streq(kind, "vfio-dev")))
                 return refuse(ret_error, -EINVAL, "the passed fd is character device %u:%u (%s), not a VFIO group or "
                               "device", maj, min, kind ?: "unknown major");
 
