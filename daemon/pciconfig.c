@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
-#include <pci/pci.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <time.h>
 
-#include "log.h"
+#include "pciaccess.h"
 #include "pciconfig.h"
 #include "pcreset1.h"
 #include "util.h"
@@ -15,55 +12,21 @@ struct PciConfig {
         struct pci_access *pacc;
 };
 
-static __thread jmp_buf *config_error_jmp;
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void config_error_cb(char *msg, ...) {
-        va_list ap;
-        va_start(ap, msg);
-        log_fullv(LOG_ERR, msg, ap);
-        va_end(ap);
-        if (config_error_jmp)
-                longjmp(*config_error_jmp, 1);
-        abort();
-}
-
-__attribute__((format(printf, 1, 2)))
-static void config_warning_cb(char *msg, ...) {
-        va_list ap;
-        va_start(ap, msg);
-        log_fullv(LOG_DEBUG, msg, ap);
-        va_end(ap);
-}
-
 int pci_config_new(const char *sysfs_root, PciConfig **ret) {
-        _cleanup_free_ char *path = strjoin_printf("%s/bus/pci", sysfs_root);
         PciConfig *c = calloc(1, sizeof *c);
         jmp_buf jb;
 
-        if (!c || !path) {
+        if (!c || !(c->pacc = pci_access_new(sysfs_root, true))) {
                 free(c);
                 return -ENOMEM;
         }
-        c->pacc = pci_alloc();
-        if (!c->pacc) {
-                free(c);
-                return -ENOMEM;
-        }
-        c->pacc->error = config_error_cb;
-        c->pacc->warning = config_warning_cb;
-        c->pacc->debug = config_warning_cb;
-        c->pacc->method = PCI_ACCESS_SYS_BUS_PCI;
-        c->pacc->writeable = 1;
-        config_error_jmp = &jb;
-        if (setjmp(jb) != 0) {
-                config_error_jmp = NULL;
+        if (PCI_GUARD(jb) != 0) {
+                pci_unguard();
                 pci_config_free(c);
                 return -EIO;
         }
-        pci_set_param(c->pacc, "sysfs.path", path);
         pci_init(c->pacc);
-        config_error_jmp = NULL;
+        pci_unguard();
         *ret = c;
         return 0;
 }
@@ -86,8 +49,7 @@ static int config_io(PciConfig *c, const char *dev, unsigned off, void *buf, siz
 
         if (pci_address_parse(dev, &a) < 0 || off + len > 4096)
                 return -EINVAL;
-        config_error_jmp = &jb;
-        if (setjmp(jb) == 0) {
+        if (PCI_GUARD(jb) == 0) {
                 pd = pci_get_dev(c->pacc, (int) a.domain, a.bus, a.dev, a.func);
                 if (pd) {
                         int ok = write ? pci_write_block(pd, (int) off, buf, (int) len)
@@ -95,7 +57,7 @@ static int config_io(PciConfig *c, const char *dev, unsigned off, void *buf, siz
                         r = ok ? 0 : -EIO;
                 }
         }
-        config_error_jmp = NULL;
+        pci_unguard();
         if (pd)
                 pci_free_dev(pd);
         return r;

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
-#include <pci/pci.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
 #include "log.h"
+#include "pciaccess.h"
 #include "topology.h"
 #include "util.h"
 
@@ -18,34 +17,6 @@ struct Topology {
         char **names;           /* sorted entries of bus/pci/devices at last scan */
         bool invalid;
 };
-
-/* libpci's error callback must not return (the default calls exit()), so
- * ours jumps back to the libpci call that failed. One per thread, since
- * every thread that uses libpci has its own pci_access. */
-static __thread jmp_buf *pci_error_jmp;
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void pci_error_cb(char *msg, ...) {
-        va_list ap;
-        va_start(ap, msg);
-        log_fullv(LOG_ERR, msg, ap);
-        va_end(ap);
-        if (pci_error_jmp)
-                longjmp(*pci_error_jmp, 1);
-        abort(); /* a libpci call outside a guard is a bug of ours */
-}
-
-__attribute__((format(printf, 1, 2)))
-static void pci_warning_cb(char *msg, ...) {
-        va_list ap;
-        va_start(ap, msg);
-        log_fullv(LOG_DEBUG, msg, ap);
-        va_end(ap);
-}
-
-__attribute__((format(printf, 1, 2)))
-static void pci_debug_cb(char *msg, ...) {
-}
 
 static PciDevice *pci_device_free(PciDevice *d) {
         if (!d)
@@ -230,14 +201,8 @@ typedef struct ScanState {
 /* All libpci work of a rescan; any libpci error longjmps out of here, so it
  * keeps its results in *s (memory), never in locals of the caller. */
 static void scan_devices(struct pci_access *pacc, ScanState *s) {
-        _cleanup_free_ char *path = strjoin_printf("%s/bus/pci", s->t->sysfs_root);
         size_t n = 0;
 
-        if (!path) {
-                s->r = -ENOMEM;
-                return;
-        }
-        pci_set_param(pacc, "sysfs.path", path);
         pci_init(pacc);
         pci_scan_bus(pacc);
 
@@ -272,20 +237,15 @@ static int rescan(Topology *t) {
         ScanState s = { .t = t, .r = -EIO };
         jmp_buf jb;
 
-        struct pci_access *pacc = pci_alloc();
+        struct pci_access *pacc = pci_access_new(t->sysfs_root, false);
         if (!pacc)
                 return -ENOMEM;
-        pacc->error = pci_error_cb;
-        pacc->warning = pci_warning_cb;
-        pacc->debug = pci_debug_cb;
-        pacc->method = PCI_ACCESS_SYS_BUS_PCI;
 
-        pci_error_jmp = &jb;
-        if (setjmp(jb) == 0)
+        if (PCI_GUARD(jb) == 0)
                 scan_devices(pacc, &s);
         else
                 s.r = -EIO; /* a broken tree: keep what we had */
-        pci_error_jmp = NULL;
+        pci_unguard();
         pci_cleanup(pacc);
 
         if (s.r < 0) {
