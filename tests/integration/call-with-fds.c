@@ -13,11 +13,18 @@
 
 #include "pcreset1.h"
 
+static void cleanup(sd_bus **bus, sd_bus_message **m, sd_bus_message **reply, sd_bus_error *error) {
+        sd_bus_message_unref(*m);
+        sd_bus_message_unref(*reply);
+        sd_bus_error_free(error);
+        sd_bus_flush_close_unref(*bus);
+}
+
 int main(int argc, char *argv[]) {
         sd_bus *bus = NULL;
         sd_bus_message *m = NULL, *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
+        int r, ret = 0;
 
         if (argc < 3) {
                 fprintf(stderr, "usage: call-with-fds ADDRESS SCOPE [FD...]\n");
@@ -37,20 +44,25 @@ int main(int argc, char *argv[]) {
                 r = sd_bus_message_close_container(m);
         if (r < 0) {
                 fprintf(stderr, "call-with-fds: %s\n", strerror(-r));
-                return 2;
-        }
-        r = sd_bus_call(bus, m, 0, &error, &reply);
-        if (r < 0) {
+                ret = 2;
+        } else if ((r = sd_bus_call(bus, m, 0, &error, &reply)) < 0) {
                 fprintf(stderr, "%s: %s\n", error.name, error.message);
-                return 1;
+                ret = 1;
+        } else {
+                uint32_t performed;
+                char **affected = NULL;
+                if (sd_bus_message_read(reply, "u", &performed) < 0 || sd_bus_message_read_strv(reply, &affected) < 0)
+                        ret = 2;
+                else {
+                        printf("%u", performed);
+                        for (char **a = affected; a && *a; a++)
+                                printf(" %s", *a);
+                        printf("\n");
+                }
+                for (char **a = affected; a && *a; a++)
+                        free(*a);
+                free(affected);
         }
-        uint32_t performed;
-        char **affected = NULL;
-        if (sd_bus_message_read(reply, "u", &performed) < 0 || sd_bus_message_read_strv(reply, &affected) < 0)
-                return 2;
-        printf("%u", performed);
-        for (char **a = affected; a && *a; a++)
-                printf(" %s", *a);
-        printf("\n");
-        return 0;
+        cleanup(&bus, &m, &reply, &error);
+        return ret;
 }

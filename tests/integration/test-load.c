@@ -8,6 +8,7 @@
  * must report no error and no definite leak.
  */
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -72,7 +73,7 @@ static void test_load(void) {
         /* warm up: caches, pci.ids, the first connections */
         const char *warm[] = { g_getenv("LOADGEN_BIN"), "20", "10", "0000:01:00.0", "0000:02:00.0", NULL };
         g_assert_cmpint(harness_run(h, NULL, NULL, NULL, warm), ==, 0);
-        long before = valgrind ? 0 : rss_kb(pid);
+        long before = rss_kb(pid);
 
         g_autofree char *out = NULL, *err = NULL;
         gint64 t0 = g_get_monotonic_time();
@@ -86,7 +87,13 @@ static void test_load(void) {
         g_assert_cmpint(r, ==, 0);
         g_assert_nonnull(strstr(out, "0 wrong answers, 0 unanswered"));
 
-        if (!valgrind) {
+        /* under ASan the quarantine keeps freed memory: RSS says nothing there */
+#ifdef __SANITIZE_ADDRESS__
+        const bool measure_rss = false;
+#else
+        const bool measure_rss = !valgrind;
+#endif
+        if (measure_rss) {
                 long after = rss_kb(pid);
                 g_test_message("daemon RSS: %ld kB before, %ld kB after %d calls", before, after, clients * calls);
                 printf("# load: daemon RSS %ld kB -> %ld kB over %d calls in %" G_GINT64_FORMAT " ms\n", before, after,
