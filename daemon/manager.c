@@ -232,9 +232,11 @@ static char *busy_message(const ResetPlan *p, const DeviceVerdict *v) {
         }
         if (!n_busy)
                 return NULL;
-        char *full = strjoin_printf("Refusing to reset %s with %s: %s. Claim the device%s (ClaimDevice), bind it to "
-                                    "vfio-pci, or stop what uses it.", p->target->name,
-                                    pcreset_scope_bit_name(p->scope), strempty(msg), n_busy > 1 ? "s" : "");
+        char *full = strjoin_printf("Refusing to reset %s with %s: %s. Claim %s (ClaimDevice), bind %s to "
+                                    "vfio-pci, or stop what uses %s.", p->target->name,
+                                    pcreset_scope_bit_name(p->scope), strempty(msg),
+                                    n_busy > 1 ? "the devices" : "the device", n_busy > 1 ? "them" : "it",
+                                    n_busy > 1 ? "them" : "it");
         free(msg);
         return full;
 }
