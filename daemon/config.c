@@ -39,12 +39,29 @@ typedef struct ParseState {
         char *message;
 } ParseState;
 
-/* Wraps fgets to know which line inih is on, so messages and line agree. */
+/* Wraps fgets to know which line inih is on, so messages and line agree.
+ * inih (as Debian builds it) has a fixed line buffer and would parse the
+ * rest of a longer line as a line of its own - a commented-out setting could
+ * come back to life - so a line that does not fit ends the parse with an
+ * error instead. */
 static char *reader(char *buf, int size, void *stream) {
         ParseState *s = stream;
+
+        if (s->error_line)
+                return NULL;
         char *r = fgets(buf, size, s->f);
-        if (r)
-                s->line++;
+        if (!r)
+                return NULL;
+        s->line++;
+        size_t n = strlen(buf);
+        if (n == (size_t) size - 1 && buf[n - 1] != '\n') {
+                int c = getc(s->f);
+                if (c != EOF) {
+                        s->error_line = s->line;
+                        s->message = strjoin_printf("line is longer than %d bytes", size - 2);
+                        return NULL;
+                }
+        }
         return r;
 }
 
@@ -159,6 +176,8 @@ int config_load(Config *c, const char *path, bool must_exist, int *ret_line, cha
                 return -errno;
         int r = ini_parse_stream(reader, &s, handle_key, &s);
         fclose(s.f);
+        if (r == 0 && s.error_line) /* the reader stopped the parse */
+                r = s.error_line;
         if (r == 0)
                 return 0;
         if (r < 0) {

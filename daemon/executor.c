@@ -289,7 +289,7 @@ static int bridge_link_up(const ExecDevice *bridge) {
         _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || pread(fd, cfg, sizeof cfg, 0) != (ssize_t) sizeof cfg)
                 return -EIO;
-        unsigned exp = pci_config_find_cap(cfg, 0x10);
+        unsigned exp = pci_config_find_cap(cfg, 0x10, PCI_EXP_CAP_LEN);
         if (!exp)
                 return -ENOENT;
         return (cfg[exp + 0x12] | cfg[exp + 0x13] << 8) & 0x2000 ? 1 : 0;

@@ -34,14 +34,14 @@
 #define LNKCAP_DLLLARC 0x00100000u
 #define LNKSTA_DLLLA   0x2000u
 
-unsigned pci_config_find_cap(const uint8_t cfg[static 256], uint8_t id) {
+unsigned pci_config_find_cap(const uint8_t cfg[static 256], uint8_t id, unsigned len) {
         if (!((cfg[CFG_STATUS] | cfg[CFG_STATUS + 1] << 8) & STATUS_CAP_LIST))
                 return 0;
         unsigned pos = cfg[CFG_CAP_PTR] & 0xfc;
         /* at most 48 capabilities fit in 192 bytes: more means a loop */
         for (int ttl = 48; ttl > 0 && pos >= 0x40 && pos <= 0xfc; ttl--) {
                 if (cfg[pos] == id)
-                        return pos;
+                        return pos + len <= 256 ? pos : 0;
                 pos = cfg[pos + 1] & 0xfc;
         }
         return 0;
@@ -75,8 +75,8 @@ static void plan_regions(Saved *s) {
                 add_region(s, (unsigned) off, 4);
         add_region(s, CFG_CACHE_LINE, 2);       /* cache line size, latency timer */
 
-        unsigned pm = pci_config_find_cap(s->cfg, CAP_ID_PM);
-        unsigned exp = pci_config_find_cap(s->cfg, CAP_ID_EXP);
+        unsigned pm = pci_config_find_cap(s->cfg, CAP_ID_PM, PCI_PM_CAP_LEN);
+        unsigned exp = pci_config_find_cap(s->cfg, CAP_ID_EXP, PCI_EXP_CAP_LEN);
         if (exp) {
                 static const unsigned ctl[] = { EXP_DEVCTL, EXP_LNKCTL, EXP_SLTCTL, EXP_RTCTL,
                                                 EXP_DEVCTL2, EXP_LNKCTL2, EXP_SLTCTL2 };
@@ -106,7 +106,7 @@ static int wait_link(const ConfigOps *ops, void *ud, const char *bridge, char **
         if (r < 0)
                 return fail(ret, r, "cannot read the config of bridge %s: %s", bridge, strerror(-r));
 
-        unsigned exp = pci_config_find_cap(cfg, CAP_ID_EXP);
+        unsigned exp = pci_config_find_cap(cfg, CAP_ID_EXP, PCI_EXP_CAP_LEN);
         if (!exp) {
                 ops->sleep_usec(ud, SBR_CONVENTIONAL_USEC);
                 return 0;

@@ -84,10 +84,30 @@ static void test_errors(void) {
         }
 }
 
+/* inih's line buffer is 200 bytes: a longer line must be an error, not a
+ * commented-out setting coming back in the next buffer (found by fuzzing). */
+static void test_long_lines(void) {
+        g_autofree char *pad = g_strnfill(197, 'x');
+        g_autofree char *text = g_strdup_printf("[Limits]\n# %sMaxQueuedPerUser=7\n", pad);
+        g_autofree char *p = write_conf(text);
+        Config c;
+        int line = 0;
+        char *msg = NULL;
+        config_init(&c);
+        g_assert_cmpint(config_load(&c, p, true, &line, &msg), ==, -EINVAL);
+        g_assert_cmpint(line, ==, 2);
+        g_assert_cmpstr(msg, ==, "line is longer than 198 bytes");
+        g_assert_cmpuint(c.max_queued_per_user, ==, 32);
+        free(msg);
+        config_done(&c);
+        g_unlink(p);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/config/defaults", test_defaults);
         g_test_add_func("/config/settings", test_settings);
         g_test_add_func("/config/errors", test_errors);
+        g_test_add_func("/config/long-lines", test_long_lines);
         return g_test_run();
 }

@@ -247,16 +247,20 @@ static void test_cap_walk(void) {
         /* a loop: 0x40 -> 0x50 -> 0x40 */
         cfg[0x40] = 0x05; cfg[0x41] = 0x50;
         cfg[0x50] = 0x09; cfg[0x51] = 0x40;
-        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10), ==, 0);
+        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10, 4), ==, 0);
         /* a pointer into the header */
         cfg[0x51] = 0x10;
-        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10), ==, 0);
+        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10, 4), ==, 0);
         /* found, low bits of the pointer ignored as the spec says */
         cfg[0x51] = 0x63; cfg[0x60] = 0x10;
-        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10), ==, 0x60);
+        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10, 4), ==, 0x60);
+        /* a capability whose registers would run past 256 bytes is not found */
+        cfg[0x61] = 0xfc; cfg[0xfc] = 0x01;
+        g_assert_cmpuint(pci_config_find_cap(cfg, 0x01, PCI_PM_CAP_LEN), ==, 0);
+        g_assert_cmpuint(pci_config_find_cap(cfg, 0x01, 4), ==, 0xfc);
         /* no capability list bit: nothing */
         cfg[0x06] = 0;
-        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10), ==, 0);
+        g_assert_cmpuint(pci_config_find_cap(cfg, 0x10, 4), ==, 0);
 }
 
 int main(int argc, char *argv[]) {
