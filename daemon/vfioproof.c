@@ -105,9 +105,13 @@ int vfio_fd_devices(const char *sysfs_root, const char *proc_root, int fd, char 
                 return add_address(devices, slash ? slash + 1 : target);
         }
 
-        /* group: .../virtual/vfio/N; the container (/dev/vfio/vfio) is a misc device, not here */
+        /* group: .../virtual/vfio/N, or noiommu-N for a group vfio made up
+         * for a device without an IOMMU; the container (/dev/vfio/vfio) is a
+         * misc device, not here */
         const char *slash = strrchr(target, '/');
         const char *group = slash ? slash + 1 : target;
+        if (startswith(group, "noiommu-"))
+                group += strlen("noiommu-");
         char *end;
         long g = strtol(group, &end, 10);
         if (*group == '\0' || *end || g < 0)
