@@ -35,8 +35,10 @@ typedef struct ParseState {
         Config *config;
         FILE *f;
         int line;          /* line the reader handed out last */
-        int error_line;    /* first line a handler refused */
+        int error_line;    /* first line a handler or the reader refused */
         char *message;
+        char *linebuf;     /* getline's */
+        size_t linecap;
 } ParseState;
 
 /* Wraps fgets to know which line inih is on, so messages and line agree.
@@ -49,20 +51,24 @@ static char *reader(char *buf, int size, void *stream) {
 
         if (s->error_line)
                 return NULL;
-        char *r = fgets(buf, size, s->f);
-        if (!r)
+        /* getline, not fgets: it says how many bytes a line really has,
+         * NUL bytes included */
+        ssize_t n = getline(&s->linebuf, &s->linecap, s->f);
+        if (n < 0)
                 return NULL;
         s->line++;
-        size_t n = strlen(buf);
-        if (n == (size_t) size - 1 && buf[n - 1] != '\n') {
-                int c = getc(s->f);
-                if (c != EOF) {
-                        s->error_line = s->line;
-                        s->message = strjoin_printf("line is longer than %d bytes", size - 2);
-                        return NULL;
-                }
+        if (memchr(s->linebuf, '\0', (size_t) n)) {
+                s->error_line = s->line;
+                s->message = strdup("line contains a NUL byte");
+                return NULL;
         }
-        return r;
+        if (n > size - 1) {
+                s->error_line = s->line;
+                s->message = strjoin_printf("line is longer than %d bytes", size - 2);
+                return NULL;
+        }
+        memcpy(buf, s->linebuf, (size_t) n + 1);
+        return buf;
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -176,6 +182,7 @@ int config_load(Config *c, const char *path, bool must_exist, int *ret_line, cha
                 return -errno;
         int r = ini_parse_stream(reader, &s, handle_key, &s);
         fclose(s.f);
+        free(s.linebuf);
         if (r == 0 && s.error_line) /* the reader stopped the parse */
                 r = s.error_line;
         if (r == 0)

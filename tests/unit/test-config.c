@@ -101,6 +101,22 @@ static void test_long_lines(void) {
         free(msg);
         config_done(&c);
         g_unlink(p);
+
+        /* a NUL byte in a short-looking line hides the rest of it */
+        static const char nul[] = "[Limits]\n# x\0MaxQueuedPerUser=7\n";
+        g_autofree char *p2 = NULL;
+        int fd = g_file_open_tmp("pcresetd-conf-XXXXXX", &p2, NULL);
+        g_assert_cmpint(write(fd, nul, sizeof nul - 1), ==, (ssize_t) sizeof nul - 1);
+        close(fd);
+        config_init(&c);
+        msg = NULL;
+        g_assert_cmpint(config_load(&c, p2, true, &line, &msg), ==, -EINVAL);
+        g_assert_cmpint(line, ==, 2);
+        g_assert_cmpstr(msg, ==, "line contains a NUL byte");
+        g_assert_cmpuint(c.max_queued_per_user, ==, 32);
+        free(msg);
+        config_done(&c);
+        g_unlink(p2);
 }
 
 int main(int argc, char *argv[]) {
