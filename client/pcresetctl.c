@@ -16,61 +16,43 @@
 
 #include "client-util.h"
 #include "pcreset1.h"
+#include "pcresetctl.h"
 #include "tty-agent.h"
 
-#define PROGRAM "pcresetctl"
-
-#define USEC_PER_SEC ((uint64_t) 1000000)
 #define DEFAULT_TIMEOUT_SEC 300
 
 #define ANSI_GREEN  "\033[0;32m"
 #define ANSI_YELLOW "\033[0;33m"
 #define ANSI_NORMAL "\033[0m"
 
-typedef struct Context {
-        sd_bus *bus;
-        bool json;
-        bool ask_password;      /* interactive polkit authentication allowed */
-        bool colors;
-        bool progress;          /* elapsed time while a reset is pending */
-        uint64_t timeout_usec;
-        uint32_t scope;
-        const char *scope_arg;
-        const char *timeout_arg;
-        /* ADDR as the daemon replies with it (canonical, lowercase, with the
-         * domain) for our own output; the call passes ADDR as given, since
-         * the daemon is the authority on addresses */
-        char address[PCI_ADDRESS_MAX];
-} Context;
-
 /* Reasons and messages can carry text other users control (the process name
  * in "vfio group 12 open by pid 4711 (name)"): it must never reach the
  * terminal as control sequences. JSON output is escaped by json-c. */
-static void print_text(FILE *f, const char *s) {
+void print_text(FILE *f, const char *s) {
         for (; s && *s; s++)
                 fputc((unsigned char) *s < 0x20 || *s == 0x7f ? '?' : *s, f);
 }
 
-static void json_object_putp(json_object **o) {
+void json_object_putp(json_object **o) {
         if (*o)
                 json_object_put(*o);
 }
 
-static void print_json(json_object *o) {
+void print_json(json_object *o) {
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* json-c accepts NULL strings as JSON null, which is what we want for names
  * we cannot give; the helpers keep the builders short. */
-static void json_add_string(json_object *o, const char *key, const char *value) {
+void json_add_string(json_object *o, const char *key, const char *value) {
         json_object_object_add(o, key, value ? json_object_new_string(value) : NULL);
 }
 
-static void json_add_int(json_object *o, const char *key, int64_t value) {
+void json_add_int(json_object *o, const char *key, int64_t value) {
         json_object_object_add(o, key, json_object_new_int64(value));
 }
 
-static json_object *json_string_array(char **l) {
+json_object *json_string_array(char **l) {
         json_object *a = json_object_new_array();
 
         for (char **i = l; i && *i; i++)
@@ -107,7 +89,7 @@ static const struct {
  * ...) leave the daemon just as unreachable as a missing service. */
 #define SPAWN_ERROR_PREFIX "org.freedesktop.DBus.Error.Spawn."
 
-static int exit_code_from_error(const char *name) {
+int exit_code_from_error(const char *name) {
         if (!name)
                 return PCRESETCTL_EXIT_FAILURE;
         for (size_t i = 0; i < ELEMENTSOF(error_exit_codes); i++)
@@ -121,7 +103,7 @@ static int exit_code_from_error(const char *name) {
 /* The one place errors reach the user: the message on stderr always, and in
  * JSON mode also as an object on stdout so that a program reading stdout
  * learns what went wrong without parsing stderr. Returns the exit code. */
-static int report_error(const Context *c, const char *name, const char *message, int exit_code) {
+int report_error(const Context *c, const char *name, const char *message, int exit_code) {
         fputs(PROGRAM ": ", stderr);
         print_text(stderr, message);
         fputc('\n', stderr);
@@ -135,7 +117,7 @@ static int report_error(const Context *c, const char *name, const char *message,
         return exit_code;
 }
 
-static int report_bus_error(const Context *c, const sd_bus_error *error, int r) {
+int report_bus_error(const Context *c, const sd_bus_error *error, int r) {
         const char *name = error->name, *message = error->message;
 
         /* a local failure may come without a name or text */
@@ -234,27 +216,17 @@ static int wait_for_reply(sd_bus *bus, PendingCall *p, const char *status) {
         return p->done ? 0 : r;
 }
 
-/* Calls a Manager method with the arguments given as for
- * sd_bus_message_append(). Returns 0 or a negative errno with error set. */
-static int call_manager(Context *c, const char *method, const char *status,
-                        sd_bus_message **ret_reply, sd_bus_error *error, const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+int new_manager_call(Context *c, const char *method, sd_bus_message **ret) {
+        return sd_bus_message_new_method_call(c->bus, ret, PCRESET1_BUS_NAME, PCRESET1_OBJECT_PATH,
+                                              PCRESET1_MANAGER_INTERFACE, method);
+}
+
+int call_message(Context *c, sd_bus_message *m, const char *status, sd_bus_message **ret_reply,
+                 sd_bus_error *error) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         PendingCall p = {};
-        va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(c->bus, &m, PCRESET1_BUS_NAME, PCRESET1_OBJECT_PATH,
-                                           PCRESET1_MANAGER_INTERFACE, method);
-        if (r < 0)
-                return sd_bus_error_set_errno(error, r);
-        if (types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                if (r < 0)
-                        return sd_bus_error_set_errno(error, r);
-        }
         r = sd_bus_message_set_allow_interactive_authorization(m, c->ask_password);
         if (r < 0)
                 return sd_bus_error_set_errno(error, r);
@@ -283,6 +255,27 @@ static int call_manager(Context *c, const char *method, const char *status,
                 r = sd_bus_error_copy(error, e);
         sd_bus_message_unref(p.reply);
         return r < 0 ? r : -EIO;
+}
+
+/* Calls a Manager method with the arguments given as for
+ * sd_bus_message_append(). Returns 0 or a negative errno with error set. */
+static int call_manager(Context *c, const char *method, const char *status,
+                        sd_bus_message **ret_reply, sd_bus_error *error, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = new_manager_call(c, method, &m);
+        if (r < 0)
+                return sd_bus_error_set_errno(error, r);
+        if (types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+                if (r < 0)
+                        return sd_bus_error_set_errno(error, r);
+        }
+        return call_message(c, m, status, ret_reply, error);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -553,13 +546,6 @@ static int verb_list(Context *c, const char *address) {
 /* ---------------------------------------------------------------------- */
 /* How a reset is done: the details of ResetDeviceEx and GetResetInfoEx */
 
-typedef struct ResetDetails {
-        /* strings point into the reply; NULL when the daemon did not say */
-        const char *mechanism, *method, *bridge, *domain;
-        uint64_t duration_usec;
-        bool has_duration;
-} ResetDetails;
-
 static const char **details_string(ResetDetails *d, const char *key) {
         if (streq(key, "mechanism"))
                 return &d->mechanism;
@@ -589,7 +575,7 @@ static int read_details_entry(sd_bus_message *reply, ResetDetails *d) {
         return sd_bus_message_skip(reply, "v");
 }
 
-static int read_details(sd_bus_message *reply, ResetDetails *ret) {
+int read_details(sd_bus_message *reply, ResetDetails *ret) {
         ResetDetails d = {};
         int r;
 
@@ -614,7 +600,7 @@ static int read_details(sd_bus_message *reply, ResetDetails *ret) {
 }
 
 /* "reset-subordinate, bridge 0000:00:07.0" */
-static void print_mechanism(const ResetDetails *d) {
+void print_mechanism(const ResetDetails *d) {
         fputs(d->mechanism ?: "unknown", stdout);
         if (!isempty(d->method))
                 printf(", reset_method %s", d->method);
@@ -622,7 +608,7 @@ static void print_mechanism(const ResetDetails *d) {
                 printf(", bridge %s", d->bridge);
 }
 
-static void details_json(json_object *o, const ResetDetails *d) {
+void details_json(json_object *o, const ResetDetails *d) {
         json_add_string(o, "mechanism", d->mechanism);
         json_add_string(o, "method", d->method);
         json_add_string(o, "bridge", d->bridge);
@@ -681,7 +667,7 @@ static bool any_busy(const AffectedDevice *a, size_t n) {
         return false;
 }
 
-static const char *scope_bit_label(uint32_t bit) {
+const char *scope_bit_label(uint32_t bit) {
         return pcreset_scope_bit_name(bit) ?: "unknown";
 }
 
@@ -881,6 +867,10 @@ static int verb_help(Context *c, const char *address) {
                "  reset ADDR           Reset the PCI function ADDR\n"
                "  claim ADDR           Make ADDR belong to your user\n"
                "  release ADDR         Drop your claim on ADDR\n"
+               "  monitor              Print a line per reset that starts or ends, as\n"
+               "                       pcresetd announces them, until interrupted\n"
+               "  oci-hook             Run as an OCI runtime hook (prestart, createRuntime,\n"
+               "                       poststop): reset the container's VFIO devices\n"
                "  help                 Show this help\n"
                "\n"
                "Options:\n"
@@ -894,10 +884,20 @@ static int verb_help(Context *c, const char *address) {
                "                       device\n"
                "     --timeout=SEC     Wait up to SEC seconds for an answer (default %d;\n"
                "                       resets may be queued behind others); 0: forever\n"
-               "     --json            Print JSON on stdout, errors included\n"
+               "     --json            Print JSON on stdout, errors included (monitor: one\n"
+               "                       object per line)\n"
                "     --no-ask-password Do not ask for a password; fail if one is needed\n"
                "\n"
+               "oci-hook options (set by the administrator in the hook's configuration):\n"
+               "     --sysfs-root=DIR  Where sysfs is (default /sys)\n"
+               "     --dev-root=DIR    Where the VFIO nodes are: DIR/vfio/N (default /dev)\n"
+               "     --allow-unproven  Also ask for devices the annotation names that none\n"
+               "                       of the container's VFIO nodes covers (the daemon's\n"
+               "                       ownership rules decide)\n"
+               "\n"
                "ADDR is DDDD:BB:DD.F or BB:DD.F in hex, as lspci -D shows it.\n"
+               "oci-hook reads the OCI state on stdin and exits non-zero only when the\n"
+               "annotation org.freedesktop.pcreset.required=true is set and a reset failed.\n"
                "\n"
                "Exit status:\n"
                "   0  success\n"
@@ -921,16 +921,20 @@ typedef struct Verb {
         bool takes_scope;
         bool needs_bus;
         bool may_ask;           /* polkit may ask for a password */
+        bool hook_options;      /* --sysfs-root, --dev-root, --allow-unproven */
         int (*run)(Context *c, const char *address);
 } Verb;
 
 static const Verb verbs[] = {
-        { "list",    0, false, true,  false, verb_list },
-        { "info",    1, true,  true,  false, verb_info },
-        { "reset",   1, true,  true,  true,  verb_reset },
-        { "claim",   1, false, true,  true,  verb_claim },
-        { "release", 1, false, true,  true,  verb_release },
-        { "help",    0, false, false, false, verb_help },
+        { "list",     0, false, true,  false, false, verb_list },
+        { "info",     1, true,  true,  false, false, verb_info },
+        { "reset",    1, true,  true,  true,  false, verb_reset },
+        { "claim",    1, false, true,  true,  false, verb_claim },
+        { "release",  1, false, true,  true,  false, verb_release },
+        { "monitor",  0, false, true,  false, false, verb_monitor },
+        /* connects only when there is something to reset; never asks */
+        { "oci-hook", 0, false, false, false, true,  verb_oci_hook },
+        { "help",     0, false, false, false, false, verb_help },
 };
 
 static const Verb *find_verb(const char *name) {
@@ -961,6 +965,9 @@ enum {
         ARG_JSON,
         ARG_TIMEOUT,
         ARG_NO_ASK_PASSWORD,
+        ARG_SYSFS_ROOT,
+        ARG_DEV_ROOT,
+        ARG_ALLOW_UNPROVEN,
 };
 
 static const struct option options[] = {
@@ -970,6 +977,9 @@ static const struct option options[] = {
         { "timeout",         required_argument, NULL, ARG_TIMEOUT },
         { "json",            no_argument,       NULL, ARG_JSON },
         { "no-ask-password", no_argument,       NULL, ARG_NO_ASK_PASSWORD },
+        { "sysfs-root",      required_argument, NULL, ARG_SYSFS_ROOT },
+        { "dev-root",        required_argument, NULL, ARG_DEV_ROOT },
+        { "allow-unproven",  no_argument,       NULL, ARG_ALLOW_UNPROVEN },
         {}
 };
 
@@ -999,6 +1009,15 @@ static int parse_options(Context *c, int argc, char *argv[]) {
                         break;
                 case ARG_NO_ASK_PASSWORD:
                         no_ask_password = true;
+                        break;
+                case ARG_SYSFS_ROOT:
+                        c->sysfs_root = optarg;
+                        break;
+                case ARG_DEV_ROOT:
+                        c->dev_root = optarg;
+                        break;
+                case ARG_ALLOW_UNPROVEN:
+                        c->allow_unproven = true;
                         break;
                 case ':':
                         return usage_error(c, "option '%s' needs an argument", argv[optind - 1]);
@@ -1037,6 +1056,19 @@ static const Verb *parse_arguments(Context *c, int argc, char *argv[], const cha
                 *ret_exit = usage_error(c, "--scope only applies to info and reset");
                 return NULL;
         }
+        if ((c->sysfs_root || c->dev_root || c->allow_unproven) && !verb->hook_options) {
+                *ret_exit = usage_error(c, "--sysfs-root, --dev-root and --allow-unproven only apply to oci-hook");
+                return NULL;
+        }
+        if ((c->sysfs_root && isempty(c->sysfs_root)) || (c->dev_root && isempty(c->dev_root))) {
+                *ret_exit = usage_error(c, "--sysfs-root and --dev-root need a directory");
+                return NULL;
+        }
+        if (!c->sysfs_root)
+                c->sysfs_root = "/sys";
+        if (!c->dev_root)
+                c->dev_root = "/dev";
+
         c->scope = PCRESET_SCOPE_FUNC;
         if (c->scope_arg && pcreset_scope_parse(c->scope_arg, &c->scope) < 0) {
                 *ret_exit = usage_error(c, "invalid scope '%s': use names flr,pm,device_specific,acpi,slot,bus,"
@@ -1065,7 +1097,7 @@ static const Verb *parse_arguments(Context *c, int argc, char *argv[], const cha
         return verb;
 }
 
-static int connect_bus(Context *c) {
+int connect_bus(Context *c) {
         char message[256];
         int r;
 

@@ -329,6 +329,15 @@ static void request_done(SchedJob *j) {
 
         const char *bridge = q->exec.mechanism != MECHANISM_KERNEL_METHOD || (q->exec.scope & PCRESET_SCOPE_LINK)
                 ? q->exec.bridge.name : NULL;
+        /* the record first: whoever reads the journal after the reply finds it */
+        audit_log(&(AuditRecord) {
+                .event = res->status == EXEC_OK ? AUDIT_COMPLETED : AUDIT_FAILED,
+                .caller = &q->caller, .device = q->exec.target.name, .mask = q->mask, .scope = q->exec.scope,
+                .method = q->exec.kernel_method, .mechanism = reset_mechanism_to_string(q->exec.mechanism),
+                .bridge = bridge, .affected = aff,
+                .result = res->status == EXEC_OK ? "ok" : exec_status_error(res->status),
+                .detail = res->message, .usec = res->usec,
+        });
         if (res->status == EXEC_OK) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 r = sd_bus_message_new_method_return(q->call, &reply);
@@ -351,14 +360,6 @@ static void request_done(SchedJob *j) {
                 log_debug("Cannot reply to %s (gone?): %s", q->sender, strerror(-r));
         emit_reset_signal(q, "ResetCompleted", aff, res->status == EXEC_OK ? "ok" : exec_status_error(res->status));
 
-        audit_log(&(AuditRecord) {
-                .event = res->status == EXEC_OK ? AUDIT_COMPLETED : AUDIT_FAILED,
-                .caller = &q->caller, .device = q->exec.target.name, .mask = q->mask, .scope = q->exec.scope,
-                .method = q->exec.kernel_method, .mechanism = reset_mechanism_to_string(q->exec.mechanism),
-                .bridge = bridge, .affected = aff,
-                .result = res->status == EXEC_OK ? "ok" : exec_status_error(res->status),
-                .detail = res->message, .usec = res->usec,
-        });
         request_free(q);
 }
 
@@ -1008,6 +1009,9 @@ int manager_serve(Manager *m, sd_bus *bus) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
+        /* stopping answers every caller first (manager_free): the bus must
+         * outlive the loop */
+        (void) sd_bus_set_close_on_exit(m->bus, false);
         r = sd_bus_add_object_vtable(m->bus, NULL, PCRESET1_OBJECT_PATH, PCRESET1_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot serve %s: %s", PCRESET1_OBJECT_PATH, strerror(-r));
@@ -1075,7 +1079,8 @@ int manager_start(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        /* queued callers get an answer; running resets finish first */
+        /* queued callers get Cancelled; running resets finish and are
+         * answered as usual (the bus stays open until then) */
         for (Request *q = m->requests, *next; q; q = next) {
                 next = q->next;
                 if (m->scheduler && scheduler_cancel(m->scheduler, &q->job) >= 0) {

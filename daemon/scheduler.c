@@ -182,31 +182,36 @@ int scheduler_new(sd_event *e, unsigned max_parallel, Scheduler **ret) {
         return 0;
 }
 
-Scheduler *scheduler_free(Scheduler *s) {
-        if (!s)
-                return NULL;
-        /* Running resets cannot be interrupted: wait for each to end so no
-         * worker touches freed memory, without calling back. */
+void scheduler_drain(Scheduler *s) {
         while (s->n_running > 0) {
+                struct pollfd pfd = { .fd = s->efd, .events = POLLIN };
+                (void) poll(&pfd, 1, -1);
+                /* no dispatch afterwards: nothing new may start while draining */
+                uint64_t v;
+                (void) !read(s->efd, &v, sizeof v);
                 pthread_mutex_lock(&s->lock);
                 Finished *list = s->finished;
                 s->finished = NULL;
                 pthread_mutex_unlock(&s->lock);
-                if (!list) {
-                        uint64_t v;
-                        struct pollfd pfd = { .fd = s->efd, .events = POLLIN };
-                        (void) poll(&pfd, 1, -1);
-                        (void) !read(s->efd, &v, sizeof v);
-                        continue;
-                }
                 while (list) {
                         Finished *f = list;
                         list = f->next;
                         pthread_join(f->thread, NULL);
-                        s->n_running--;
+                        SchedJob *j = f->job;
                         free(f);
+                        unlink_job(s, j);
+                        j->running = false;
+                        s->n_running--;
+                        j->sched = NULL;
+                        j->done(j);
                 }
         }
+}
+
+Scheduler *scheduler_free(Scheduler *s) {
+        if (!s)
+                return NULL;
+        scheduler_drain(s);
         sd_event_source_disable_unref(s->source);
         close(s->efd);
         pthread_mutex_destroy(&s->lock);

@@ -36,7 +36,11 @@ struct SchedJob {
 };
 
 int scheduler_new(sd_event *e, unsigned max_parallel, Scheduler **ret);
-/* Waits for running jobs (their done() is not called), drops queued ones. */
+/* Waits for the running jobs and calls their done(), on this thread: a
+ * reset in progress cannot be stopped, but its caller still gets the answer.
+ * Queued jobs are left to the caller (scheduler_cancel them first). */
+void scheduler_drain(Scheduler *s);
+/* Drains, then frees. */
 Scheduler *scheduler_free(Scheduler *s);
 
 /* Queues the job; it may start right away. */

@@ -841,6 +841,35 @@ static void test_bus_gone(Fixture *f, gconstpointer data) {
         g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
 }
 
+/* Stopping: the running reset finishes and is answered; the queued one is
+ * answered Cancelled; nothing hangs. */
+static void test_stop_answers_everyone(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r6:1500", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        const char *first[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        const char *second[] = { "bash", "-c", "gdbus call --system --dest=" DEST " --object-path=" PATH
+                                 " --method=" IFACE ".ResetDevice 0000:06:00.0 'uint32 4' 2>&1", NULL };
+        GPid a = harness_spawn(f->h, NULL, first, NULL);
+        g_usleep(300 * 1000);
+        int out_fd = -1;
+        GPid b = harness_spawn(f->h, NULL, second, &out_fd);
+        g_usleep(300 * 1000);
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_assert_cmpint(harness_wait(b), !=, 0);
+        char buf[1024] = "";
+        ssize_t n = read(out_fd, buf, sizeof buf - 1);
+        close(out_fd);
+        buf[n > 0 ? n : 0] = '\0';
+        g_assert_nonnull(strstr(buf, "org.freedesktop.pcreset1.Error.Cancelled: pcresetd is stopping; 0000:06:00.0 was not reset"));
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+}
+
 /* --exit-idle: leaves when nothing is going on, stays while a claim exists. */
 static void test_exit_idle(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
@@ -963,6 +992,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/removed-while-queued", test_removed_while_queued);
         ADD("/daemon/polkit-faults", test_polkit_faults);
         ADD("/daemon/exit-idle", test_exit_idle);
+        ADD("/daemon/stop-answers-everyone", test_stop_answers_everyone);
         ADD("/daemon/bus-gone", test_bus_gone);
         return g_test_run();
 }
