@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -80,17 +81,77 @@ static char *inflight_path(const ExecContext *ctx, const char *name) {
         return strjoin_printf("%s/inflight/%s", ctx->state_dir, name);
 }
 
+/* The admin's reset_method of each device a worker has narrowed right now.
+ * Readers take the lock around their read of reset_method, and workers
+ * register before narrowing and unregister after restoring, so a reader
+ * sees the admin's list, never ours (nor a half-written one). */
+typedef struct Narrowed Narrowed;
+struct Narrowed {
+        char *syspath;
+        char *orig;
+        Narrowed *next;
+};
+static pthread_mutex_t narrowed_lock = PTHREAD_MUTEX_INITIALIZER;
+static Narrowed *narrowed;
+
+static const Narrowed *narrowed_find_locked(const char *syspath) {
+        for (Narrowed *n = narrowed; n; n = n->next)
+                if (streq(n->syspath, syspath))
+                        return n;
+        return NULL;
+}
+
+/* Reads the admin's list and registers it; a registered device's reset_method
+ * is ours to change until narrowed_unregister(). */
+static int narrowed_register(const char *syspath, const char *rm, char **ret_orig) {
+        _cleanup_free_ char *orig = NULL;
+        pthread_mutex_lock(&narrowed_lock);
+        int r = read_one_line_file(rm, &orig);
+        Narrowed *n = r >= 0 ? calloc(1, sizeof *n) : NULL;
+        if (r >= 0 && (!n || !(n->syspath = strdup(syspath)) || !(n->orig = strdup(orig)))) {
+                if (n)
+                        free(n->syspath);
+                free(n);
+                r = -ENOMEM;
+        } else if (r >= 0) {
+                n->next = narrowed;
+                narrowed = n;
+                *ret_orig = TAKE_PTR(orig);
+        }
+        pthread_mutex_unlock(&narrowed_lock);
+        return r;
+}
+
+static void narrowed_unregister(const char *syspath) {
+        pthread_mutex_lock(&narrowed_lock);
+        for (Narrowed **n = &narrowed; *n; n = &(*n)->next)
+                if (streq((*n)->syspath, syspath)) {
+                        Narrowed *dead = *n;
+                        *n = dead->next;
+                        free(dead->syspath);
+                        free(dead->orig);
+                        free(dead);
+                        break;
+                }
+        pthread_mutex_unlock(&narrowed_lock);
+}
+
 int executor_read_methods(const ExecContext *ctx, const char *name, const char *syspath, char ***ret) {
-        _cleanup_free_ char *rec = inflight_path(ctx, name), *text = NULL;
+        _cleanup_free_ char *text = NULL;
         _cleanup_free_ char *path = strjoin_printf("%s/reset_method", syspath);
         int r;
 
-        if (!rec || !path)
+        if (!path)
                 return -ENOMEM;
-        /* While we have the list changed, the record holds the admin's list. */
-        r = read_one_line_file(rec, &text);
-        if (r == -ENOENT)
+        /* reset_method is an attribute the kernel answers from memory: a
+         * short read under the lock never waits for a reset */
+        pthread_mutex_lock(&narrowed_lock);
+        const Narrowed *n = narrowed_find_locked(syspath);
+        if (n)
+                r = (text = strdup(n->orig)) ? 0 : -ENOMEM;
+        else
                 r = read_one_line_file(path, &text);
+        pthread_mutex_unlock(&narrowed_lock);
         if (r == -ENOENT) {
                 *ret = NULL;
                 return 0;
@@ -172,7 +233,7 @@ static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, Ex
                 set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
                 return;
         }
-        r = read_one_line_file(rm, &orig);
+        r = narrowed_register(req->target.syspath, rm, &orig);
         if (r < 0) {
                 set_result(ret, r == -ENOENT ? EXEC_GONE : EXEC_FAILED, -r, "cannot read the reset_method of %s: %s",
                            name, strerror(-r));
@@ -181,6 +242,7 @@ static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, Ex
         r = write_file_atomic(rec, orig);
         if (r < 0) {
                 /* without the record a crash could leave the method changed */
+                narrowed_unregister(req->target.syspath);
                 set_result(ret, EXEC_FAILED, -r, "cannot record the reset_method of %s in %s: %s", name, rec,
                            strerror(-r));
                 return;
@@ -200,6 +262,7 @@ static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, Ex
         }
 
         int q = restore_methods(rm, name, orig);
+        narrowed_unregister(req->target.syspath);
         if (q < 0)
                 /* keep the record: the next start tries again */
                 log_error("%s: cannot restore reset_method '%s': %s", name, orig, strerror(-q));

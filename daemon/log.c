@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -110,11 +111,20 @@ void log_struct_fields(int prio, const char *message_id, const char *message, ch
                 return;
         }
 
-        pthread_mutex_lock(&stderr_lock);
-        fprintf(stderr, "pcresetd: %s%s [MESSAGE_ID=%s", prio_prefix(prio), message, message_id);
+        /* one write(2) per record: stderr is unbuffered */
+        char *line = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&line, &size);
+        if (!f)
+                return;
+        fprintf(f, "pcresetd: %s%s [MESSAGE_ID=%s", prio_prefix(prio), message, message_id);
         for (size_t i = 0; i < n; i++)
-                fprintf(stderr, " %s", fields[i]);
-        fputs("]\n", stderr);
-        fflush(stderr);
-        pthread_mutex_unlock(&stderr_lock);
+                fprintf(f, " %s", fields[i]);
+        fputs("]\n", f);
+        if (fclose(f) == 0) {
+                pthread_mutex_lock(&stderr_lock);
+                (void) !write(STDERR_FILENO, line, size);
+                pthread_mutex_unlock(&stderr_lock);
+        }
+        free(line);
 }

@@ -23,6 +23,7 @@
 #include "vfioproof.h"
 
 typedef struct Request Request;
+typedef struct KnownCaller KnownCaller;
 
 /* Accepted resets of one uid in the last minute, oldest first. */
 typedef struct RateWindow RateWindow;
@@ -48,6 +49,8 @@ struct Manager {
         ExecContext exec;
 
         Request *requests;      /* accepted, queued or running */
+        KnownCaller *callers;   /* most recent first */
+        unsigned n_callers;
         RateWindow *rates;      /* resets accepted per uid in the last minute */
         uint64_t exit_idle_usec;
         sd_event_source *idle_timer;
@@ -77,6 +80,16 @@ typedef struct Caller {
         char *unit;
 } Caller;
 
+/* Who a connection is, asked of the bus daemon once per connection: a
+ * unique name is never reused and a connection's credentials never change,
+ * so the answer holds until the name leaves the bus. */
+struct KnownCaller {
+        char *sender;
+        Caller caller;
+        KnownCaller *next;
+};
+#define MAX_KNOWN_CALLERS 1024
+
 static void caller_done(Caller *c) {
         c->unit = mfree(c->unit);
 }
@@ -88,7 +101,7 @@ static AuditCaller audit_caller(const Caller *c, sd_bus_message *call) {
 
 /* uid and pid come from the bus daemon (trusted); the unit is looked up from
  * the pid and only ever used for the audit trail. */
-static int get_caller(sd_bus_message *call, Caller *ret, sd_bus_error *error) {
+static int query_caller(sd_bus_message *call, Caller *ret, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL, *pcreds = NULL;
         const char *unit = NULL;
         uid_t uid;
@@ -105,6 +118,67 @@ static int get_caller(sd_bus_message *call, Caller *ret, sd_bus_error *error) {
         if (pid > 0 && sd_bus_creds_new_from_pid(&pcreds, pid, SD_BUS_CREDS_UNIT) >= 0)
                 (void) sd_bus_creds_get_unit(pcreds, &unit);
         *ret = (Caller) { .uid = uid, .pid = pid, .unit = unit ? strdup(unit) : NULL };
+        return 0;
+}
+
+static void known_caller_free(KnownCaller *k) {
+        free(k->sender);
+        caller_done(&k->caller);
+        free(k);
+}
+
+static void forget_caller(Manager *m, const char *sender) {
+        for (KnownCaller **k = &m->callers; *k; k = &(*k)->next)
+                if (streq((*k)->sender, sender)) {
+                        KnownCaller *dead = *k;
+                        *k = dead->next;
+                        known_caller_free(dead);
+                        m->n_callers--;
+                        return;
+                }
+}
+
+static KnownCaller *find_caller(Manager *m, const char *sender) {
+        for (KnownCaller *k = m->callers; sender && k; k = k->next)
+                if (streq(k->sender, sender))
+                        return k;
+        return NULL;
+}
+
+static void remember_caller(Manager *m, const char *sender, const Caller *c) {
+        KnownCaller *k = calloc(1, sizeof *k);
+        if (!k || !(k->sender = strdup(sender))) {
+                free(k);
+                return; /* asked again next time */
+        }
+        k->caller = (Caller) { .uid = c->uid, .pid = c->pid, .unit = c->unit ? strdup(c->unit) : NULL };
+        k->next = m->callers;
+        m->callers = k;
+        if (++m->n_callers > MAX_KNOWN_CALLERS) {
+                /* the oldest goes; it is asked again if it calls */
+                KnownCaller **last = &m->callers;
+                while ((*last)->next)
+                        last = &(*last)->next;
+                known_caller_free(*last);
+                *last = NULL;
+                m->n_callers--;
+        }
+}
+
+static int get_caller(Manager *m, sd_bus_message *call, Caller *ret, sd_bus_error *error) {
+        const char *sender = sd_bus_message_get_sender(call);
+        KnownCaller *k = find_caller(m, sender);
+
+        if (k) {
+                *ret = (Caller) { .uid = k->caller.uid, .pid = k->caller.pid,
+                                  .unit = k->caller.unit ? strdup(k->caller.unit) : NULL };
+                return 0;
+        }
+        int r = query_caller(call, ret, error);
+        if (r < 0)
+                return r;
+        if (sender)
+                remember_caller(m, sender, ret);
         return 0;
 }
 
@@ -139,21 +213,23 @@ static int check_mask(uint32_t mask, sd_bus_error *error) {
                                  mask);
 }
 
+/* One /proc scan per request: the planner's quiet checks and the ownership
+ * verdicts share it. */
 typedef struct QuietCtx {
         Manager *manager;
-        OpenHandles *handles;   /* one /proc scan for the whole plan */
+        OpenHandles **handles;
 } QuietCtx;
 
 static bool device_quiet(void *userdata, const PciDevice *d, char **why) {
         QuietCtx *q = userdata;
         bool quiet = false;
-        if (ownership_device_quiet(&q->manager->exec.ownership, d->syspath, &q->handles, &quiet, why) < 0)
+        if (ownership_device_quiet(&q->manager->exec.ownership, d->syspath, q->handles, &quiet, why) < 0)
                 return false;
         return quiet;
 }
 
-static PlannerEnv planner_env(Manager *m, QuietCtx *q) {
-        *q = (QuietCtx) { .manager = m };
+static PlannerEnv planner_env(Manager *m, QuietCtx *q, OpenHandles **handles) {
+        *q = (QuietCtx) { .manager = m, .handles = handles };
         return (PlannerEnv) {
                 .use_reset_subordinate = m->config.use_reset_subordinate,
                 .allow_userspace_sbr = m->config.userspace_bus_reset,
@@ -162,11 +238,12 @@ static PlannerEnv planner_env(Manager *m, QuietCtx *q) {
         };
 }
 
-static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, ResetPlan *ret, sd_bus_error *error) {
+static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, OpenHandles **handles, ResetPlan *ret,
+                      sd_bus_error *error) {
         _cleanup_strv_free_ char **methods = NULL;
         _cleanup_free_ char *reason = NULL;
         QuietCtx q;
-        PlannerEnv env = planner_env(m, &q);
+        PlannerEnv env = planner_env(m, &q, handles);
 
         assert(dev);
         int r = executor_read_methods(&m->exec, dev->name, dev->syspath, &methods);
@@ -174,7 +251,6 @@ static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, ResetPlan *ret,
                 return sd_bus_error_setf(error, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
                                          dev->name, strerror(-r));
         r = planner_plan(m->topology, dev, mask, methods, &env, ret, &reason);
-        open_handles_free(q.handles);
         if (r == -EOPNOTSUPP)
                 return sd_bus_error_setf(error, PCRESET1_ERROR_NOT_SUPPORTED, "%s", reason ?: "not supported");
         if (r < 0)
@@ -183,22 +259,24 @@ static int plan_reset(Manager *m, PciDevice *dev, uint32_t mask, ResetPlan *ret,
 }
 
 /* Evaluates every affected device; verdicts[] must hold n_affected. */
-static int evaluate_plan(Manager *m, const ResetPlan *p, uid_t uid, char *const *proven, DeviceVerdict *verdicts,
-                         sd_bus_error *error) {
-        OpenHandles *handles = NULL;
+static int evaluate_plan(Manager *m, const ResetPlan *p, uid_t uid, char *const *proven, OpenHandles **handles,
+                         DeviceVerdict *verdicts, sd_bus_error *error) {
         int r = 0;
 
         for (size_t i = 0; i < p->n_affected; i++) {
                 r = ownership_evaluate(&m->exec.ownership, p->affected[i]->name, p->affected[i]->syspath, uid,
-                                       proven, &handles, &verdicts[i]);
+                                       proven, handles, &verdicts[i]);
                 if (r < 0) {
                         sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
                                           p->affected[i]->name, strerror(-r));
                         break;
                 }
         }
-        open_handles_free(handles);
         return r;
+}
+
+static void open_handles_freep(OpenHandles **h) {
+        open_handles_free(*h);
 }
 
 static void verdicts_done(DeviceVerdict *v, size_t n) {
@@ -517,6 +595,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_(caller_done) Caller caller = {};
         _cleanup_strv_free_ char **proven = NULL;
+        _cleanup_(open_handles_freep) OpenHandles *handles = NULL;
         const char *address = NULL;
         uint32_t mask = 0;
         PciDevice *dev = NULL;
@@ -534,14 +613,14 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 if (r < 0)
                         return r;
         }
-        r = get_caller(call, &caller, error);
+        r = get_caller(m, call, &caller, error);
         if (r < 0)
                 return r;
         r = check_mask(mask, error);
         if (r >= 0)
                 r = lookup_device(m, address, &dev, error);
         if (r >= 0)
-                r = plan_reset(m, dev, mask, &plan, error);
+                r = plan_reset(m, dev, mask, &handles, &plan, error);
         if (r < 0) {
                 audit_refusal(call, &caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
                 return r;
@@ -549,7 +628,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         assert(dev);
 
         DeviceVerdict verdicts[PLAN_MAX_AFFECTED] = {};
-        r = evaluate_plan(m, &plan, caller.uid, proven, verdicts, error);
+        r = evaluate_plan(m, &plan, caller.uid, proven, &handles, verdicts, error);
         _cleanup_free_ char *busy = r >= 0 ? busy_message(&plan, verdicts) : NULL;
         verdicts_done(verdicts, plan.n_affected);
         if (r >= 0 && busy)
@@ -587,7 +666,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 (char *) "affected", affected,
                 NULL,
         };
-        r = polkit_check(m->polkit, call, PCRESET1_ACTION_RESET, details, what, &answer, error);
+        r = polkit_check(m->polkit, call, caller.uid, PCRESET1_ACTION_RESET, details, what, &answer, error);
         if (r == 0)
                 return 1; /* asked polkit; we run again with its answer */
         if (r < 0) {
@@ -616,6 +695,7 @@ static int method_reset_device_with_fds(sd_bus_message *call, void *userdata, sd
 static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(caller_done) Caller caller = {};
+        _cleanup_(open_handles_freep) OpenHandles *handles = NULL;
         const char *address = NULL;
         uint32_t mask = 0;
         PciDevice *dev = NULL;
@@ -628,18 +708,18 @@ static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_erro
         r = check_mask(mask, error);
         if (r < 0)
                 return r;
-        r = get_caller(call, &caller, error);
+        r = get_caller(m, call, &caller, error);
         if (r < 0)
                 return r;
         r = lookup_device(m, address, &dev, error);
         if (r < 0)
                 return r;
-        r = plan_reset(m, dev, mask, &plan, error);
+        r = plan_reset(m, dev, mask, &handles, &plan, error);
         if (r < 0)
                 return r;
 
         DeviceVerdict verdicts[PLAN_MAX_AFFECTED] = {};
-        r = evaluate_plan(m, &plan, caller.uid, NULL, verdicts, error);
+        r = evaluate_plan(m, &plan, caller.uid, NULL, &handles, verdicts, error);
         if (r >= 0)
                 r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
@@ -685,7 +765,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         r = sd_bus_message_read(call, "s", &address);
         if (r < 0)
                 return r;
-        r = get_caller(call, &caller, error);
+        r = get_caller(m, call, &caller, error);
         if (r < 0)
                 return r;
         r = lookup_device(m, address, &dev, error);
@@ -707,7 +787,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         if (!what)
                 return -ENOMEM;
         char *details[] = { (char *) "device", dev->name, (char *) "vendor", vendor, (char *) "product", product, NULL };
-        r = polkit_check(m->polkit, call, PCRESET1_ACTION_CLAIM, details, what, &answer, error);
+        r = polkit_check(m->polkit, call, caller.uid, PCRESET1_ACTION_CLAIM, details, what, &answer, error);
         if (r <= 0)
                 return r == 0 ? 1 : r;
 
@@ -740,7 +820,7 @@ static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_er
                                          "Invalid PCI address '%.64s': expected DDDD:BB:DD.F or BB:DD.F in hex",
                                          address);
         pci_address_format(&a, name);
-        r = get_caller(call, &caller, error);
+        r = get_caller(m, call, &caller, error);
         if (r < 0)
                 return r;
         /* a claim outlives its device; releasing it must work either way */
@@ -765,7 +845,7 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
         OpenHandles *handles = NULL;
         int r;
 
-        r = get_caller(call, &caller, error);
+        r = get_caller(m, call, &caller, error);
         if (r < 0)
                 return r;
         if (!m->monitor)
@@ -785,9 +865,8 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
                 if (executor_read_methods(&m->exec, d->name, d->syspath, &methods) < 0)
                         methods = NULL;
                 QuietCtx q;
-                PlannerEnv env = planner_env(m, &q);
+                PlannerEnv env = planner_env(m, &q, &handles);
                 uint32_t scopes = planner_available_scopes(m->topology, d, methods, &env);
-                open_handles_free(q.handles);
                 r = sd_bus_message_open_container(reply, 'r', "ssqqsssssuas");
                 if (r >= 0)
                         r = sd_bus_message_append(reply, "ssqqsssssu", d->name, d->parent ? d->parent->name : "",
@@ -868,6 +947,7 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
 
         /* the caller is gone: nothing it asked for may still happen */
         polkit_forget_sender(m->polkit, name);
+        forget_caller(m, name);
         for (Request *q = m->requests, *next; q; q = next) {
                 next = q->next;
                 if (!streq(q->sender, name) || scheduler_cancel(m->scheduler, &q->job) < 0)
@@ -1095,6 +1175,11 @@ Manager *manager_free(Manager *m) {
                 request_free(m->requests);
         polkit_registry_free(m->polkit);
         rates_free(m);
+        while (m->callers) {
+                KnownCaller *k = m->callers;
+                m->callers = k->next;
+                known_caller_free(k);
+        }
         sd_event_source_disable_unref(m->idle_timer);
         sd_bus_slot_unref(m->match_slot);
         sd_device_monitor_unref(m->monitor);

@@ -173,8 +173,8 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         return 0;
 }
 
-int polkit_check(PolkitRegistry *reg, sd_bus_message *call, const char *action, char *const *details, const char *what,
-                 PolkitAnswer *answer, sd_bus_error *error) {
+int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
+                 const char *what, PolkitAnswer *answer, sd_bus_error *error) {
         if (answer->have) {
                 if (answer->error_name)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
@@ -192,18 +192,10 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, const char *action, 
                                          what, action);
         }
 
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t euid;
-        int r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_EUID, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &euid);
-        if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot identify the caller: %s",
-                                         what, strerror(-r));
-        if (euid == 0)
+        if (uid == 0)
                 return 1;
 
-        r = start_query(reg, call, action, details);
+        int r = start_query(reg, call, action, details);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot ask polkit: %s", what,
                                          strerror(-r));

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
 typedef struct PolkitRegistry PolkitRegistry;
@@ -45,8 +46,9 @@ void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret);
  * <0: refused or failed, with *error set (AccessDenied,
  * InteractiveAuthorizationRequired). details: NULL-terminated key, value
  * pairs. what: "reset 0000:01:00.0", for messages. */
-int polkit_check(PolkitRegistry *r, sd_bus_message *call, const char *action, char *const *details, const char *what,
-                 PolkitAnswer *answer, sd_bus_error *error);
+/* uid: the caller's, as the bus daemon vouched for it. */
+int polkit_check(PolkitRegistry *r, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
+                 const char *what, PolkitAnswer *answer, sd_bus_error *error);
 
 /* The caller left the bus: its pending checks are dropped unanswered. */
 void polkit_forget_sender(PolkitRegistry *r, const char *sender);

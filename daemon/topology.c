@@ -56,15 +56,27 @@ static int list_device_names(Topology *t, char ***ret) {
         _cleanup_closedir_ DIR *d = opendir(dir);
         if (!d)
                 return -errno;
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        size_t n = 0, cap = 64;
+        char **l = calloc(cap + 1, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         struct dirent *de;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && strv_extend(&l, de->d_name) < 0)
-                        return -ENOMEM;
-        qsort(l, strv_length(l), sizeof(char *), string_ptr_cmp);
-        *ret = TAKE_PTR(l);
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if (n == cap) { /* doubling: this runs at every call without uevents */
+                        char **nl = realloc(l, sizeof(char *) * (cap * 2 + 1));
+                        if (!nl)
+                                return strv_free(l), -ENOMEM;
+                        l = nl;
+                        cap *= 2;
+                }
+                if (!(l[n] = strdup(de->d_name)))
+                        return strv_free(l), -ENOMEM;
+                l[++n] = NULL;
+        }
+        qsort(l, n, sizeof(char *), string_ptr_cmp);
+        *ret = l;
         return 0;
 }
 
@@ -167,7 +179,19 @@ static void assign_slots(Topology *t) {
         }
 }
 
+static int relpath_cmp(const void *a, const void *b) {
+        return strcmp((*(PciDevice *const *) a)->relpath, (*(PciDevice *const *) b)->relpath);
+}
+
+/* A device's parent is the device whose relpath is its own minus the last
+ * component: one sorted index and a binary search each, not n^2 compares. */
 static void link_parents(Topology *t) {
+        _cleanup_free_ PciDevice **byrel = malloc(sizeof(PciDevice *) * (t->n_devs ?: 1));
+        if (!byrel)
+                return;
+        memcpy(byrel, t->devs, sizeof(PciDevice *) * t->n_devs);
+        qsort(byrel, t->n_devs, sizeof(PciDevice *), relpath_cmp);
+
         for (size_t i = 0; i < t->n_devs; i++) {
                 PciDevice *d = t->devs[i];
                 d->parent = NULL;
@@ -175,11 +199,12 @@ static void link_parents(Topology *t) {
                 if (!slash)
                         continue;
                 _cleanup_free_ char *prel = strndup(d->relpath, (size_t) (slash - d->relpath));
-                for (size_t j = 0; prel && j < t->n_devs; j++)
-                        if (streq(t->devs[j]->relpath, prel)) {
-                                d->parent = t->devs[j];
-                                break;
-                        }
+                if (!prel)
+                        continue;
+                PciDevice key = { .relpath = prel }, *k = &key;
+                PciDevice **hit = bsearch(&k, byrel, t->n_devs, sizeof(PciDevice *), relpath_cmp);
+                if (hit)
+                        d->parent = *hit;
         }
 }
 

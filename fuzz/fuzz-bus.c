@@ -5,11 +5,10 @@
  * sd-bus serves beside them), answered by the real handlers of a Manager
  * on a small fake host. This is what anyone on the system bus can send.
  *
- * Set up once: a fake host and a state dir in a temp dir, a config file
- * (UserspaceBusReset=no: that path sleeps 100 ms per reset and is fuzzed
- * with a virtual clock by fuzz-caps), manager_new(), and a socketpair: one
- * end a server sd_bus handed to manager_serve(), the other a client sd_bus,
- * both on one sd_event loop. No bus daemon is needed: on a direct
+ * Set up once: a fake host and a state dir in a temp dir, the daemon's
+ * default settings, manager_new(), and a socketpair: one end a server
+ * sd_bus handed to manager_serve(), the other a client sd_bus, both on one
+ * sd_event loop. No bus daemon is needed: on a direct
  * connection sd_bus_query_sender_creds() falls back to the socket peer's
  * SO_PEERCRED, which is the fuzzer itself (uid 0, so polkit is never asked
  * and the runs stay deterministic).
@@ -50,12 +49,15 @@
 #include "util.h"
 
 #define MAX_CALLS 8
-#define REPLY_TIMEOUT_USEC (10ULL * 1000000ULL) /* resets here take microseconds */
+#define REPLY_TIMEOUT_USEC (10ULL * 1000000ULL) /* the slowest reset here takes 0.1 s */
 
 /* Every kind of function the rules know: host-driver busy, vfio idle, vfio
  * open (busy), driverless (idle); alone below a plain port (BUS), in a
  * hotplug slot (SLOT), several below a reset_subordinate port, several in a
- * hotplug slot (never), a root-bus device (no link reset), no reset_method. */
+ * hotplug slot (never), two quiet ones below a plain port (the userspace
+ * bus reset through libpci: it waits 100 ms, as the kernel does, so inputs
+ * that reach it are slow), a root-bus device (no link reset), no
+ * reset_method. */
 static const char host_desc[] =
         "00:1f.2 vendor=8086 device=2922 class=010601 driver=ahci methods=\"pm\"\n"
         "00:1f.3 vendor=8086 device=2930 class=0c0500 methods=none\n"
@@ -68,7 +70,10 @@ static const char host_desc[] =
         "03:00.0 vendor=8086 device=1521 class=020000 methods=\"flr bus\"\n"
         "03:00.1 vendor=8086 device=1521 class=020000 driver=vfio-pci group=31 cdev=vfio3 methods=\"flr\"\n"
         "00:04.0 bridge=root-port hotplug slot=4 secondary=04 driver=pcieport\n"
-        "04:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=40 open-by=4242 methods=\"pm bus\"\n";
+        "04:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=40 open-by=4242 methods=\"pm bus\"\n"
+        "00:05.0 bridge=root-port secondary=05 driver=pcieport\n"
+        "05:00.0 vendor=1b36 device=0010 class=010802 methods=\"bus\"\n"
+        "05:00.1 vendor=1b36 device=0010 class=010802 driver=vfio-pci group=51 methods=\"flr\"\n";
 
 enum Call {
         CALL_RESET_DEVICE,        /* su; variant bit 0 (also for the next four): to another object path */
@@ -228,7 +233,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                 fuzz_report("faketree: %s\n", error->message);
                 abort();
         }
-        static const char config[] = "[Reset]\nUserspaceBusReset=no\n";
+        static const char config[] = "# the defaults\n";
         fuzz_write_file(conf, config, sizeof config - 1);
         snapshot_reset_methods(sys);
 

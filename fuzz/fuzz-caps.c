@@ -19,10 +19,11 @@
  *   then 256 config bytes of the bridge, then 256 of each device; the rest
  *   of each 4 KiB config space reads as zeros.
  * Checks: find_cap agrees with a reference walk that stops at the first
- * repeated pointer, and what it finds fits in the 256 bytes; sbr_run terminates (bounded accesses and virtual time),
- * asks only for offsets inside config space, writes only what it saved,
- * leaves Secondary Bus Reset deasserted unless deasserting it failed, and
- * explains every failure.
+ * repeated pointer, and what it finds fits in the 256 bytes; sbr_run
+ * terminates (bounded accesses and virtual time), asks only for offsets
+ * inside config space, writes only what it saved, restores the header of
+ * every device when it succeeds, leaves Secondary Bus Reset deasserted
+ * unless deasserting it failed, and explains every failure.
  */
 
 #include <errno.h>
@@ -210,6 +211,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (flags & 4)
                 devs[0].device_id ^= 1;
 
+        /* what every device must hold again after a successful reset */
+        uint8_t before[MAX_DEVS][256];
+        for (size_t k = 0; k < f->n_devs; k++)
+                memcpy(before[k], f->dev[k], 256);
+
         int r = sbr_run(&fake_ops, f, BRIDGE_NAME, devs, f->n_devs, timeout, &message);
 
         FUZZ_CHECK(r <= 0, "sbr_run returned %d", r);
@@ -222,6 +228,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r == 0) {
                 FUZZ_CHECK(f->reset_done, "sbr_run succeeded without resetting the bus");
                 FUZZ_CHECK(!(flags & 4) && !f->back_as, "sbr_run succeeded though device ids do not match");
+                /* the header registers the kernel restores: COMMAND, cache
+                 * line size and latency timer, BARs to interrupt line */
+                static const struct { unsigned off, len; } restored[] = { { 0x04, 2 }, { 0x0c, 2 }, { 0x10, 0x30 } };
+                for (size_t k = 0; k < f->n_devs; k++)
+                        for (size_t j = 0; j < sizeof restored / sizeof restored[0]; j++)
+                                FUZZ_CHECK(memcmp(f->dev[k] + restored[j].off, before[k] + restored[j].off,
+                                                  restored[j].len) == 0,
+                                           "%s: config 0x%02x..0x%02x not restored", dev_names[k], restored[j].off,
+                                           restored[j].off + restored[j].len - 1);
         }
         /* the waits are bounded: link 1 s + settle + each device's timeout,
          * plus one backoff step */

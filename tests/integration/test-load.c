@@ -72,7 +72,10 @@ static void test_load(void) {
 
         /* warm up: caches, pci.ids, the first connections */
         const char *warm[] = { g_getenv("LOADGEN_BIN"), "20", "10", "0000:01:00.0", "0000:02:00.0", NULL };
-        g_assert_cmpint(harness_run(h, NULL, NULL, NULL, warm), ==, 0);
+        g_autofree char *wout = NULL, *werr = NULL;
+        int wr = harness_run(h, NULL, &wout, &werr, warm);
+        g_test_message("warm-up: %s%s", wout, werr);
+        g_assert_cmpint(wr, ==, 0);
         long before = rss_kb(pid);
 
         g_autofree char *out = NULL, *err = NULL;

@@ -89,6 +89,12 @@ static gboolean inflight_empty(Fixture *f) {
         return g_dir_read_name(d) == NULL;
 }
 
+static gpointer run_in_thread(gpointer p) {
+        gpointer *a = p;
+        executor_run(&((Fixture *) a[0])->exec, a[1], a[2]);
+        return NULL;
+}
+
 static void test_flr(Fixture *f, gconstpointer data) {
         ExecRequest req;
         ExecResult res;
@@ -177,6 +183,37 @@ static void test_gone(Fixture *f, gconstpointer data) {
         exec_request_done(&req);
 }
 
+/* While a worker has the list narrowed, readers see the admin's list. */
+static void test_readers_see_admin_list(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "reset:400", NULL };
+        g_autoptr(GError) error = NULL;
+        g_autofree char *mnt = g_build_filename(f->host->root, "fuse", NULL);
+        g_autofree char *log = g_build_filename(f->host->root, "fuse.log", NULL);
+        g_autofree char *reset = fake_host_attr(f->host, "0000:01:00.0", "reset");
+        g_autofree char *dir = faketree_device_dir(f->host->root, "0000:01:00.0");
+        FakeReset *fr = fakereset_start(g_getenv("FAKERESET_FUSE"), mnt, log, specs, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(fakereset_bind(fr, "reset", reset), ==, 0);
+
+        ExecRequest req;
+        ExecResult res;
+        make_request(f, "01:00.0", PCRESET_SCOPE_PM, 4101, &req);
+        GThread *t = g_thread_new("reset", run_in_thread, (gpointer[]) { f, &req, &res });
+        g_usleep(150 * 1000);
+        /* mid-reset: the file says "pm", a reader says what the admin set */
+        g_autofree char *now = fake_host_read(f->host, "0000:01:00.0", "reset_method");
+        g_assert_cmpstr(now, ==, "pm");
+        g_auto(GStrv) methods = NULL;
+        g_assert_cmpint(executor_read_methods(&f->exec, "0000:01:00.0", dir, &methods), ==, 0);
+        g_autofree char *joined = g_strjoinv(" ", methods);
+        g_assert_cmpstr(joined, ==, "flr pm bus");
+        g_thread_join(t);
+        g_assert_cmpint(res.status, ==, EXEC_OK);
+        exec_result_done(&res);
+        exec_request_done(&req);
+        fakereset_stop(fr);
+}
+
 static void test_repair(Fixture *f, gconstpointer data) {
         /* a crash between selecting the method and restoring it */
         g_autofree char *rec = g_build_filename(f->host->state, "inflight", "0000:01:00.0", NULL);
@@ -185,12 +222,6 @@ static void test_repair(Fixture *f, gconstpointer data) {
         g_assert_true(g_file_set_contents(rec, "flr pm bus", -1, NULL));
         g_assert_true(g_file_set_contents(rm, "pm\n", -1, NULL));
         g_assert_true(g_file_set_contents(junk, "half", -1, NULL));
-
-        /* meanwhile the planner sees the admin's list, not ours */
-        g_auto(GStrv) methods = NULL;
-        g_autofree char *dir = faketree_device_dir(f->host->root, "0000:01:00.0");
-        g_assert_cmpint(executor_read_methods(&f->exec, "0000:01:00.0", dir, &methods), ==, 0);
-        g_assert_cmpuint(g_strv_length(methods), ==, 3);
 
         g_assert_cmpint(executor_repair(&f->exec), ==, 1);
         g_autofree char *now = fake_host_read(f->host, "0000:01:00.0", "reset_method");
@@ -325,6 +356,7 @@ int main(int argc, char *argv[]) {
         ADD("/executor/not-back", test_not_back);
         ADD("/executor/gone", test_gone);
         ADD("/executor/repair", test_repair);
+        ADD("/executor/readers-see-admin-list", test_readers_see_admin_list);
         ADD("/executor/kernel-errors", test_kernel_errors);
         ADD("/executor/reset-subordinate", test_reset_subordinate);
         ADD("/executor/userspace-sbr", test_userspace_sbr);
