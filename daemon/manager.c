@@ -407,7 +407,7 @@ static void request_done(SchedJob *j) {
 
         const char *bridge = q->exec.mechanism != MECHANISM_KERNEL_METHOD || (q->exec.scope & PCRESET_SCOPE_LINK)
                 ? q->exec.bridge.name : NULL;
-        /* the record first: whoever reads the journal after the reply finds it */
+        /* the record and the signal first: whoever looks after the reply finds them */
         audit_log(&(AuditRecord) {
                 .event = res->status == EXEC_OK ? AUDIT_COMPLETED : AUDIT_FAILED,
                 .caller = &q->caller, .device = q->exec.target.name, .mask = q->mask, .scope = q->exec.scope,
@@ -416,6 +416,7 @@ static void request_done(SchedJob *j) {
                 .result = res->status == EXEC_OK ? "ok" : exec_status_error(res->status),
                 .detail = res->message, .usec = res->usec,
         });
+        emit_reset_signal(q, "ResetCompleted", aff, res->status == EXEC_OK ? "ok" : exec_status_error(res->status));
         if (res->status == EXEC_OK) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 r = sd_bus_message_new_method_return(q->call, &reply);
@@ -436,7 +437,6 @@ static void request_done(SchedJob *j) {
                                                res->message ?: "reset failed");
         if (r < 0)
                 log_debug("Cannot reply to %s (gone?): %s", q->sender, strerror(-r));
-        emit_reset_signal(q, "ResetCompleted", aff, res->status == EXEC_OK ? "ok" : exec_status_error(res->status));
 
         request_free(q);
 }

@@ -382,8 +382,14 @@ static void test_monitor(Fixture *f, gconstpointer data) {
                                   "org.freedesktop.pcreset1.Error.ResetFailed\n");
         g_test_message("json monitor:\n%s\ntext monitor:\n%s", jtext->str, ttext->str);
 
-        /* JSON: one object per line, in order */
-        g_auto(GStrv) lines = g_strsplit(jtext->str, "\n", -1);
+        /* JSON: one object per line, in order; a signal of the warm-up
+         * resets of 01:00.0 may still arrive after it */
+        g_auto(GStrv) all = g_strsplit(jtext->str, "\n", -1);
+        g_autoptr(GStrvBuilder) kept = g_strv_builder_new();
+        for (char **l = all; *l; l++)
+                if (!strstr(*l, "0000:01:00.0"))
+                        g_strv_builder_add(kept, *l);
+        g_auto(GStrv) lines = g_strv_builder_end(kept);
         g_assert_cmpuint(g_strv_length(lines), ==, 5);   /* 4 signals and the empty tail */
         static const struct {
                 const char *signal, *event, *address, *name, *result;
@@ -407,13 +413,18 @@ static void test_monitor(Fixture *f, gconstpointer data) {
                 g_assert_cmpint(jint(o, "time_usec"), <=, now);
                 g_assert_cmpint(jint(o, "time_usec"), >, now - 60 * G_USEC_PER_SEC);
         }
-        /* text: one line per signal */
+        /* text: one line per signal (warm-up stragglers dropped as above) */
+        g_auto(GStrv) tall = g_strsplit(ttext->str, "\n", -1);
+        g_autoptr(GString) tkept = g_string_new(NULL);
+        for (char **l = tall; *l; l++)
+                if (**l && !strstr(*l, "0000:01:00.0"))
+                        g_string_append_printf(tkept, "%s\n", *l);
         g_assert_true(g_regex_match_simple(
                 "^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} started   0000:07:00\\.0 pm \\(0x04\\) affected 0000:07:00\\.0: started\n"
                 "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} completed 0000:07:00\\.0 pm \\(0x04\\) affected 0000:07:00\\.0: ok\n"
                 "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} started   0000:03:00\\.1 flr \\(0x02\\) affected 0000:03:00\\.1: started\n"
                 "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} completed 0000:03:00\\.1 flr \\(0x02\\) affected 0000:03:00\\.1: "
-                "org\\.freedesktop\\.pcreset1\\.Error\\.ResetFailed\n$", ttext->str, 0, 0));
+                "org\\.freedesktop\\.pcreset1\\.Error\\.ResetFailed\n$", tkept->str, 0, 0));
 
         /* a refusal never starts: no signal */
         g_assert_cmpint(ctl(f, NULL, NULL, NULL, "reset", "02:00.0", NULL), ==, 5);
