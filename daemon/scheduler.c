@@ -134,10 +134,10 @@ static void dispatch(Scheduler *s) {
         }
 }
 
-static int on_finished(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-        Scheduler *s = userdata;
+/* Joins the workers that finished and calls their jobs' done(). */
+static void complete_finished(Scheduler *s) {
         uint64_t v;
-        (void) !read(fd, &v, sizeof v);
+        (void) !read(s->efd, &v, sizeof v);
 
         pthread_mutex_lock(&s->lock);
         Finished *list = s->finished;
@@ -156,6 +156,11 @@ static int on_finished(sd_event_source *es, int fd, uint32_t revents, void *user
                 j->sched = NULL;
                 j->done(j);
         }
+}
+
+static int on_finished(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Scheduler *s = userdata;
+        complete_finished(s);
         dispatch(s);
         return 0;
 }
@@ -186,25 +191,8 @@ void scheduler_drain(Scheduler *s) {
         while (s->n_running > 0) {
                 struct pollfd pfd = { .fd = s->efd, .events = POLLIN };
                 (void) poll(&pfd, 1, -1);
-                /* no dispatch afterwards: nothing new may start while draining */
-                uint64_t v;
-                (void) !read(s->efd, &v, sizeof v);
-                pthread_mutex_lock(&s->lock);
-                Finished *list = s->finished;
-                s->finished = NULL;
-                pthread_mutex_unlock(&s->lock);
-                while (list) {
-                        Finished *f = list;
-                        list = f->next;
-                        pthread_join(f->thread, NULL);
-                        SchedJob *j = f->job;
-                        free(f);
-                        unlink_job(s, j);
-                        j->running = false;
-                        s->n_running--;
-                        j->sched = NULL;
-                        j->done(j);
-                }
+                /* no dispatch: nothing new may start while draining */
+                complete_finished(s);
         }
 }
 
