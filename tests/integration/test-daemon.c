@@ -92,6 +92,23 @@ static char *read_attr(Fixture *f, const char *addr, const char *attr) {
                 g_assert_cmpstr(_v, ==, expected);                        \
         } while (0)
 
+/* Runs argv as user, logs what came back, hands out (or frees) the output. */
+static int run_logged(Fixture *f, const char *user, const char *const *argv, const char *what, char **out,
+                      char **err) {
+        char *o = NULL, *e = NULL;
+        int r = harness_run(f->h, user, &o, &e, argv);
+        g_test_message("%s as %s -> %d: %s%s", what, user ?: "root", r, o ?: "", e ?: "");
+        if (out)
+                *out = o;
+        else
+                g_free(o);
+        if (err)
+                *err = e;
+        else
+                g_free(e);
+        return r;
+}
+
 /* Calls a Manager method with gdbus as user; *out gets the GVariant text,
  * *err the error line ("GDBus.Error:NAME: message"). Returns the exit code. */
 static int call(Fixture *f, const char *user, char **out, char **err, const char *method, ...) {
@@ -110,17 +127,9 @@ static int call(Fixture *f, const char *user, char **out, char **err, const char
                 g_ptr_array_add(argv, g_strdup(a));
         va_end(ap);
         g_ptr_array_add(argv, NULL);
-        char *o = NULL, *e = NULL;
-        int r = harness_run(f->h, user, &o, &e, (const char *const *) argv->pdata);
-        g_test_message("%s %s -> %d: %s%s", user ?: "root", method, r, g_strchomp(o ?: g_strdup("")), e ?: "");
-        if (out)
-                *out = o;
-        else
-                g_free(o);
-        if (err)
-                *err = e;
-        else
-                g_free(e);
+        int r = run_logged(f, user, (const char *const *) argv->pdata, method, out, err);
+        if (out && *out)
+                g_strchomp(*out);   /* gdbus ends its answer with a newline */
         return r;
 }
 
@@ -142,18 +151,7 @@ static int ctl(Fixture *f, const char *user, char **out, char **err, ...) {
                 g_ptr_array_add(argv, (char *) a);
         va_end(ap);
         g_ptr_array_add(argv, NULL);
-        char *o = NULL, *e = NULL;
-        int r = harness_run(f->h, user, &o, &e, (const char *const *) argv->pdata);
-        g_test_message("pcresetctl as %s -> %d: %s%s", user ?: "root", r, o ?: "", e ?: "");
-        if (out)
-                *out = o;
-        else
-                g_free(o);
-        if (err)
-                *err = e;
-        else
-                g_free(e);
-        return r;
+        return run_logged(f, user, (const char *const *) argv->pdata, "pcresetctl", out, err);
 }
 
 static char *daemon_log(Fixture *f) {
