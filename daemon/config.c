@@ -76,8 +76,7 @@ static int refuse(ParseState *s, const char *fmt, ...) {
         if (s->error_line == 0) {
                 va_list ap;
                 va_start(ap, fmt);
-                if (vasprintf(&s->message, fmt, ap) < 0)
-                        s->message = NULL;
+                set_errorv(&s->message, 0, fmt, ap);
                 va_end(ap);
                 s->error_line = s->line;
         }
@@ -92,21 +91,6 @@ static int parse_unsigned(const char *v, unsigned min, unsigned max, unsigned *r
                 return -EINVAL;
         *ret = (unsigned) n;
         return 0;
-}
-
-static int parse_bool(const char *v, bool *ret) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(v, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcasecmp(v, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
 }
 
 /* inih calls this once per key; returning 0 makes ini_parse report the line. */
@@ -148,12 +132,12 @@ static int handle_key(void *user, const char *section, const char *name, const c
                 return 1;
         }
         if (streq(section, "Reset") && streq(name, "UseResetSubordinate")) {
-                if (parse_bool(value, &c->use_reset_subordinate) < 0)
+                if (parse_boolean(value, &c->use_reset_subordinate) < 0)
                         return refuse(s, "UseResetSubordinate=%s is not a boolean (yes/no)", value);
                 return 1;
         }
         if (streq(section, "Reset") && streq(name, "UserspaceBusReset")) {
-                if (parse_bool(value, &c->userspace_bus_reset) < 0)
+                if (parse_boolean(value, &c->userspace_bus_reset) < 0)
                         return refuse(s, "UserspaceBusReset=%s is not a boolean (yes/no)", value);
                 return 1;
         }

@@ -14,12 +14,6 @@
 #include "log.h"
 #include "util.h"
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 static int exec_device_copy(const PciDevice *d, ExecDevice *ret) {
         *ret = (ExecDevice) { .vendor_id = d->vendor_id, .device_id = d->device_id };
         memcpy(ret->name, d->name, sizeof ret->name);
@@ -70,10 +64,8 @@ static void set_result(ExecResult *ret, ExecStatus status, int error, const char
         va_list ap;
         ret->status = status;
         ret->error = error;
-        free(ret->message);
         va_start(ap, fmt);
-        if (vasprintf(&ret->message, fmt, ap) < 0)
-                ret->message = NULL;
+        set_errorv(&ret->message, 0, fmt, ap);
         va_end(ap);
 }
 

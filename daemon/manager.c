@@ -441,7 +441,7 @@ static void request_done(SchedJob *j) {
         request_free(q);
 }
 
-static uint64_t now_usec(Manager *m) {
+static uint64_t loop_now(Manager *m) {
         uint64_t t = 0;
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
         return t;
@@ -470,7 +470,7 @@ static RateWindow *rate_window(Manager *m, uid_t uid, bool create) {
 /* Resets of uid still inside the last minute (drops older ones). */
 static unsigned rate_count(Manager *m, uid_t uid) {
         RateWindow *w = rate_window(m, uid, false);
-        uint64_t cutoff = now_usec(m), minute = 60ULL * 1000000ULL;
+        uint64_t cutoff = loop_now(m), minute = 60ULL * 1000000ULL;
         if (!w)
                 return 0;
         cutoff = cutoff > minute ? cutoff - minute : 0;
@@ -485,7 +485,7 @@ static unsigned rate_count(Manager *m, uid_t uid) {
 static void rate_note(Manager *m, uid_t uid) {
         RateWindow *w = rate_window(m, uid, true);
         if (w && w->n < m->config.max_per_minute)
-                w->stamps[w->n++] = now_usec(m);
+                w->stamps[w->n++] = loop_now(m);
 }
 
 static void rates_free(Manager *m) {
@@ -1105,7 +1105,7 @@ int manager_serve(Manager *m, sd_bus *bus) {
 /* Every incoming message counts as activity for the idle exit. */
 static int on_any_message(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        m->last_activity = now_usec(m);
+        m->last_activity = loop_now(m);
         return 0;
 }
 
@@ -1113,7 +1113,7 @@ static int on_any_message(sd_bus_message *msg, void *userdata, sd_bus_error *err
  * no call came for exit_idle_usec. D-Bus activation starts us again. */
 static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = now_usec(m);
+        uint64_t now = loop_now(m);
 
         if (!m->requests && polkit_n_pending(m->polkit) == 0 && claims_count(m->claims) == 0 &&
             now - m->last_activity >= m->exit_idle_usec) {
@@ -1145,7 +1145,7 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Cannot own %s on the system bus: %s", PCRESET1_BUS_NAME, strerror(-r));
         log_info("Serving %s", PCRESET1_BUS_NAME);
         if (m->exit_idle_usec > 0) {
-                m->last_activity = now_usec(m);
+                m->last_activity = loop_now(m);
                 r = sd_bus_add_filter(m->bus, NULL, on_any_message, m);
                 if (r >= 0)
                         r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC,

@@ -78,9 +78,7 @@ static void ops_sleep(void *userdata, uint64_t usec) {
 }
 
 static uint64_t ops_now(void *userdata) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        return now_usec();
 }
 
 const ConfigOps pci_config_ops = {

@@ -43,8 +43,7 @@ static void add_reason(Reasons *r, const char *fmt, ...) {
         char *s = NULL;
 
         va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
+        set_errorv(&s, 0, fmt, ap);
         va_end(ap);
         if (!s)
                 return;

@@ -90,21 +90,11 @@ static void plan_regions(Saved *s) {
         add_region(s, CFG_COMMAND, 2);          /* last: decoding on once all else is back */
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char **ret, int r, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(ret, fmt, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-        return r;
-}
-
 static int wait_link(const ConfigOps *ops, void *ud, const char *bridge, char **ret) {
         uint8_t cfg[256];
         int r = ops->read(ud, bridge, 0, cfg, sizeof cfg);
         if (r < 0)
-                return fail(ret, r, "cannot read the config of bridge %s: %s", bridge, strerror(-r));
+                return set_errorf(ret, r, "cannot read the config of bridge %s: %s", bridge, strerror(-r));
 
         unsigned exp = pci_config_find_cap(cfg, CAP_ID_EXP, PCI_EXP_CAP_LEN);
         if (!exp) {
@@ -119,11 +109,11 @@ static int wait_link(const ConfigOps *ops, void *ud, const char *bridge, char **
                         uint16_t sta;
                         r = ops->read(ud, bridge, exp + EXP_LNKSTA, &sta, sizeof sta);
                         if (r < 0)
-                                return fail(ret, r, "cannot read the link status of %s: %s", bridge, strerror(-r));
+                                return set_errorf(ret, r, "cannot read the link status of %s: %s", bridge, strerror(-r));
                         if (le16toh(sta) & LNKSTA_DLLLA)
                                 break;
                         if (ops->now_usec(ud) >= deadline)
-                                return fail(ret, -ETIMEDOUT, "the link below %s did not come back within %u ms "
+                                return set_errorf(ret, -ETIMEDOUT, "the link below %s did not come back within %u ms "
                                             "after the bus reset", bridge, SBR_LINK_TIMEOUT_USEC / 1000);
                         ops->sleep_usec(ud, SBR_LINK_POLL_USEC);
                 }
@@ -143,7 +133,7 @@ static int wait_ready(const ConfigOps *ops, void *ud, const SbrDevice *d, uint64
                 if (r >= 0 && id != 0xffffffffu && (id & 0xffff) != 0x0001)
                         return 0;
                 if (ops->now_usec(ud) >= deadline)
-                        return fail(ret, -ETIMEDOUT, "%s did not answer within %llu ms after the bus reset "
+                        return set_errorf(ret, -ETIMEDOUT, "%s did not answer within %llu ms after the bus reset "
                                     "(reads %08x)", d->name, (unsigned long long) (timeout / 1000), id);
                 ops->sleep_usec(ud, delay);
                 if (delay < 256000)
@@ -165,11 +155,11 @@ int sbr_run(const ConfigOps *ops, void *ud, const char *bridge, const SbrDevice 
         for (size_t i = 0; i < n_devs; i++) {
                 r = ops->read(ud, devs[i].name, 0, saved[i].cfg, sizeof saved[i].cfg);
                 if (r < 0)
-                        return fail(ret_message, r, "cannot save the config of %s: %s", devs[i].name, strerror(-r));
+                        return set_errorf(ret_message, r, "cannot save the config of %s: %s", devs[i].name, strerror(-r));
                 uint16_t v = (uint16_t) (saved[i].cfg[0] | saved[i].cfg[1] << 8);
                 uint16_t d = (uint16_t) (saved[i].cfg[2] | saved[i].cfg[3] << 8);
                 if (v != devs[i].vendor_id || d != devs[i].device_id)
-                        return fail(ret_message, -EIO, "%s reads %04x:%04x before the reset, expected %04x:%04x",
+                        return set_errorf(ret_message, -EIO, "%s reads %04x:%04x before the reset, expected %04x:%04x",
                                     devs[i].name, v, d, devs[i].vendor_id, devs[i].device_id);
                 plan_regions(&saved[i]);
         }
@@ -177,17 +167,17 @@ int sbr_run(const ConfigOps *ops, void *ud, const char *bridge, const SbrDevice 
         /* 2. pulse Secondary Bus Reset */
         r = ops->read(ud, bridge, CFG_BRIDGE_CONTROL, &ctl, sizeof ctl);
         if (r < 0)
-                return fail(ret_message, r, "cannot read the bridge control of %s: %s", bridge, strerror(-r));
+                return set_errorf(ret_message, r, "cannot read the bridge control of %s: %s", bridge, strerror(-r));
         ctl = le16toh(ctl);
         uint16_t on = htole16(ctl | BRIDGE_CTL_BUS_RESET), off = htole16(ctl & (uint16_t) ~BRIDGE_CTL_BUS_RESET);
         r = ops->write(ud, bridge, CFG_BRIDGE_CONTROL, &on, sizeof on);
         if (r < 0)
-                return fail(ret_message, r, "cannot assert Secondary Bus Reset on %s: %s", bridge, strerror(-r));
+                return set_errorf(ret_message, r, "cannot assert Secondary Bus Reset on %s: %s", bridge, strerror(-r));
         ops->sleep_usec(ud, SBR_ASSERT_USEC);
         r = ops->write(ud, bridge, CFG_BRIDGE_CONTROL, &off, sizeof off);
         if (r < 0)
                 /* the bus is held in reset: say so loudly, nothing below works */
-                return fail(ret_message, r, "cannot deassert Secondary Bus Reset on %s, the bus below it stays in "
+                return set_errorf(ret_message, r, "cannot deassert Secondary Bus Reset on %s, the bus below it stays in "
                             "reset: %s", bridge, strerror(-r));
 
         /* 3. wait as the kernel does */
@@ -206,7 +196,7 @@ int sbr_run(const ConfigOps *ops, void *ud, const char *bridge, const SbrDevice 
                         const Region *g = &saved[i].regions[k];
                         r = ops->write(ud, devs[i].name, g->off, saved[i].cfg + g->off, g->len);
                         if (r < 0)
-                                return fail(ret_message, r, "cannot restore config offset 0x%02x of %s: %s", g->off,
+                                return set_errorf(ret_message, r, "cannot restore config offset 0x%02x of %s: %s", g->off,
                                             devs[i].name, strerror(-r));
                 }
         for (size_t i = 0; i < n_devs; i++) {
@@ -214,7 +204,7 @@ int sbr_run(const ConfigOps *ops, void *ud, const char *bridge, const SbrDevice 
                 r = ops->read(ud, devs[i].name, 0, id, sizeof id);
                 uint16_t v = (uint16_t) (id[0] | id[1] << 8), d = (uint16_t) (id[2] | id[3] << 8);
                 if (r < 0 || v != devs[i].vendor_id || d != devs[i].device_id)
-                        return fail(ret_message, -EIO, "%s did not come back after the bus reset: reads %04x:%04x, "
+                        return set_errorf(ret_message, -EIO, "%s did not come back after the bus reset: reads %04x:%04x, "
                                     "expected %04x:%04x", devs[i].name, v, d, devs[i].vendor_id, devs[i].device_id);
         }
         return 0;

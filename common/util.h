@@ -2,13 +2,16 @@
 #pragma once
 
 /*
- * Small helpers shared by every part of the daemon: cleanup attributes,
- * string vectors and whole-file sysfs I/O. Every function returns 0 or a
- * negative errno; none of them logs.
+ * Small helpers shared by the daemon and the client (common/, linked into
+ * both): cleanup attributes, string vectors, whole-file sysfs I/O, the
+ * monotonic clock, boolean words and error messages. Every function returns
+ * 0 or a negative errno; none of them logs.
  */
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +90,22 @@ int mkdir_p(const char *path, mode_t mode);
 
 /* asprintf that returns NULL on failure. */
 char *strjoin_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The one way a part hands an error message up: replaces *ret with the
+ * formatted message (NULL if that fails) and returns err, for
+ * "return set_errorf(&why, -EINVAL, ...)". errno is left as it was, so %m
+ * works in fmt. */
+int set_errorf(char **ret, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int set_errorv(char **ret, int err, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* "yes"/"no", "true"/"false", "on"/"off", "1"/"0", any case; -EINVAL
+ * otherwise. The config file and the OCI hook's annotations both take these. */
+int parse_boolean(const char *v, bool *ret);
+
+#define USEC_PER_SEC  ((uint64_t) 1000000)
+#define USEC_PER_MSEC ((uint64_t) 1000)
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t now_usec(void);
 
 static inline void *mfree(void *p) {
         free(p);

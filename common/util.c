@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -185,4 +187,46 @@ char *strjoin_printf(const char *fmt, ...) {
         int r = vasprintf(&s, fmt, ap);
         va_end(ap);
         return r < 0 ? NULL : s;
+}
+
+int set_errorv(char **ret, int err, const char *fmt, va_list ap) {
+        int saved = errno;
+
+        free(*ret);
+        if (vasprintf(ret, fmt, ap) < 0)
+                *ret = NULL;
+        errno = saved;
+        return err;
+}
+
+int set_errorf(char **ret, int err, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        set_errorv(ret, err, fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+int parse_boolean(const char *v, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(v, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(v, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000u;
 }

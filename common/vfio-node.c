@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <limits.h>
+
+#include "util.h"
+#include "vfio-node.h"
+
+/* "12" -> 12: decimal digits only, no sign, no overflow. */
+static int parse_group_number(const char *s, long *ret) {
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || *end || v > INT_MAX)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_group(const char *s, VfioNode *ret) {
+        bool noiommu = startswith(s, "noiommu-");
+        long g;
+
+        if (parse_group_number(noiommu ? s + strlen("noiommu-") : s, &g) < 0)
+                return -EINVAL;
+        *ret = (VfioNode) { .kind = VFIO_NODE_GROUP, .group = g, .noiommu = noiommu };
+        return 0;
+}
+
+static int parse_cdev(const char *s, VfioNode *ret) {
+        long n;
+
+        if (!startswith(s, "vfio") || parse_group_number(s + strlen("vfio"), &n) < 0 || strlen(s) >= sizeof ret->cdev)
+                return -EINVAL;
+        *ret = (VfioNode) { .kind = VFIO_NODE_CDEV };
+        strcpy(ret->cdev, s);
+        return 0;
+}
+
+int vfio_node_from_name(const char *name, VfioNode *ret) {
+        if (startswith(name, "devices/"))
+                return parse_cdev(name + strlen("devices/"), ret);
+        return parse_group(name, ret);
+}
+
+int vfio_node_from_devnum(const char *sysfs_root, unsigned maj, unsigned min, VfioNode *ret) {
+        _cleanup_free_ char *link = strjoin_printf("%s/dev/char/%u:%u", sysfs_root, maj, min), *target = NULL;
+        int r;
+
+        if (!link)
+                return -ENOMEM;
+        r = readlink_malloc(link, &target);
+        if (r < 0)
+                return r == -ENOMEM ? r : -ENOENT;
+
+        /* a cdev: .../dddd:bb:dd.f/vfio-dev/vfioX */
+        char *vd = strstr(target, "/vfio-dev/");
+        if (vd) {
+                PciAddress a;
+                if (parse_cdev(vd + strlen("/vfio-dev/"), ret) < 0)
+                        return -EMEDIUMTYPE;
+                *vd = '\0';
+                const char *slash = strrchr(target, '/');
+                if (pci_address_parse(slash ? slash + 1 : target, &a) < 0)
+                        return -EMEDIUMTYPE;
+                pci_address_format(&a, ret->device);
+                return 0;
+        }
+
+        /* a group: .../virtual/vfio/N; the container is a misc device */
+        char *slash = strrchr(target, '/');
+        if (!slash || slash - target < 5 || strncmp(slash - 5, "/vfio", 5) != 0)
+                return -EMEDIUMTYPE;
+        return parse_group(slash + 1, ret) < 0 ? -EMEDIUMTYPE : 0;
+}
+
+static int add_address(char ***devices, const char *name) {
+        PciAddress a;
+        char buf[PCI_ADDRESS_MAX];
+
+        if (pci_address_parse(name, &a) < 0)
+                return 0; /* not a PCI function (an mdev, say): nothing to count */
+        pci_address_format(&a, buf);
+        return strv_contains(*devices, buf) ? 0 : strv_extend(devices, buf);
+}
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int group_devices(const char *sysfs_root, long group, char ***devices) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/kernel/iommu_groups/%ld/devices", sysfs_root, group);
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return -ENOENT;
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.' && (r = add_address(devices, de->d_name)) < 0)
+                        return r;
+        return 0;
+}
+
+/* The function that has vfio-dev/<cdev>: one readdir of bus/pci/devices. */
+static int cdev_device(const char *sysfs_root, const char *cdev, char ***devices) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", sysfs_root);
+        bool found = false;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return -ENOENT;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *p = strjoin_printf("%s/%s/vfio-dev/%s", dir, de->d_name, cdev);
+                if (!p)
+                        return -ENOMEM;
+                if (access(p, F_OK) < 0)
+                        continue;
+                if ((r = add_address(devices, de->d_name)) < 0)
+                        return r;
+                found = true;
+        }
+        return found ? 0 : -ENOENT;
+}
+
+int vfio_node_devices(const char *sysfs_root, const VfioNode *n, char ***devices) {
+        int r;
+
+        if (n->kind == VFIO_NODE_GROUP)
+                r = group_devices(sysfs_root, n->group, devices);
+        else if (n->device[0])
+                r = add_address(devices, n->device);
+        else
+                r = cdev_device(sysfs_root, n->cdev, devices);
+        if (r < 0)
+                return r;
+        size_t len = strv_length(*devices);
+        if (len > 1)
+                qsort(*devices, len, sizeof(char *), compare_strings);
+        return 0;
+}
