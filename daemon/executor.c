@@ -9,9 +9,10 @@
 #include <time.h>
 
 #include "executor.h"
-#include "pciconfig.h"
-#include "sbr.h"
 #include "log.h"
+#include "pciconfig.h"
+#include "reset-method.h"
+#include "sbr.h"
 #include "util.h"
 
 static int exec_device_copy(const PciDevice *d, ExecDevice *ret) {
@@ -69,103 +70,6 @@ static void set_result(ExecResult *ret, ExecStatus status, int error, const char
         va_end(ap);
 }
 
-static char *inflight_path(const ExecContext *ctx, const char *name) {
-        return strjoin_printf("%s/inflight/%s", ctx->state_dir, name);
-}
-
-/* The admin's reset_method of each device a worker has narrowed right now.
- * Readers take the lock around their read of reset_method, and workers
- * register before narrowing and unregister after restoring, so a reader
- * sees the admin's list, never ours (nor a half-written one). */
-typedef struct Narrowed Narrowed;
-struct Narrowed {
-        char *syspath;
-        char *orig;
-        Narrowed *next;
-};
-static pthread_mutex_t narrowed_lock = PTHREAD_MUTEX_INITIALIZER;
-static Narrowed *narrowed;
-
-static const Narrowed *narrowed_find_locked(const char *syspath) {
-        for (Narrowed *n = narrowed; n; n = n->next)
-                if (streq(n->syspath, syspath))
-                        return n;
-        return NULL;
-}
-
-/* Reads the admin's list and registers it; a registered device's reset_method
- * is ours to change until narrowed_unregister(). */
-static int narrowed_register(const char *syspath, const char *rm, char **ret_orig) {
-        _cleanup_free_ char *orig = NULL;
-        pthread_mutex_lock(&narrowed_lock);
-        int r = read_one_line_file(rm, &orig);
-        Narrowed *n = r >= 0 ? calloc(1, sizeof *n) : NULL;
-        if (r >= 0 && (!n || !(n->syspath = strdup(syspath)) || !(n->orig = strdup(orig)))) {
-                if (n)
-                        free(n->syspath);
-                free(n);
-                r = -ENOMEM;
-        } else if (r >= 0) {
-                n->next = narrowed;
-                narrowed = n;
-                *ret_orig = TAKE_PTR(orig);
-        }
-        pthread_mutex_unlock(&narrowed_lock);
-        return r;
-}
-
-static void narrowed_unregister(const char *syspath) {
-        pthread_mutex_lock(&narrowed_lock);
-        for (Narrowed **n = &narrowed; *n; n = &(*n)->next)
-                if (streq((*n)->syspath, syspath)) {
-                        Narrowed *dead = *n;
-                        *n = dead->next;
-                        free(dead->syspath);
-                        free(dead->orig);
-                        free(dead);
-                        break;
-                }
-        pthread_mutex_unlock(&narrowed_lock);
-}
-
-int executor_read_methods(const ExecContext *ctx, const char *name, const char *syspath, char ***ret) {
-        _cleanup_free_ char *text = NULL;
-        _cleanup_free_ char *path = strjoin_printf("%s/reset_method", syspath);
-        int r;
-
-        if (!path)
-                return -ENOMEM;
-        /* reset_method is an attribute the kernel answers from memory: a
-         * short read under the lock never waits for a reset */
-        pthread_mutex_lock(&narrowed_lock);
-        const Narrowed *n = narrowed_find_locked(syspath);
-        if (n)
-                r = (text = strdup(n->orig)) ? 0 : -ENOMEM;
-        else
-                r = read_one_line_file(path, &text);
-        pthread_mutex_unlock(&narrowed_lock);
-        if (r == -ENOENT) {
-                *ret = NULL;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        return strv_split(text, " \t\n", ret);
-}
-
-/* Writes the admin's list back; a list holding a method the kernel no
- * longer accepts (reset_method is probed once, at enumeration, and can be
- * stale) is refused whole with EINVAL: then "default" re-probes, which is
- * the closest to what was there. */
-static int restore_methods(const char *path, const char *name, const char *orig) {
-        int r = write_string_file(path, orig[0] ? orig : "\n");
-        if (r != -EINVAL)
-                return r;
-        log_warning("%s: the kernel refused to restore reset_method '%s' (stale entry); writing 'default' to re-probe",
-                    name, orig);
-        return write_string_file(path, "default");
-}
-
 static int verify_device(const ExecDevice *d, char **ret_problem) {
         _cleanup_free_ char *cfg = strjoin_printf("%s/config", d->syspath);
         uint8_t b[4];
@@ -216,53 +120,29 @@ static bool recheck_ownership(const ExecContext *ctx, const ExecRequest *req, Ex
 
 static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
         const char *name = req->target.name;
-        _cleanup_free_ char *rm = strjoin_printf("%s/reset_method", req->target.syspath);
-        _cleanup_free_ char *reset = strjoin_printf("%s/reset", req->target.syspath);
-        _cleanup_free_ char *rec = inflight_path(ctx, name), *orig = NULL;
+        _cleanup_free_ char *reset = strjoin_printf("%s/reset", req->target.syspath), *why = NULL;
+        _cleanup_(reset_method_narrowing_done) ResetMethodNarrowing n = {};
         int r;
 
-        if (!rm || !reset || !rec) {
+        if (!reset) {
                 set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
                 return;
         }
-        r = narrowed_register(req->target.syspath, rm, &orig);
+        r = reset_method_narrow(ctx->state_dir, name, req->target.syspath, req->kernel_method, &n, &why);
         if (r < 0) {
-                set_result(ret, r == -ENOENT ? EXEC_GONE : EXEC_FAILED, -r, "cannot read the reset_method of %s: %s",
-                           name, strerror(-r));
+                set_result(ret, r == -ENOENT ? EXEC_GONE : EXEC_FAILED, -r, "%s", why ?: strerror(-r));
                 return;
         }
-        r = write_file_atomic(rec, orig);
-        if (r < 0) {
-                /* without the record a crash could leave the method changed */
-                narrowed_unregister(req->target.syspath);
-                set_result(ret, EXEC_FAILED, -r, "cannot record the reset_method of %s in %s: %s", name, rec,
-                           strerror(-r));
-                return;
-        }
-
-        r = write_string_file(rm, req->kernel_method);
+        uint64_t t0 = now_usec();
+        r = write_string_file(reset, "1");
+        ret->usec = now_usec() - t0;
         if (r < 0)
-                set_result(ret, EXEC_FAILED, -r, "the kernel refused to select reset method '%s' for %s: %s",
-                           req->kernel_method, name, strerror(-r));
-        else {
-                uint64_t t0 = now_usec();
-                r = write_string_file(reset, "1");
-                ret->usec = now_usec() - t0;
-                if (r < 0)
-                        set_result(ret, EXEC_FAILED, -r, "%s reset of %s failed: %s", req->kernel_method, name,
-                                   strerror(-r));
-        }
+                set_result(ret, EXEC_FAILED, -r, "%s reset of %s failed: %s", req->kernel_method, name, strerror(-r));
 
-        int q = restore_methods(rm, name, orig);
-        narrowed_unregister(req->target.syspath);
-        if (q < 0)
-                /* keep the record: the next start tries again */
-                log_error("%s: cannot restore reset_method '%s': %s", name, orig, strerror(-q));
-        else if (unlink(rec) < 0)
-                log_warning("%s: cannot remove %s: %m", name, rec);
+        int q = reset_method_restore(&n);
         if (r >= 0 && q < 0)
                 set_result(ret, EXEC_FAILED, -q, "%s was reset, but its reset_method '%s' could not be restored: %s",
-                           name, orig, strerror(-q));
+                           name, n.orig, strerror(-q));
 }
 
 static void run_reset_subordinate(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
@@ -396,49 +276,4 @@ void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *re
                         return;
                 }
         }
-}
-
-int executor_repair(const ExecContext *ctx) {
-        _cleanup_free_ char *dir = strjoin_printf("%s/inflight", ctx->state_dir);
-        int n = 0;
-
-        if (!dir)
-                return -ENOMEM;
-        int r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        _cleanup_closedir_ DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                PciAddress a;
-                if (de->d_name[0] == '.')
-                        continue;
-                _cleanup_free_ char *rec = strjoin_printf("%s/%s", dir, de->d_name), *orig = NULL;
-                if (!rec)
-                        return -ENOMEM;
-                if (pci_address_parse(de->d_name, &a) < 0) {
-                        /* a temp file of an interrupted atomic write */
-                        (void) unlink(rec);
-                        continue;
-                }
-                _cleanup_free_ char *rm = strjoin_printf("%s/bus/pci/devices/%s/reset_method", ctx->sysfs_root,
-                                                         de->d_name);
-                if (!rm || read_one_line_file(rec, &orig) < 0)
-                        continue;
-                r = restore_methods(rm, de->d_name, orig);
-                if (r == -ENOENT)
-                        log_notice("%s: gone since the interrupted reset; nothing to restore", de->d_name);
-                else if (r < 0) {
-                        log_error("%s: cannot restore reset_method '%s' left by an interrupted reset: %s",
-                                  de->d_name, orig, strerror(-r));
-                        continue;
-                } else {
-                        log_notice("%s: restored reset_method '%s' left changed by an interrupted reset",
-                                   de->d_name, orig);
-                        n++;
-                }
-                (void) unlink(rec);
-        }
-        return n;
 }

@@ -7,10 +7,9 @@
  *  1. re-checks ownership of every affected device (it may have changed
  *     while the request was queued);
  *  2. runs the planned mechanism:
- *     - a kernel method: records the device's reset_method under
- *       <state>/inflight/<address>, selects the planned method, writes 1 to
- *       reset, and restores the original reset_method - always, on success
- *       and on error; the record lets the next start repair a crash;
+ *     - a kernel method: narrows the device's reset_method to the planned
+ *       method (reset-method.h: recorded first, given back always), writes
+ *       1 to reset;
  *     - reset_subordinate: writes 1 to the bridge's attribute;
  *     - a userspace bus reset (sbr.c), after checking again that every
  *       affected device is quiet, through its own libpci handle;
@@ -74,10 +73,3 @@ void exec_result_done(ExecResult *r);
 
 void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret);
 
-/* The device's reset_method words as the admin set them (a change of ours
- * in flight is seen through). *ret = NULL when there is no reset_method. */
-int executor_read_methods(const ExecContext *ctx, const char *name, const char *syspath, char ***ret);
-
-/* Puts back every reset_method a crashed run left changed. Returns the
- * number repaired. */
-int executor_repair(const ExecContext *ctx);

@@ -2,16 +2,30 @@
 #pragma once
 
 /*
- * The bus face: org.freedesktop.pcreset1.Manager on the system bus. Decodes
- * and validates calls, asks the planner, the ownership rules and polkit,
- * hands accepted resets to the scheduler, replies when they finish, and
- * writes the audit trail. The only part of the daemon that knows D-Bus.
+ * The manager: owns every part of the daemon and their life cycle. It
+ * loads the config, repairs what a crash left (reset_method), scans the
+ * topology and loads claims before anything can ask for a reset; connects
+ * the parts (bus face, callers, decision, requests, scheduler, polkit);
+ * watches uevents; leaves when idle; and on stop answers every caller
+ * before the bus closes. It decides nothing itself.
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-device.h>
 #include <systemd/sd-event.h>
+
+#include "caller.h"
+#include "claims.h"
+#include "config.h"
+#include "decision.h"
+#include "executor.h"
+#include "user-limits.h"
+#include "polkit.h"
+#include "request.h"
+#include "scheduler.h"
+#include "topology.h"
 
 typedef struct ManagerOptions {
         const char *sysfs_root;
@@ -23,7 +37,27 @@ typedef struct ManagerOptions {
         uint64_t exit_idle_usec;   /* 0: never; else leave the bus after this long with nothing to do */
 } ManagerOptions;
 
-typedef struct Manager Manager;
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        sd_bus_slot *vtable_slot;
+        sd_device_monitor *monitor;
+
+        char *sysfs_root, *proc_root, *dev_root, *state_dir;
+        Config config;
+        Topology *topology;
+        Claims *claims;
+        Scheduler *scheduler;
+        Limits *limits;
+        PolkitRegistry *polkit;
+        CallerRegistry *callers;
+        RequestQueue *requests;
+        ExecContext exec;
+        DecisionContext decide;
+
+        uint64_t exit_idle_usec;
+        sd_event_source *idle_timer;
+} Manager;
 
 /* Loads config, repairs state left by a crash, scans the topology. */
 int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret);

@@ -87,3 +87,16 @@ const ConfigOps pci_config_ops = {
         .sleep_usec = ops_sleep,
         .now_usec = ops_now,
 };
+
+unsigned pci_config_find_cap(const uint8_t cfg[static 256], uint8_t id, unsigned len) {
+        if (!((cfg[PCI_STATUS] | cfg[PCI_STATUS + 1] << 8) & PCI_STATUS_CAP_LIST))
+                return 0;
+        unsigned pos = cfg[PCI_CAPABILITY_LIST] & 0xfc;
+        /* at most 48 capabilities fit in 192 bytes: more means a loop */
+        for (int ttl = 48; ttl > 0 && pos >= 0x40 && pos <= 0xfc; ttl--) {
+                if (cfg[pos] == id)
+                        return pos + len <= 256 ? pos : 0;
+                pos = cfg[pos + 1] & 0xfc;
+        }
+        return 0;
+}

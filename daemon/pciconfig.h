@@ -2,11 +2,14 @@
 #pragma once
 
 /*
- * Config-space access through libpci for the executor's worker threads:
+ * Config space: the capability walk every reader shares (pure, on 256
+ * bytes), and access through libpci for the executor's worker threads:
  * each PciConfig owns its own pci_access (libpci's caches are not thread
  * safe), pointed at <sysfs-root> like the topology's, with an error handler
  * that turns libpci's fatal errors into -EIO instead of exit().
  */
+
+#include <stdint.h>
 
 #include "sbr.h"
 
@@ -17,3 +20,15 @@ PciConfig *pci_config_free(PciConfig *c);
 
 /* ConfigOps over a PciConfig (the userdata); real sleeps and clock. */
 extern const ConfigOps pci_config_ops;
+
+/* Offset of a standard capability, walking the list with a bound (loops and
+ * wild pointers in a broken device's config space end the walk). A
+ * capability whose first len bytes would not fit in the 256 bytes is not
+ * found: callers read its registers without further checks. 0 if not
+ * found. cfg must hold 256 bytes. */
+unsigned pci_config_find_cap(const uint8_t cfg[static 256], uint8_t id, unsigned len);
+
+/* Bytes of the capability registers read: PCIe up to Slot Control 2, PM up
+ * to PMCSR. */
+#define PCI_EXP_CAP_LEN 0x3a
+#define PCI_PM_CAP_LEN  0x06

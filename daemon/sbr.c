@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "pciconfig.h"
 #include "sbr.h"
 #include "util.h"
 
@@ -34,18 +35,6 @@
 #define LNKCAP_DLLLARC 0x00100000u
 #define LNKSTA_DLLLA   0x2000u
 
-unsigned pci_config_find_cap(const uint8_t cfg[static 256], uint8_t id, unsigned len) {
-        if (!((cfg[CFG_STATUS] | cfg[CFG_STATUS + 1] << 8) & STATUS_CAP_LIST))
-                return 0;
-        unsigned pos = cfg[CFG_CAP_PTR] & 0xfc;
-        /* at most 48 capabilities fit in 192 bytes: more means a loop */
-        for (int ttl = 48; ttl > 0 && pos >= 0x40 && pos <= 0xfc; ttl--) {
-                if (cfg[pos] == id)
-                        return pos + len <= 256 ? pos : 0;
-                pos = cfg[pos + 1] & 0xfc;
-        }
-        return 0;
-}
 
 /* The registers we save and restore: header dwords a driverless device may
  * hold state in, and the control registers of the PM and PCIe capabilities,

@@ -41,15 +41,3 @@ typedef struct SbrDevice {
 /* 0, or -errno with *ret_message (malloc'ed) naming the device and step. */
 int sbr_run(const ConfigOps *ops, void *userdata, const char *bridge, const SbrDevice *devs, size_t n_devs,
             uint64_t ready_timeout_usec, char **ret_message);
-
-/* Offset of a standard capability, walking the list with a bound (loops and
- * wild pointers in a broken device's config space end the walk). A
- * capability whose first len bytes would not fit in the 256 bytes is not
- * found: callers read its registers without further checks. 0 if not
- * found. cfg must hold 256 bytes. */
-unsigned pci_config_find_cap(const uint8_t cfg[static 256], uint8_t id, unsigned len);
-
-/* Bytes of the capability registers read: PCIe up to Slot Control 2, PM up
- * to PMCSR. */
-#define PCI_EXP_CAP_LEN 0x3a
-#define PCI_PM_CAP_LEN  0x06

@@ -14,6 +14,7 @@
 typedef struct Finished {
         SchedJob *job;
         pthread_t thread;
+        bool has_thread;         /* false: prepare() stopped it, nothing to join */
         struct Finished *next;
 } Finished;
 
@@ -60,19 +61,15 @@ typedef struct WorkerArgs {
         SchedJob *job;
 } WorkerArgs;
 
-static void *worker(void *p) {
-        WorkerArgs *a = p;
-        Scheduler *s = a->sched;
-        SchedJob *j = a->job;
-        free(a);
-
-        j->run(j);
-
+/* Hands a finished job to the loop (complete_finished). */
+static void post_finished(Scheduler *s, SchedJob *j, bool from_worker) {
         Finished *f = calloc(1, sizeof *f);
         pthread_mutex_lock(&s->lock);
         if (f) {
                 f->job = j;
-                f->thread = pthread_self();
+                f->has_thread = from_worker;
+                if (from_worker)
+                        f->thread = pthread_self();
                 f->next = s->finished;
                 s->finished = f;
         }
@@ -83,6 +80,16 @@ static void *worker(void *p) {
                 abort();
         uint64_t one = 1;
         (void) !write(s->efd, &one, sizeof one);
+}
+
+static void *worker(void *p) {
+        WorkerArgs *a = p;
+        Scheduler *s = a->sched;
+        SchedJob *j = a->job;
+        free(a);
+
+        j->run(j);
+        post_finished(s, j, true);
         return NULL;
 }
 
@@ -94,8 +101,15 @@ static int start_job(Scheduler *s, SchedJob *j) {
         if (!a)
                 return -ENOMEM;
         *a = (WorkerArgs) { s, j };
-        if (j->started)
-                j->started(j);
+        if (j->prepare && !j->prepare(j)) {
+                free(a);
+                /* done() comes from the loop, as for every job */
+                j->running = true;
+                s->n_running++;
+                s->n_queued--;
+                post_finished(s, j, false);
+                return 0;
+        }
         pthread_attr_init(&attr);
         /* resets do sysfs writes and short config accesses: small stacks keep
          * 32+ parallel resets cheap */
@@ -109,6 +123,9 @@ static int start_job(Scheduler *s, SchedJob *j) {
         j->running = true;
         s->n_running++;
         s->n_queued--;
+        /* signalled once the worker really exists */
+        if (j->started)
+                j->started(j);
         return 0;
 }
 
@@ -147,7 +164,8 @@ static void complete_finished(Scheduler *s) {
         while (list) {
                 Finished *f = list;
                 list = f->next;
-                pthread_join(f->thread, NULL);
+                if (f->has_thread)
+                        pthread_join(f->thread, NULL);
                 SchedJob *j = f->job;
                 free(f);
                 unlink_job(s, j);

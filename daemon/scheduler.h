@@ -13,8 +13,10 @@
  * when it conflicts with no running job and with no job queued before it:
  * FIFO per domain, nothing overtakes, nothing starves.
  *
- * run() is called on a worker thread; done() on the sd-event loop thread
- * after the worker finished. The scheduler knows nothing of D-Bus.
+ * prepare() is called on the loop thread right before a job would start
+ * and may stop it; run() on a worker thread; started() on the loop thread
+ * once the worker exists; done() on the loop thread after the worker
+ * finished (or prepare() said no). The scheduler knows nothing of D-Bus.
  */
 
 #include <stdbool.h>
@@ -26,7 +28,11 @@ typedef struct SchedJob SchedJob;
 struct SchedJob {
         char *domain;            /* relpath of the domain (owned by the job's creator) */
         bool link;               /* excludes the domain's subtree */
-        void (*started)(SchedJob *j); /* loop thread, right before run() starts; may be NULL */
+        /* loop thread, right before the worker: false ends the job without
+         * run() (done() follows from the loop, never from inside this call);
+         * may be NULL */
+        bool (*prepare)(SchedJob *j);
+        void (*started)(SchedJob *j); /* loop thread, once the worker runs; may be NULL */
         void (*run)(SchedJob *j);   /* worker thread */
         void (*done)(SchedJob *j);  /* loop thread; the job may be freed in here */
         /* private */

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "fuzz-util.h"
+#include "pciconfig.h"
 #include "sbr.h"
 
 #define CFG_SIZE 4096

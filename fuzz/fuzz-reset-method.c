@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * A device's reset_method text: the kernel's, or whatever an admin (or a
- * FUSE-backed test) wrote. executor_read_methods() reads it from a
+ * FUSE-backed test) wrote. reset_method_read() reads it from a
  * sysfs-like directory whose reset_method file holds the input, and the
  * planner then plans with that list for a device of a tiny fixed topology
  * and every mask the daemon accepts (the 127 combinations of known bits,
@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "executor.h"
+#include "reset-method.h"
 #include "faketree.h"
 #include "fuzz-util.h"
 #include "planner.h"
@@ -184,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char **methods = NULL, **want = expected_words(data, size);
 
         fuzz_write_file(reset_method_path, data, size);
-        int r = executor_read_methods(&exec_ctx, DEVICE_NAME, device_dir, &methods);
+        int r = reset_method_read(device_dir, &methods);
         FUZZ_CHECK(r == 0 && methods, "executor_read_methods: %d", r);
         FUZZ_CHECK(strv_length(methods) == strv_length(want), "read %zu words, the file has %zu",
                    strv_length(methods), strv_length(want));

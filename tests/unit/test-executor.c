@@ -13,6 +13,7 @@
 #include "claims.h"
 #include "config.h"
 #include "executor.h"
+#include "reset-method.h"
 #include "fakereset.h"
 #include "planner.h"
 #include "sbr.h"
@@ -49,7 +50,7 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
                 .ownership = { .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
                                .claims = f->claims },
         };
-        g_assert_cmpint(executor_repair(&f->exec), ==, 0);
+        g_assert_cmpint(reset_method_repair(f->exec.sysfs_root, f->exec.state_dir), ==, 0);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data) {
@@ -76,7 +77,7 @@ static void make_request(Fixture *f, const char *addr, uint32_t mask, uid_t uid,
         pci_address_parse(addr, &a);
         PciDevice *d = topology_find(f->topo, &a);
         g_assert_nonnull(d);
-        g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
+        g_assert_cmpint(reset_method_read(d->syspath, &methods), ==, 0);
         PlannerEnv env = { .use_reset_subordinate = true, .allow_userspace_sbr = true, .quiet = quiet, .userdata = f };
         g_assert_cmpint(planner_plan(f->topo, d, mask, methods, &env, &p, &reason), ==, 0);
         g_assert_cmpint(exec_request_from_plan(&p, uid, NULL, req), ==, 0);
@@ -204,7 +205,7 @@ static void test_readers_see_admin_list(Fixture *f, gconstpointer data) {
         g_autofree char *now = fake_host_read(f->host, "0000:01:00.0", "reset_method");
         g_assert_cmpstr(now, ==, "pm");
         g_auto(GStrv) methods = NULL;
-        g_assert_cmpint(executor_read_methods(&f->exec, "0000:01:00.0", dir, &methods), ==, 0);
+        g_assert_cmpint(reset_method_read(dir, &methods), ==, 0);
         g_autofree char *joined = g_strjoinv(" ", methods);
         g_assert_cmpstr(joined, ==, "flr pm bus");
         g_thread_join(t);
@@ -223,11 +224,11 @@ static void test_repair(Fixture *f, gconstpointer data) {
         g_assert_true(g_file_set_contents(rm, "pm\n", -1, NULL));
         g_assert_true(g_file_set_contents(junk, "half", -1, NULL));
 
-        g_assert_cmpint(executor_repair(&f->exec), ==, 1);
+        g_assert_cmpint(reset_method_repair(f->exec.sysfs_root, f->exec.state_dir), ==, 1);
         g_autofree char *now = fake_host_read(f->host, "0000:01:00.0", "reset_method");
         g_assert_cmpstr(now, ==, "flr pm bus");
         g_assert_true(inflight_empty(f));
-        g_assert_cmpint(executor_repair(&f->exec), ==, 0);
+        g_assert_cmpint(reset_method_repair(f->exec.sysfs_root, f->exec.state_dir), ==, 0);
 }
 
 /* Kernel errors, through a FUSE `reset` that fails like the kernel would. */

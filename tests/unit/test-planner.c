@@ -6,6 +6,7 @@
 #include "claims.h"
 #include "config.h"
 #include "executor.h"
+#include "reset-method.h"
 #include "ownership.h"
 #include "planner.h"
 #include "test-common.h"
@@ -96,7 +97,7 @@ static uint32_t plan(Fixture *f, const char *addr, uint32_t mask, ResetPlan *out
         g_assert_cmpint(pci_address_parse(addr, &a), ==, 0);
         PciDevice *d = topology_find(f->topo, &a);
         g_assert_nonnull(d);
-        g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
+        g_assert_cmpint(reset_method_read(d->syspath, &methods), ==, 0);
         int r = planner_plan(f->topo, d, mask, methods, &f->env, &p, reason);
         if (r == -EOPNOTSUPP) {
                 g_assert_nonnull(*reason);
@@ -240,7 +241,7 @@ static void test_available_scopes(Fixture *f, gconstpointer data) {
                 g_auto(GStrv) methods = NULL;
                 pci_address_parse(cases[i].addr, &a);
                 PciDevice *d = topology_find(f->topo, &a);
-                g_assert_cmpint(executor_read_methods(&f->exec, d->name, d->syspath, &methods), ==, 0);
+                g_assert_cmpint(reset_method_read(d->syspath, &methods), ==, 0);
                 g_assert_cmphex(planner_available_scopes(f->topo, d, methods, &f->env), ==, cases[i].scopes);
         }
 }

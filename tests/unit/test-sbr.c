@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "pciconfig.h"
 #include "sbr.h"
 
 #define N_DEVS 2

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+
+#include "audit.h"
+#include "bus.h"
+#include "log.h"
+#include "manager.h"
+#include "pcreset1.h"
+#include "util.h"
+#include "vfioproof.h"
+
+/* ---- replies and signals ---------------------------------------------- */
+
+void bus_emit_reset_signal(sd_bus *bus, const char *member, const char *address, uint32_t scope, char **affected,
+                           const char *result) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL;
+        int r = sd_bus_message_new_signal(bus, &sig, PCRESET1_OBJECT_PATH, PCRESET1_MANAGER_INTERFACE, member);
+        if (r >= 0)
+                r = sd_bus_message_append(sig, "su", address, scope);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(sig, affected);
+        if (r >= 0)
+                r = sd_bus_message_append(sig, "s", result);
+        if (r >= 0)
+                r = sd_bus_send(bus, sig, NULL);
+        if (r < 0)
+                log_warning("Cannot emit %s for %s: %s", member, address, strerror(-r));
+}
+
+int bus_reply_reset(sd_bus_message *call, bool ex, const ExecRequest *e, const char *bridge, char **affected,
+                    uint64_t usec) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "u", e->scope);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(reply, affected);
+        if (r >= 0 && ex)
+                r = sd_bus_message_append(reply, "a{sv}", 4,
+                                          "mechanism", "s", reset_mechanism_to_string(e->mechanism),
+                                          "method", "s", strempty(e->kernel_method),
+                                          "bridge", "s", strempty(bridge),
+                                          "duration_usec", "t", usec);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        return r;
+}
+
+static void audit_refusal(const Caller *c, const char *device, uint32_t mask, const Decision *d,
+                          const sd_bus_error *e) {
+        AuditCaller ac = caller_audit(c);
+        bool planned = d && d->device && !d->error;
+        const ResetPlan *p = planned ? &d->plan : NULL;
+        _cleanup_strv_free_ char **aff = p ? decision_affected(d) : NULL;
+
+        audit_log(&(AuditRecord) {
+                .event = AUDIT_REFUSED, .caller = &ac, .device = device, .mask = mask,
+                .scope = p ? p->scope : 0, .method = p ? p->kernel_method : NULL,
+                .mechanism = p ? reset_mechanism_to_string(p->mechanism) : NULL,
+                .bridge = p && p->bridge ? p->bridge->name : NULL, .affected = aff,
+                .result = e->name, .detail = e->message,
+        });
+}
+
+/* ---- methods ----------------------------------------------------------- */
+
+/* Reads the 'ah' of ResetDeviceWithFds into the devices they prove. */
+static int read_proofs(Manager *m, sd_bus_message *call, char ***proven, sd_bus_error *error) {
+        int r = sd_bus_message_enter_container(call, 'a', "h");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0;; i++) {
+                _cleanup_free_ char *why = NULL;
+                int fd;
+                r = sd_bus_message_read(call, "h", &fd);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = vfio_fd_devices(m->sysfs_root, m->proc_root, fd, proven, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "fd #%u refused: %s", i,
+                                                 why ?: strerror(-r));
+        }
+        return sd_bus_message_exit_container(call);
+}
+
+static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_bus_error *error) {
+        _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
+        _cleanup_strv_free_ char **proven = NULL;
+        _cleanup_(decision_done) Decision d = {};
+        _cleanup_free_ char *limit = NULL;
+        const Caller *caller = NULL;
+        const char *address = NULL;
+        uint32_t mask = 0;
+        int r;
+
+        /* first: an authorization answer for this very message may be waiting */
+        polkit_take(m->polkit, call, &answer);
+
+        r = sd_bus_message_read(call, "su", &address, &mask);
+        if (r < 0)
+                return r;
+        if (fds) {
+                r = read_proofs(m, call, &proven, error);
+                if (r < 0)
+                        return r;
+        }
+        r = caller_get(m->callers, call, &caller, error);
+        if (r < 0)
+                return r;
+        r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
+                                                         .proven = proven }, &d);
+        if (r < 0)
+                return r;
+        if (d.error) {
+                sd_bus_error_set(error, d.error, d.message);
+                audit_refusal(caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
+                return -EINVAL;
+        }
+        if (d.busy)
+                r = sd_bus_error_set(error, PCRESET1_ERROR_DEVICE_BUSY, d.busy);
+        else if (request_queue_admit(m->requests, caller->uid, &limit) < 0)
+                r = sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, limit ?: "limits exceeded");
+        if (r >= 0)
+                r = polkit_check(m->polkit, call, caller->uid, d.action, d.details, d.what, &answer, error);
+        if (r == 0)
+                return 1; /* asked polkit; we run again with its answer */
+        if (r < 0) {
+                audit_refusal(caller, d.device->name, mask, &d, error);
+                return r;
+        }
+        r = request_queue_submit(m->requests, call, caller, mask, ex, proven, &d);
+        if (r < 0)
+                return r;
+        return 1; /* replied to when the reset is done */
+}
+
+static int method_reset_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return reset_device(call, userdata, false, false, error);
+}
+
+static int method_reset_device_ex(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return reset_device(call, userdata, true, false, error);
+}
+
+static int method_reset_device_with_fds(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return reset_device(call, userdata, true, true, error);
+}
+
+static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(decision_done) Decision d = {};
+        const Caller *caller = NULL;
+        const char *address = NULL;
+        uint32_t mask = 0;
+        int r;
+
+        r = sd_bus_message_read(call, "su", &address, &mask);
+        if (r < 0)
+                return r;
+        r = caller_get(m->callers, call, &caller, error);
+        if (r < 0)
+                return r;
+        r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid }, &d);
+        if (r < 0)
+                return r;
+        if (d.error)
+                return sd_bus_error_set(error, d.error, d.message);
+
+        const ResetPlan *p = &d.plan;
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "u", p->scope);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (size_t i = 0; r >= 0 && i < p->n_affected; i++)
+                r = sd_bus_message_append(reply, "(sss)", p->affected[i]->name,
+                                          device_state_to_string(d.verdicts[i].state), d.verdicts[i].reason);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0 && ex)
+                r = sd_bus_message_append(reply, "a{sv}", 4,
+                                          "mechanism", "s", reset_mechanism_to_string(p->mechanism),
+                                          "method", "s", strempty(p->kernel_method),
+                                          "bridge", "s", p->bridge ? p->bridge->name : "",
+                                          "domain", "s", p->domain->name);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_reset_info(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return get_reset_info(call, userdata, false, error);
+}
+
+static int method_get_reset_info_ex(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return get_reset_info(call, userdata, true, error);
+}
+
+static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
+        _cleanup_free_ char *message = NULL, *what = NULL;
+        Manager *m = userdata;
+        const Caller *caller = NULL;
+        const char *address = NULL, *e;
+        PciDevice *dev = NULL;
+        uid_t holder = 0;
+        int r;
+
+        polkit_take(m->polkit, call, &answer);
+
+        r = sd_bus_message_read(call, "s", &address);
+        if (r < 0)
+                return r;
+        r = caller_get(m->callers, call, &caller, error);
+        if (r < 0)
+                return r;
+        e = decision_find_device(&m->decide, address, &dev, &message);
+        if (e)
+                return sd_bus_error_set(error, e, message);
+        if (claims_get(m->claims, dev->name, &holder) >= 0) {
+                if (holder == caller->uid)
+                        return sd_bus_reply_method_return(call, NULL);
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
+                                         "%s is already claimed by uid %u; it must release it first", dev->name,
+                                         (unsigned) holder);
+        }
+
+        char vendor[8], product[8];
+        snprintf(vendor, sizeof vendor, "%04x", dev->vendor_id);
+        snprintf(product, sizeof product, "%04x", dev->device_id);
+        what = strjoin_printf("claim %s", dev->name);
+        if (!what)
+                return -ENOMEM;
+        char *details[] = { (char *) "device", dev->name, (char *) "vendor", vendor, (char *) "product", product, NULL };
+        r = polkit_check(m->polkit, call, caller->uid, PCRESET1_ACTION_CLAIM, details, what, &answer, error);
+        if (r <= 0)
+                return r == 0 ? 1 : r;
+
+        r = claims_add(m->claims, dev->name, caller->uid, dev->vendor_id, dev->device_id, &holder);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY, "%s is already claimed by uid %u",
+                                         dev->name, (unsigned) holder);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot record the claim of %s: %s", dev->name,
+                                         strerror(-r));
+        AuditCaller ac = caller_audit(caller);
+        audit_log(&(AuditRecord) { .event = AUDIT_CLAIMED, .caller = &ac, .device = dev->name, .result = "ok" });
+        return sd_bus_reply_method_return(call, NULL);
+}
+
+static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *message = NULL;
+        Manager *m = userdata;
+        const Caller *caller = NULL;
+        const char *address = NULL, *e;
+        char name[PCI_ADDRESS_MAX];
+        uid_t holder = 0;
+        int r;
+
+        r = sd_bus_message_read(call, "s", &address);
+        if (r < 0)
+                return r;
+        e = decision_parse_address(address, name, &message);
+        if (e)
+                return sd_bus_error_set(error, e, message);
+        r = caller_get(m->callers, call, &caller, error);
+        if (r < 0)
+                return r;
+        /* a claim outlives its device; releasing it must work either way */
+        if (claims_get(m->claims, name, &holder) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is not claimed", name);
+        if (holder != caller->uid && caller->uid != 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "%s is claimed by uid %u: only that user or root can release it", name,
+                                         (unsigned) holder);
+        r = claims_remove(m->claims, name);
+        if (r < 0 && r != -ENOENT)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot release %s: %s", name, strerror(-r));
+        AuditCaller ac = caller_audit(caller);
+        audit_log(&(AuditRecord) { .event = AUDIT_RELEASED, .caller = &ac, .device = name, .result = "ok" });
+        return sd_bus_reply_method_return(call, NULL);
+}
+
+static void open_handles_freep(OpenHandles **h) {
+        open_handles_free(*h);
+}
+
+static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(open_handles_freep) OpenHandles *handles = NULL;
+        Manager *m = userdata;
+        const Caller *caller = NULL;
+        int r;
+
+        r = caller_get(m->callers, call, &caller, error);
+        if (r < 0)
+                return r;
+        decision_refresh(&m->decide);
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssqqsssssuas)");
+        for (size_t i = 0; r >= 0 && i < topology_count(m->topology); i++) {
+                PciDevice *d = topology_get(m->topology, i);
+                _cleanup_strv_free_ char **methods = NULL;
+                DeviceVerdict v = {};
+                uint32_t scopes = 0;
+
+                r = decision_describe_device(&m->decide, d, caller->uid, &handles, &v, &scopes, &methods);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'r', "ssqqsssssuas");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "ssqqsssssu", d->name, d->parent ? d->parent->name : "",
+                                                  d->vendor_id, d->device_id, strempty(d->label), strempty(v.driver),
+                                                  device_state_to_string(v.state), v.reason,
+                                                  planner_domain_of(d)->name, scopes);
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(reply, methods);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                device_verdict_done(&v);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PCRESETD_VERSION);
+}
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("ResetDevice",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", performed, "as", affected),
+                                method_reset_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetResetInfo",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", planned, "a(sss)", affected),
+                                method_get_reset_info, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResetDeviceEx",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", performed, "as", affected, "a{sv}", details),
+                                method_reset_device_ex, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResetDeviceWithFds",
+                                SD_BUS_ARGS("s", address, "u", scope, "ah", fds),
+                                SD_BUS_RESULT("u", performed, "as", affected, "a{sv}", details),
+                                method_reset_device_with_fds, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetResetInfoEx",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", planned, "a(sss)", affected, "a{sv}", details),
+                                method_get_reset_info_ex, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClaimDevice",
+                                SD_BUS_ARGS("s", address),
+                                SD_BUS_NO_RESULT,
+                                method_claim_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseDevice",
+                                SD_BUS_ARGS("s", address),
+                                SD_BUS_NO_RESULT,
+                                method_release_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListDevices",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssqqsssssuas)", devices),
+                                method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ResetStarted",
+                                SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ResetCompleted",
+                                SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result), 0),
+        SD_BUS_VTABLE_END
+};
+
+int bus_add_manager_object(Manager *m) {
+        return sd_bus_add_object_vtable(m->bus, &m->vtable_slot, PCRESET1_OBJECT_PATH, PCRESET1_MANAGER_INTERFACE,
+                                        manager_vtable, m);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Callers: who is at the other end of a unique bus name, asked of the bus
+ * daemon once per connection (a unique name is never reused and its
+ * credentials never change), kept until the name leaves the bus.
+ *
+ * Departures are seen through ONE match on NameOwnerChanged with an empty
+ * new owner (arg2=''), not through an sd_bus_track per caller: every tracked
+ * name costs a match rule in dbus-daemon, which allows 512 per connection on
+ * the system bus, and a failed asynchronous AddMatch is silent - a user with
+ * enough connections would make later callers' departures invisible. The
+ * registry's size is bounded by the bus's own connection limits, since an
+ * entry lives exactly as long as its connection.
+ *
+ * uid and pid are the bus daemon's word (trusted); the unit is looked up
+ * from the pid and only ever used for the audit trail.
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "audit.h"
+
+typedef struct Caller {
+        uid_t uid;
+        pid_t pid;
+        char *unit;     /* NULL when unknown */
+        char *sender;   /* the unique bus name */
+} Caller;
+
+typedef struct CallerRegistry CallerRegistry;
+
+/* Called on the loop thread after a known caller left the bus, with its
+ * entry already gone. */
+typedef void (*CallerGoneFn)(const char *sender, void *userdata);
+
+int caller_registry_new(sd_bus *bus, CallerGoneFn gone, void *userdata, CallerRegistry **ret);
+CallerRegistry *caller_registry_free(CallerRegistry *r);
+
+/* The caller of a method call. The pointer stays valid until the loop next
+ * dispatches a departure: copy what must live longer. */
+int caller_get(CallerRegistry *r, sd_bus_message *call, const Caller **ret, sd_bus_error *error);
+unsigned caller_registry_count(const CallerRegistry *r);
+/* CLOCK_MONOTONIC usec of the last call or departure: the idle exit's clock. */
+uint64_t caller_registry_last_activity(const CallerRegistry *r);
+
+/* The audit trail's view of a caller (pointers into c). */
+AuditCaller caller_audit(const Caller *c);

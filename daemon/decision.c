@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <systemd/sd-bus.h>
+
+#include "decision.h"
+#include "log.h"
+#include "pcreset1.h"
+#include "reset-method.h"
+#include "util.h"
+
+static void open_handles_freep(OpenHandles **h) {
+        open_handles_free(*h);
+}
+
+/* The planner asks whether a device is quiet; the verdicts later share the
+ * same /proc scan. */
+typedef struct QuietCtx {
+        const OwnershipContext *ownership;
+        OpenHandles **handles;
+} QuietCtx;
+
+static bool device_quiet(void *userdata, const PciDevice *d, char **why) {
+        QuietCtx *q = userdata;
+        bool quiet = false;
+
+        if (ownership_device_quiet(q->ownership, d->syspath, q->handles, &quiet, why) < 0)
+                return false;
+        return quiet;
+}
+
+static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, OpenHandles **handles) {
+        *q = (QuietCtx) { .ownership = ctx->ownership, .handles = handles };
+        return (PlannerEnv) {
+                .use_reset_subordinate = ctx->config->use_reset_subordinate,
+                .allow_userspace_sbr = ctx->config->userspace_bus_reset,
+                .quiet = device_quiet,
+                .userdata = q,
+        };
+}
+
+void decision_refresh(const DecisionContext *ctx) {
+        if (!ctx->rescan)
+                return;
+        int r = topology_refresh(ctx->topology, NULL);
+        if (r < 0)
+                log_warning("Rescanning PCI devices failed: %s", strerror(-r));
+}
+
+__attribute__((format(printf, 3, 4)))
+static int refuse(Decision *d, const char *error, const char *fmt, ...) {
+        va_list ap;
+
+        d->error = error;
+        va_start(ap, fmt);
+        set_errorv(&d->message, 0, fmt, ap);
+        va_end(ap);
+        return d->message ? 0 : -ENOMEM;
+}
+
+/* "Refusing to reset X with flr: 0000:01:00.1 (snd_hda_intel): in use by
+ * the host. Claim the device ..." */
+static char *busy_message(const Decision *d) {
+        _cleanup_free_ char *list = NULL;
+        size_t n_busy = 0;
+
+        for (size_t i = 0; i < d->n_verdicts; i++) {
+                const DeviceVerdict *v = &d->verdicts[i];
+                if (v->state != DEVICE_BUSY)
+                        continue;
+                char *j = strjoin_printf("%s%s%s%s%s%s: %s", strempty(list), list ? "; " : "",
+                                         d->plan.affected[i]->name, v->driver ? " (" : "", strempty(v->driver),
+                                         v->driver ? ")" : "", v->reason);
+                if (!j)
+                        return NULL;
+                free(list);
+                list = j;
+                n_busy++;
+        }
+        if (!n_busy)
+                return NULL;
+        const char *them = n_busy > 1 ? "them" : "it";
+        return strjoin_printf("Refusing to reset %s with %s: %s. Claim %s (ClaimDevice), bind %s to vfio-pci, or "
+                              "stop what uses %s.", d->plan.target->name, pcreset_scope_bit_name(d->plan.scope), list,
+                              n_busy > 1 ? "the devices" : "the device", them, them);
+}
+
+char **decision_affected(const Decision *d) {
+        char **l = calloc(d->plan.n_affected + 1, sizeof(char *));
+        for (size_t i = 0; l && i < d->plan.n_affected; i++)
+                if (!(l[i] = strdup(d->plan.affected[i]->name)))
+                        return strv_free(l);
+        return l;
+}
+
+static int polkit_question(const DecisionInput *in, Decision *d) {
+        const PciDevice *dev = d->device;
+        _cleanup_strv_free_ char **aff = decision_affected(d);
+        _cleanup_free_ char *affected = aff ? strv_join(aff, ",") : NULL;
+        char vendor[8], product[8], mask[16];
+
+        if (!affected)
+                return -ENOMEM;
+        snprintf(vendor, sizeof vendor, "%04x", dev->vendor_id);
+        snprintf(product, sizeof product, "%04x", dev->device_id);
+        snprintf(mask, sizeof mask, "0x%08x", in->mask);
+        const char *pairs[] = {
+                "device", dev->name,
+                "vendor", vendor,
+                "product", product,
+                "scope", pcreset_scope_bit_name(d->plan.scope),
+                "mask", mask,
+                "affected", affected,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(pairs); i++)
+                if (strv_extend(&d->details, pairs[i]) < 0)
+                        return -ENOMEM;
+        d->action = PCRESET1_ACTION_RESET;
+        d->what = strjoin_printf("reset %s", dev->name);
+        return d->what ? 0 : -ENOMEM;
+}
+
+const char *decision_parse_address(const char *address, char name[static PCI_ADDRESS_MAX], char **ret_message) {
+        PciAddress a;
+
+        if (pci_address_parse(address, &a) < 0) {
+                set_errorf(ret_message, 0, "Invalid PCI address '%.64s': expected DDDD:BB:DD.F or BB:DD.F in hex, "
+                           "e.g. 0000:01:00.0", address);
+                return SD_BUS_ERROR_INVALID_ARGS;
+        }
+        pci_address_format(&a, name);
+        return NULL;
+}
+
+const char *decision_find_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
+                                 char **ret_message) {
+        char name[PCI_ADDRESS_MAX];
+        PciAddress a;
+        const char *e = decision_parse_address(address, name, ret_message);
+
+        if (e)
+                return e;
+        decision_refresh(ctx);
+        (void) pci_address_parse(name, &a);
+        *ret = topology_find(ctx->topology, &a);
+        if (*ret)
+                return NULL;
+        set_errorf(ret_message, 0, "No PCI device %s on this host", name);
+        return PCRESET1_ERROR_NO_SUCH_DEVICE;
+}
+
+int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision *ret) {
+        _cleanup_(open_handles_freep) OpenHandles *handles = NULL;
+        _cleanup_strv_free_ char **methods = NULL;
+        _cleanup_free_ char *reason = NULL;
+        Decision *d = ret;
+        int r;
+
+        *d = (Decision) {};
+        if (!pcreset_scope_mask_valid(in->mask))
+                return refuse(d, SD_BUS_ERROR_INVALID_ARGS,
+                              "Invalid scope mask 0x%08x: use a non-zero combination of DEV_SPECIFIC 0x01, FLR 0x02, "
+                              "PM 0x04, SLOT 0x08, BUS 0x10, ACPI 0x20, CXL_BUS 0x40, or ANY 0xffffffff", in->mask);
+        d->error = decision_find_device(ctx, in->address, &d->device, &d->message);
+        if (d->error)
+                return d->message ? 0 : -ENOMEM;
+
+        r = reset_method_read(d->device->syspath, &methods);
+        if (r < 0)
+                return refuse(d, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
+                              d->device->name, strerror(-r));
+        QuietCtx q;
+        PlannerEnv env = planner_env(ctx, &q, &handles);
+        r = planner_plan(ctx->topology, d->device, in->mask, methods, &env, &d->plan, &reason);
+        if (r == -EOPNOTSUPP)
+                return refuse(d, PCRESET1_ERROR_NOT_SUPPORTED, "%s", reason ?: "not supported");
+        if (r < 0)
+                return refuse(d, SD_BUS_ERROR_FAILED, "Cannot plan a reset of %s: %s", d->device->name, strerror(-r));
+
+        for (; d->n_verdicts < d->plan.n_affected; d->n_verdicts++) {
+                const PciDevice *x = d->plan.affected[d->n_verdicts];
+                r = ownership_evaluate(ctx->ownership, x->name, x->syspath, in->uid, in->proven, &handles,
+                                       &d->verdicts[d->n_verdicts]);
+                if (r < 0)
+                        return refuse(d, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s", x->name,
+                                      strerror(-r));
+        }
+        d->busy = busy_message(d);
+        return polkit_question(in, d);
+}
+
+void decision_done(Decision *d) {
+        for (size_t i = 0; i < d->n_verdicts; i++)
+                device_verdict_done(&d->verdicts[i]);
+        free(d->message);
+        free(d->busy);
+        strv_free(d->details);
+        free(d->what);
+        *d = (Decision) {};
+}
+
+static bool plan_touches(const ResetPlan *p, const char *name) {
+        for (size_t i = 0; i < p->n_affected; i++)
+                if (streq(p->affected[i]->name, name))
+                        return true;
+        return false;
+}
+
+static bool accepted_touches(const ExecRequest *e, const char *name) {
+        for (size_t i = 0; i < e->n_affected; i++)
+                if (streq(e->affected[i].name, name))
+                        return true;
+        return false;
+}
+
+bool decision_matches(const Decision *d, const ExecRequest *e, char **ret_why) {
+        const ResetPlan *p = &d->plan;
+        const char *bridge = p->target && p->target->parent ? p->target->parent->name : "";
+
+        if (p->scope != e->scope || p->mechanism != e->mechanism || !streq_ptr(p->kernel_method, e->kernel_method) ||
+            !streq(bridge, e->bridge.name)) {
+                set_errorf(ret_why, 0, "the reset of %s would now be a %s reset (%s) instead of %s (%s)",
+                           e->target.name, pcreset_scope_bit_name(p->scope), reset_mechanism_to_string(p->mechanism),
+                           pcreset_scope_bit_name(e->scope), reset_mechanism_to_string(e->mechanism));
+                return false;
+        }
+        for (size_t i = 0; i < p->n_affected; i++)
+                if (!accepted_touches(e, p->affected[i]->name)) {
+                        set_errorf(ret_why, 0, "%s appeared below %s while the reset of %s was queued, and the reset "
+                                   "would touch it", p->affected[i]->name, bridge[0] ? bridge : "the root bus",
+                                   e->target.name);
+                        return false;
+                }
+        for (size_t i = 0; i < e->n_affected; i++)
+                if (!plan_touches(p, e->affected[i].name)) {
+                        set_errorf(ret_why, 0, "%s was removed while the request was queued", e->affected[i].name);
+                        return false;
+                }
+        return true;
+}
+
+int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, OpenHandles **handles,
+                             DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods) {
+        char **methods = NULL;
+        QuietCtx q;
+
+        int r = ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, NULL, handles, ret_verdict);
+        if (r < 0)
+                return r;
+        if (reset_method_read(d->syspath, &methods) < 0)
+                methods = NULL;
+        PlannerEnv env = planner_env(ctx, &q, handles);
+        *ret_scopes = planner_available_scopes(ctx->topology, d, methods, &env);
+        *ret_methods = methods;
+        return 0;
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <stddef.h>
+
+#include "audit.h"
+#include "bus.h"
+#include "log.h"
+#include "pcreset1.h"
+#include "request.h"
+#include "util.h"
+
+typedef struct Request Request;
+
+struct RequestQueue {
+        sd_event *event;
+        Scheduler *scheduler;
+        Limits *limits;
+        const DecisionContext *decide;
+        const ExecContext *exec;
+        Request *requests;      /* accepted, queued or running */
+        unsigned n;
+};
+
+struct Request {
+        RequestQueue *queue;
+        sd_bus_message *call;
+        char *sender, *unit;
+        AuditCaller caller;     /* points into this request */
+        uint32_t mask;
+        bool ex;                /* ResetDeviceEx / WithFds: reply with details */
+        char *domain;
+        ExecRequest exec;       /* what was accepted, copied out of the topology */
+        ExecResult result;
+        SchedJob job;
+        sd_event_source *wait_timer;   /* MaxQueueWaitSec while queued */
+        Request *prev, *next;
+};
+
+static Request *job_request(SchedJob *j) {
+        return (Request *) ((char *) j - offsetof(Request, job));
+}
+
+static char **request_affected(const Request *r) {
+        char **l = calloc(r->exec.n_affected + 1, sizeof(char *));
+        for (size_t i = 0; l && i < r->exec.n_affected; i++)
+                if (!(l[i] = strdup(r->exec.affected[i].name)))
+                        return strv_free(l);
+        return l;
+}
+
+static const char *request_bridge(const Request *r) {
+        /* a function reset goes through no bridge */
+        bool link = r->exec.mechanism != MECHANISM_KERNEL_METHOD || (r->exec.scope & PCRESET_SCOPE_LINK);
+        return link && r->exec.bridge.name[0] ? r->exec.bridge.name : NULL;
+}
+
+static void request_audit(const Request *r, AuditEvent event, const char *result, const char *detail) {
+        _cleanup_strv_free_ char **aff = request_affected(r);
+
+        audit_log(&(AuditRecord) {
+                .event = event, .caller = &r->caller, .device = r->exec.target.name, .mask = r->mask,
+                .scope = r->exec.scope, .method = r->exec.kernel_method,
+                .mechanism = reset_mechanism_to_string(r->exec.mechanism), .bridge = request_bridge(r),
+                .affected = aff, .result = result, .detail = detail, .usec = r->result.usec,
+        });
+}
+
+static Request *request_free(Request *r) {
+        if (!r)
+                return NULL;
+        RequestQueue *q = r->queue;
+        if (r->prev)
+                r->prev->next = r->next;
+        else if (q->requests == r)
+                q->requests = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        q->n--;
+        sd_event_source_disable_unref(r->wait_timer);
+        sd_bus_message_unref(r->call);
+        free(r->sender);
+        free(r->unit);
+        free(r->domain);
+        exec_request_done(&r->exec);
+        exec_result_done(&r->result);
+        free(r);
+        return NULL;
+}
+
+static const char *exec_status_error(ExecStatus s) {
+        switch (s) {
+        case EXEC_OK:   return NULL;
+        case EXEC_BUSY: return PCRESET1_ERROR_DEVICE_BUSY;
+        case EXEC_GONE: return PCRESET1_ERROR_NO_SUCH_DEVICE;
+        default:        return PCRESET1_ERROR_RESET_FAILED;
+        }
+}
+
+/* Right before the worker: the same decision again, on the world as it is
+ * now. A reset that would touch other devices, or a device that is no
+ * longer the caller's or idle, does not run. */
+static bool request_prepare(SchedJob *j) {
+        Request *r = job_request(j);
+        RequestQueue *q = r->queue;
+        _cleanup_(decision_done) Decision d = {};
+        _cleanup_free_ char *why = NULL;
+
+        int k = decision_make(q->decide, &(DecisionInput) { .address = r->exec.target.name, .mask = r->mask,
+                                                            .uid = r->exec.uid, .proven = r->exec.proven }, &d);
+        ExecStatus status = EXEC_OK;
+        if (k < 0)
+                status = EXEC_FAILED, why = strdup("out of memory");
+        else if (d.error && streq(d.error, PCRESET1_ERROR_NO_SUCH_DEVICE))
+                status = EXEC_GONE, why = strjoin_printf("%s was removed while the request was queued",
+                                                          r->exec.target.name);
+        else if (d.error)
+                status = EXEC_FAILED, why = TAKE_PTR(d.message);
+        else if (!decision_matches(&d, &r->exec, &why))
+                status = strstr(strempty(why), " was removed ") ? EXEC_GONE : EXEC_BUSY;
+        else if (d.busy)
+                status = EXEC_BUSY, why = strjoin_printf("%s changed while the request was queued: %s",
+                                                          r->exec.target.name, d.busy);
+        if (status == EXEC_OK)
+                return true;
+        r->result = (ExecResult) { .status = status, .error = 0, .message = TAKE_PTR(why) };
+        return false;
+}
+
+static void request_started(SchedJob *j) {
+        Request *r = job_request(j);
+        _cleanup_strv_free_ char **aff = request_affected(r);
+
+        /* running: no longer waiting in the queue */
+        r->wait_timer = sd_event_source_disable_unref(r->wait_timer);
+        bus_emit_reset_signal(sd_bus_message_get_bus(r->call), "ResetStarted", r->exec.target.name, r->exec.scope, aff, "started");
+}
+
+static void request_run(SchedJob *j) {
+        Request *r = job_request(j);
+        executor_run(r->queue->exec, &r->exec, &r->result);
+}
+
+static void request_done(SchedJob *j) {
+        Request *r = job_request(j);
+        _cleanup_strv_free_ char **aff = request_affected(r);
+        const ExecResult *res = &r->result;
+        const char *error = exec_status_error(res->status);
+
+        /* the record and the signal first: whoever looks after the reply finds them */
+        request_audit(r, error ? AUDIT_FAILED : AUDIT_COMPLETED, error ?: "ok", res->message);
+        bus_emit_reset_signal(sd_bus_message_get_bus(r->call), "ResetCompleted", r->exec.target.name, r->exec.scope, aff, error ?: "ok");
+        int k = error ? sd_bus_reply_method_errorf(r->call, error, "%s", res->message ?: "reset failed")
+                      : bus_reply_reset(r->call, r->ex, &r->exec, request_bridge(r), aff, res->usec);
+        if (k < 0)
+                log_debug("Cannot reply to %s (gone?): %s", r->sender, strerror(-k));
+        request_free(r);
+}
+
+static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Request *r = userdata;
+        RequestQueue *q = r->queue;
+        unsigned sec = (unsigned) (limits_queue_wait_usec(q->limits) / USEC_PER_SEC);
+
+        if (scheduler_cancel(q->scheduler, &r->job) < 0)
+                return 0; /* started meanwhile */
+        _cleanup_free_ char *msg = strjoin_printf("The reset of %s waited %u s in the queue of %s and was dropped "
+                                                  "(MaxQueueWaitSec=%u): the resets before it take too long",
+                                                  r->exec.target.name, sec,
+                                                  r->exec.bridge.name[0] ? r->exec.bridge.name : r->exec.target.name,
+                                                  sec);
+        (void) sd_bus_reply_method_errorf(r->call, SD_BUS_ERROR_LIMITS_EXCEEDED, "%s", msg ?: "waited too long");
+        request_audit(r, AUDIT_CANCELLED, SD_BUS_ERROR_LIMITS_EXCEEDED, msg);
+        request_free(r);
+        return 0;
+}
+
+int request_queue_new(sd_event *event, Scheduler *scheduler, Limits *limits, const DecisionContext *decide,
+                      const ExecContext *exec, RequestQueue **ret) {
+        RequestQueue *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        *q = (RequestQueue) { .event = event, .scheduler = scheduler, .limits = limits, .decide = decide,
+                              .exec = exec };
+        *ret = q;
+        return 0;
+}
+
+RequestQueue *request_queue_free(RequestQueue *q) {
+        if (!q)
+                return NULL;
+        for (Request *r = q->requests, *next; r; r = next) {
+                next = r->next;
+                if (scheduler_cancel(q->scheduler, &r->job) >= 0) {
+                        (void) sd_bus_reply_method_errorf(r->call, PCRESET1_ERROR_CANCELLED,
+                                                          "pcresetd is stopping; %s was not reset",
+                                                          r->exec.target.name);
+                        request_audit(r, AUDIT_CANCELLED, PCRESET1_ERROR_CANCELLED, "pcresetd is stopping");
+                        request_free(r);
+                }
+        }
+        /* the running ones finish and are answered */
+        scheduler_drain(q->scheduler);
+        while (q->requests)
+                request_free(q->requests);
+        free(q);
+        return NULL;
+}
+
+static unsigned requests_of_uid(const RequestQueue *q, uid_t uid) {
+        unsigned n = 0;
+        for (const Request *r = q->requests; r; r = r->next)
+                n += r->caller.uid == uid;
+        return n;
+}
+
+int request_queue_admit(RequestQueue *q, uid_t uid, char **ret_message) {
+        uint64_t now = 0;
+        (void) sd_event_now(q->event, CLOCK_MONOTONIC, &now);
+        return limits_admit(q->limits, uid, requests_of_uid(q, uid), now, ret_message);
+}
+
+int request_queue_submit(RequestQueue *q, sd_bus_message *call, const Caller *caller, uint32_t mask, bool ex,
+                         char *const *proven, const Decision *d) {
+        const ResetPlan *p = &d->plan;
+        Request *r = calloc(1, sizeof *r);
+        uint64_t now = 0;
+        int k;
+
+        if (!r)
+                return -ENOMEM;
+        r->queue = q;
+        r->next = q->requests;
+        if (q->requests)
+                q->requests->prev = r;
+        q->requests = r;
+        q->n++;
+        r->call = sd_bus_message_ref(call);
+        r->sender = strdup(caller->sender);
+        r->unit = caller->unit ? strdup(caller->unit) : NULL;
+        r->caller = (AuditCaller) { .uid = caller->uid, .pid = caller->pid, .unit = r->unit,
+                                    .sender = r->sender && r->sender[0] ? r->sender : NULL };
+        r->mask = mask;
+        r->ex = ex;
+        r->domain = strdup(p->domain->relpath);
+        r->job = (SchedJob) { .domain = r->domain, .link = p->link, .prepare = request_prepare,
+                              .started = request_started, .run = request_run, .done = request_done };
+        if (!r->sender || !r->domain || (caller->unit && !r->unit) ||
+            exec_request_from_plan(p, caller->uid, proven, &r->exec) < 0) {
+                request_free(r);
+                return -ENOMEM;
+        }
+
+        k = sd_event_add_time_relative(q->event, &r->wait_timer, CLOCK_MONOTONIC, limits_queue_wait_usec(q->limits), 0,
+                                       on_wait_timeout, r);
+        if (k < 0)
+                log_warning("Cannot bound the queue wait of a reset of %s: %s", p->target->name, strerror(-k));
+        (void) sd_event_now(q->event, CLOCK_MONOTONIC, &now);
+        limits_note_accepted(q->limits, caller->uid, now);
+        request_audit(r, AUDIT_ACCEPTED, "queued", NULL);
+        return scheduler_submit(q->scheduler, &r->job);
+}
+
+void request_queue_forget_sender(RequestQueue *q, const char *sender) {
+        for (Request *r = q->requests, *next; r; r = next) {
+                next = r->next;
+                if (!streq(r->sender, sender) || scheduler_cancel(q->scheduler, &r->job) < 0)
+                        continue;
+                request_audit(r, AUDIT_CANCELLED, PCRESET1_ERROR_CANCELLED,
+                              "the caller left the bus while the request was queued");
+                request_free(r);
+        }
+}
+
+unsigned request_queue_count(const RequestQueue *q) {
+        return q->n;
+}
