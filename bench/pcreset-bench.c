@@ -19,882 +19,28 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <systemd/sd-bus.h>
-#include <systemd/sd-event.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "fakereset.h"
-#include "faketree.h"
+#include "client.h"
 #include "harness.h"
+#include "host.h"
+#include "options.h"
 #include "pcreset1.h"
+#include "report.h"
+#include "stats.h"
 
-#define DEST  PCRESET1_BUS_NAME
-#define PATH  PCRESET1_OBJECT_PATH
-#define IFACE PCRESET1_MANAGER_INTERFACE
+Options options;
 
-#define POLKIT_DEST  "org.freedesktop.PolicyKit1"
-#define POLKIT_PATH  "/org/freedesktop/PolicyKit1/Authority"
-#define POLKIT_IFACE "org.freedesktop.PolicyKit1.Authority"
-
-#define CALL_TIMEOUT_USEC (60ULL * 1000000ULL)
-
-static gboolean smoke;
-static char *topodir, *direct_bin, *json_path;
-static char **only_cases;
-static int failures; /* cases that could not run, correctness violations */
-
-/* ---- time and statistics ---------------------------------------------- */
-
-static double now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
-
-static int dbl_cmp(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a GArray of doubles (sorted in place). */
-static double percentile(GArray *a, double p) {
-        if (a->len == 0)
-                return NAN;
-        qsort(a->data, a->len, sizeof(double), dbl_cmp);
-        size_t rank = (size_t) ceil(p / 100.0 * a->len);
-        if (rank < 1)
-                rank = 1;
-        return g_array_index(a, double, rank - 1);
-}
-
-static double mean(GArray *a) {
-        double s = 0;
-        for (guint i = 0; i < a->len; i++)
-                s += g_array_index(a, double, i);
-        return a->len ? s / a->len : NAN;
-}
-
-static double median_of(double *v, size_t n) {
-        qsort(v, n, sizeof(double), dbl_cmp);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* The 1-minute load average: the table says when the machine was busy. */
-static double loadavg(void) {
-        double l = NAN;
-        FILE *f = fopen("/proc/loadavg", "re");
-        if (f) {
-                if (fscanf(f, "%lf", &l) != 1)
-                        l = NAN;
-                fclose(f);
-        }
-        return l;
-}
-
-/* ---- the result table --------------------------------------------------- */
-
-typedef struct Row {
-        char *case_name, *figure, *unit, *target, *note;
-        double value, baseline; /* baseline NAN: none */
-        int met;                /* 1 yes, 0 no, -1 no target */
-} Row;
-
-static GPtrArray *rows;
-
-static void add_row(const char *case_name, const char *figure, const char *unit, double value, double baseline,
-                    const char *target, int met, const char *note) {
-        Row *r = g_new0(Row, 1);
-        r->case_name = g_strdup(case_name);
-        r->figure = g_strdup(figure);
-        r->unit = g_strdup(unit);
-        r->value = value;
-        r->baseline = baseline;
-        r->target = g_strdup(target ? target : "-");
-        r->met = met;
-        r->note = g_strdup(note);
-        g_ptr_array_add(rows, r);
-}
-
-static char *fmt_num(double v, const char *unit) {
-        if (isnan(v))
-                return g_strdup("-");
-        if (g_str_equal(unit, "") || g_str_equal(unit, "count"))
-                return g_strdup_printf("%.0f", v);
-        if (fabs(v) >= 100)
-                return g_strdup_printf("%.1f %s", v, unit);
-        if (fabs(v) >= 10)
-                return g_strdup_printf("%.2f %s", v, unit);
-        return g_strdup_printf("%.3f %s", v, unit);
-}
-
-static double row_ratio(const Row *r) {
-        if (isnan(r->baseline) || r->baseline == 0 || isnan(r->value))
-                return NAN;
-        return r->value / r->baseline;
-}
-
-static void print_table(FILE *out) {
-        const char *hdr[] = { "case", "figure", "value", "baseline", "ratio", "target", "met" };
-        int w[7];
-        GPtrArray *cells = g_ptr_array_new_with_free_func(g_free);
-
-        for (int i = 0; i < 7; i++)
-                w[i] = (int) g_utf8_strlen(hdr[i], -1);
-        for (guint i = 0; i < rows->len; i++) {
-                Row *r = rows->pdata[i];
-                double ratio = row_ratio(r);
-                char *c[7] = {
-                        g_strdup(r->case_name), g_strdup(r->figure), fmt_num(r->value, r->unit),
-                        fmt_num(r->baseline, r->unit),
-                        isnan(ratio) ? g_strdup("-") : g_strdup_printf("%.3f", ratio), g_strdup(r->target),
-                        g_strdup(r->met < 0 ? "-" : r->met ? "yes" : "NO"),
-                };
-                for (int k = 0; k < 7; k++) {
-                        w[k] = MAX(w[k], (int) g_utf8_strlen(c[k], -1));
-                        g_ptr_array_add(cells, c[k]);
-                }
-        }
-        /* printf pads bytes, not characters: pad by hand for "≤" and "×" */
-#define PAD(s, width) fprintf(out, "| %s%*s ", (s), (width) - (int) g_utf8_strlen((s), -1), "")
-        for (int k = 0; k < 7; k++)
-                PAD(hdr[k], w[k]);
-        fprintf(out, "|\n");
-        for (int k = 0; k < 7; k++) {
-                fprintf(out, "|");
-                for (int j = 0; j < w[k] + 2; j++)
-                        fputc('-', out);
-        }
-        fprintf(out, "|\n");
-        for (guint i = 0; i < rows->len; i++) {
-                for (int k = 0; k < 7; k++)
-                        PAD((char *) cells->pdata[i * 7 + k], w[k]);
-                fprintf(out, "|\n");
-        }
-#undef PAD
-        g_ptr_array_unref(cells);
-}
-
-static void json_string(GString *s, const char *v) {
-        if (!v) {
-                g_string_append(s, "null");
-                return;
-        }
-        g_string_append_c(s, '"');
-        for (const char *p = v; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        g_string_append_printf(s, "\\%c", *p);
-                else if ((unsigned char) *p < 0x20)
-                        g_string_append_printf(s, "\\u%04x", *p);
-                else
-                        g_string_append_c(s, *p);
-        }
-        g_string_append_c(s, '"');
-}
-
-static void json_number(GString *s, double v) {
-        if (isnan(v))
-                g_string_append(s, "null");
-        else
-                g_string_append_printf(s, "%.6g", v);
-}
-
-static gboolean write_json(const char *path, double total_s, double load0, double load1) {
-        GString *s = g_string_new("{\n");
-        g_string_append_printf(s, "  \"mode\": \"%s\",\n  \"duration_s\": %.1f,\n", smoke ? "smoke" : "full", total_s);
-        g_string_append_printf(s, "  \"loadavg_start\": %.2f,\n  \"loadavg_end\": %.2f,\n  \"rows\": [\n", load0, load1);
-        for (guint i = 0; i < rows->len; i++) {
-                Row *r = rows->pdata[i];
-                g_string_append(s, "    {\"case\": ");
-                json_string(s, r->case_name);
-                g_string_append(s, ", \"figure\": ");
-                json_string(s, r->figure);
-                g_string_append(s, ", \"value\": ");
-                json_number(s, r->value);
-                g_string_append(s, ", \"baseline\": ");
-                json_number(s, r->baseline);
-                g_string_append(s, ", \"ratio\": ");
-                json_number(s, row_ratio(r));
-                g_string_append(s, ", \"unit\": ");
-                json_string(s, r->unit);
-                g_string_append(s, ", \"target\": ");
-                json_string(s, r->target);
-                g_string_append(s, ", \"met\": ");
-                json_string(s, r->met < 0 ? NULL : r->met ? "yes" : "no");
-                g_string_append(s, ", \"note\": ");
-                json_string(s, r->note);
-                g_string_append_printf(s, "}%s\n", i + 1 < rows->len ? "," : "");
-        }
-        g_string_append(s, "  ]\n}\n");
-        g_autoptr(GError) error = NULL;
-        gboolean ok = g_file_set_contents(path, s->str, (gssize) s->len, &error);
-        if (!ok)
-                g_printerr("pcreset-bench: %s\n", error->message);
-        g_string_free(s, TRUE);
-        return ok;
-}
-
-/* ---- errors ------------------------------------------------------------- */
-
-static void fail(const char *case_name, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static void fail(const char *case_name, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-        g_printerr("pcreset-bench: %s: ERROR: %s\n", case_name, msg);
-        add_row(case_name, "ERROR", "", NAN, NAN, msg, 0, msg);
-        failures++;
-}
-
-static double start_ms;
-
-static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static void say(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "pcreset-bench [%6.1f s]: ", (now_ms() - start_ms) / 1000);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-}
-
-#define FAIL(...) do { fail(__VA_ARGS__); return; } while (0)
-
-static gboolean want(const char *name) {
-        if (!only_cases || !only_cases[0])
+gboolean want(const char *name) {
+        if (!options.only_cases || !options.only_cases[0])
                 return TRUE;
-        return g_strv_contains((const char *const *) only_cases, name);
-}
-
-/* ---- hosts: a Harness with a fake tree, FUSE files and a daemon --------- */
-
-typedef struct Host {
-        Harness *h;
-        FakeReset *fuse;
-        char *fuse_log;
-        char *config;      /* the daemon's --config file, or NULL */
-        gboolean tmpfs_state, tmpfs_root; /* tmpfs mounted on the state dir, the fake root */
-} Host;
-
-static void host_free(Host *x) {
-        if (!x)
-                return;
-        if (x->h && harness_daemon_pid(x->h) > 0)
-                (void) harness_stop_daemon(x->h);
-        fakereset_stop(x->fuse);
-        if (x->tmpfs_state)
-                (void) umount2(harness_state_dir(x->h), MNT_DETACH);
-        if (x->tmpfs_root)
-                (void) umount2(harness_fake_root(x->h), MNT_DETACH);
-        harness_free(x->h);
-        g_free(x->fuse_log);
-        g_free(x->config);
-        g_free(x);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Host, host_free)
-
-static char *device_attr(Host *x, const char *addr, const char *attr) {
-        g_autofree char *dir = faketree_device_dir(harness_fake_root(x->h), addr);
-        return dir ? g_build_filename(dir, attr, NULL) : NULL;
-}
-
-/* specs: "NAME:DELAY_MS" FUSE files, bound over the reset of addrs[i]. */
-static Host *host_new(const char *topo, const char *const *specs, const char *const *addrs, const char *config_text,
-                      GError **error) {
-        g_autoptr(Host) x = g_new0(Host, 1);
-        g_autofree char *path = g_build_filename(topodir, topo, NULL), *desc = NULL;
-
-        if (!g_file_get_contents(path, &desc, NULL, error))
-                return NULL;
-        x->h = harness_new(error);
-        if (!x->h)
-                return NULL;
-        /* The fake host in memory, like sysfs (kernfs) and procfs: the 4,121
-         * function tree is 300 MB of small files, slow to write and to
-         * remove on a disk, and reads of it would not differ once cached. */
-        if (mount("tmpfs", harness_fake_root(x->h), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs on %s: %s",
-                            harness_fake_root(x->h), g_strerror(errno));
-                return NULL;
-        }
-        x->tmpfs_root = TRUE;
-        if (!harness_build_tree(x->h, desc, error))
-                return NULL;
-
-        /* The state dir on tmpfs, as in production (RuntimeDirectory=
-         * pcresetd, /run is a tmpfs): the daemon fsyncs an in-flight record
-         * there before every kernel-method reset. */
-        if (mount("tmpfs", harness_state_dir(x->h), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs on %s: %s",
-                            harness_state_dir(x->h), g_strerror(errno));
-                return NULL;
-        }
-        x->tmpfs_state = TRUE;
-
-        if (specs && specs[0]) {
-                g_autofree char *mnt = g_build_filename(harness_dir(x->h), "fuse", NULL);
-                x->fuse_log = g_build_filename(harness_dir(x->h), "fuse.log", NULL);
-                x->fuse = fakereset_start(g_getenv("FAKERESET_FUSE_BIN"), mnt, x->fuse_log, (const char **) specs,
-                                          error);
-                if (!x->fuse)
-                        return NULL;
-                for (size_t i = 0; specs[i]; i++) {
-                        g_auto(GStrv) parts = g_strsplit(specs[i], ":", 2);
-                        g_autofree char *target = device_attr(x, addrs[i], "reset");
-                        int r = target ? fakereset_bind(x->fuse, parts[0], target) : -ENOENT;
-                        if (r < 0) {
-                                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "binding %s over %s: %s",
-                                            parts[0], addrs[i], g_strerror(-r));
-                                return NULL;
-                        }
-                }
-        }
-        if (config_text) {
-                x->config = g_build_filename(harness_dir(x->h), "pcresetd.conf", NULL);
-                if (!g_file_set_contents(x->config, config_text, -1, error))
-                        return NULL;
-        }
-        return g_steal_pointer(&x);
-}
-
-static int host_start(Host *x, const char *const *more, GError **error) {
-        g_autoptr(GPtrArray) args = g_ptr_array_new();
-        if (x->config) {
-                g_ptr_array_add(args, (char *) "--config");
-                g_ptr_array_add(args, x->config);
-        }
-        for (const char *const *a = more; a && *a; a++)
-                g_ptr_array_add(args, (char *) *a);
-        g_ptr_array_add(args, NULL);
-        return harness_start_daemon(x->h, (const char *const *) args->pdata, error);
-}
-
-/* Every entry of the host's FUSE log so far, in file order. */
-static GPtrArray *fuse_entries(Host *x) {
-        return fakereset_read_log(x->fuse_log);
-}
-
-/* ---- /proc facts about the daemon --------------------------------------- */
-
-typedef struct Mem {
-        double rss_mb, hwm_mb, anon_mb, file_mb;
-} Mem;
-
-static gboolean read_mem(pid_t pid, Mem *m) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid), *text = NULL;
-        if (!g_file_get_contents(path, &text, NULL, NULL))
-                return FALSE;
-        *m = (Mem) { NAN, NAN, NAN, NAN };
-        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-        for (char **l = lines; *l; l++) {
-                double kb;
-                if (sscanf(*l, "VmRSS: %lf", &kb) == 1)
-                        m->rss_mb = kb / 1024;
-                else if (sscanf(*l, "VmHWM: %lf", &kb) == 1)
-                        m->hwm_mb = kb / 1024;
-                else if (sscanf(*l, "RssAnon: %lf", &kb) == 1)
-                        m->anon_mb = kb / 1024;
-                else if (sscanf(*l, "RssFile: %lf", &kb) == 1)
-                        m->file_mb = kb / 1024;
-        }
-        return !isnan(m->rss_mb);
-}
-
-/* Sum over every thread of how many times it was scheduled in (the third
- * field of schedstat): each wakeup counts one. */
-static gboolean read_runs(pid_t pid, guint64 *ret) {
-        g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int) pid);
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        const char *name;
-        guint64 sum = 0;
-        if (!d)
-                return FALSE;
-        while ((name = g_dir_read_name(d))) {
-                g_autofree char *p = g_strdup_printf("%s/%s/schedstat", dir, name), *text = NULL;
-                guint64 a, b, c;
-                if (g_file_get_contents(p, &text, NULL, NULL) &&
-                    sscanf(text, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &a, &b, &c) == 3)
-                        sum += c;
-        }
-        *ret = sum;
-        return TRUE;
-}
-
-/* ---- sd-bus client calls ------------------------------------------------ */
-
-static char *bus_error_text(const sd_bus_error *e, int r) {
-        if (sd_bus_error_is_set(e))
-                return g_strdup_printf("%s: %s", e->name, e->message);
-        return g_strdup(g_strerror(-r));
-}
-
-/* ResetDevice, synchronously; *ms its round trip. */
-static int call_reset(sd_bus *bus, const char *addr, uint32_t mask, double *ms, char **err) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        double t0 = now_ms();
-        int r = sd_bus_call_method(bus, DEST, PATH, IFACE, "ResetDevice", &e, &reply, "su", addr, mask);
-        *ms = now_ms() - t0;
-        uint32_t performed = 0;
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "u", &performed);
-        if (r < 0 && err)
-                *err = bus_error_text(&e, r);
-        sd_bus_error_free(&e);
-        sd_bus_message_unref(reply);
-        return r;
-}
-
-/* GetResetInfo; *n_affected and *busy (devices said busy) from the reply. */
-static int call_info(sd_bus *bus, const char *addr, uint32_t mask, double *ms, unsigned *n_affected, unsigned *busy,
-                     char **err) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        double t0 = now_ms();
-        int r = sd_bus_call_method(bus, DEST, PATH, IFACE, "GetResetInfo", &e, &reply, "su", addr, mask);
-        *ms = now_ms() - t0;
-        uint32_t planned;
-        unsigned n = 0, b = 0;
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "u", &planned);
-        if (r >= 0)
-                r = sd_bus_message_enter_container(reply, 'a', "(sss)");
-        while (r >= 0) {
-                const char *name, *state, *why;
-                r = sd_bus_message_read(reply, "(sss)", &name, &state, &why);
-                if (r <= 0)
-                        break;
-                n++;
-                b += g_str_equal(state, "busy");
-        }
-        if (r < 0 && err)
-                *err = bus_error_text(&e, r);
-        if (n_affected)
-                *n_affected = n;
-        if (busy)
-                *busy = b;
-        sd_bus_error_free(&e);
-        sd_bus_message_unref(reply);
-        return r < 0 ? r : 0;
-}
-
-/* ListDevices; *n the number of devices listed. */
-static int call_list(sd_bus *bus, double *ms, unsigned *n, char **err) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        double t0 = now_ms();
-        int r = sd_bus_call_method(bus, DEST, PATH, IFACE, "ListDevices", &e, &reply, "");
-        *ms = now_ms() - t0;
-        unsigned k = 0;
-        if (r >= 0)
-                r = sd_bus_message_enter_container(reply, 'a', "(ssqqsssssuas)");
-        while (r >= 0) {
-                r = sd_bus_message_skip(reply, "(ssqqsssssuas)");
-                if (r <= 0)
-                        break;
-                k++;
-        }
-        if (r < 0 && err)
-                *err = bus_error_text(&e, r);
-        *n = k;
-        sd_bus_error_free(&e);
-        sd_bus_message_unref(reply);
-        return r < 0 ? r : 0;
-}
-
-/* The daemon's own question to polkit, asked by root: CheckAuthorization
- * for the system-bus-name subject sender, with the details pcresetd
- * passes. Returns 1 authorized, 0 not, <0 error. */
-static int call_polkit(sd_bus *bus, const char *sender, const char *const *details, double *ms, char **err) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL, *reply = NULL;
-        int authorized = 0, challenge = 0;
-        double t0 = now_ms();
-        int r = sd_bus_message_new_method_call(bus, &m, POLKIT_DEST, POLKIT_PATH, POLKIT_IFACE, "CheckAuthorization");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sa{sv})s", "system-bus-name", 1, "name", "s", sender,
-                                          PCRESET1_ACTION_RESET);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{ss}");
-        for (size_t i = 0; r >= 0 && details[i] && details[i + 1]; i += 2)
-                r = sd_bus_message_append(m, "{ss}", details[i], details[i + 1]);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "us", (uint32_t) 0, "");
-        if (r >= 0)
-                r = sd_bus_call(bus, m, CALL_TIMEOUT_USEC, &e, &reply);
-        *ms = now_ms() - t0;
-        if (r >= 0)
-                r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
-        if (r < 0 && err)
-                *err = bus_error_text(&e, r);
-        sd_bus_error_free(&e);
-        sd_bus_message_unref(m);
-        sd_bus_message_unref(reply);
-        return r < 0 ? r : authorized;
-}
-
-static sd_bus *open_bus(GError **error) {
-        sd_bus *bus = NULL;
-        const char *name;
-        /* the unique name needs the Hello done: the connection is ready
-         * before anything is timed */
-        int r = sd_bus_open_system(&bus);
-        if (r >= 0)
-                r = sd_bus_get_unique_name(bus, &name);
-        if (r < 0) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot connect to the private bus: %s",
-                            g_strerror(-r));
-                sd_bus_flush_close_unref(bus);
-                return NULL;
-        }
-        return bus;
-}
-
-/* org.freedesktop.DBus.Peer.Ping to the daemon: answered inside sd-bus,
- * the floor of any call through the bus. */
-static int call_ping(sd_bus *bus, double *ms, char **err) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        double t0 = now_ms();
-        int r = sd_bus_call_method(bus, DEST, PATH, "org.freedesktop.DBus.Peer", "Ping", &e, NULL, "");
-        *ms = now_ms() - t0;
-        if (r < 0 && err)
-                *err = bus_error_text(&e, r);
-        sd_bus_error_free(&e);
-        return r;
-}
-
-/* n sequential ResetDevice calls, their round trips appended to out, and
- * if spans is given their (sent, answered) in ms as pairs. */
-static gboolean reset_loop_spans(sd_bus *bus, const char *addr, uint32_t mask, unsigned n, GArray *out, GArray *spans,
-                                 char **err) {
-        for (unsigned i = 0; i < n; i++) {
-                double ms, t0 = now_ms();
-                if (call_reset(bus, addr, mask, &ms, err) < 0)
-                        return FALSE;
-                if (out)
-                        g_array_append_val(out, ms);
-                if (spans) {
-                        double t1 = t0 + ms;
-                        g_array_append_val(spans, t0);
-                        g_array_append_val(spans, t1);
-                }
-        }
-        return TRUE;
-}
-
-static gboolean reset_loop(sd_bus *bus, const char *addr, uint32_t mask, unsigned n, GArray *out, char **err) {
-        return reset_loop_spans(bus, addr, mask, n, out, NULL, err);
-}
-
-/* ---- the direct baseline ------------------------------------------------ */
-
-/* n direct resets; their durations appended to out, and if spans is given,
- * their (start, end) in ms, CLOCK_MONOTONIC, as pairs. */
-static gboolean run_direct_spans(Host *x, const char *addr, const char *method, unsigned n, GArray *out,
-                                 GArray *spans, char **err) {
-        g_autofree char *dir = faketree_device_dir(harness_fake_root(x->h), addr);
-        g_autofree char *file = g_build_filename(harness_dir(x->h), "direct.out", NULL);
-        g_autofree char *count = g_strdup_printf("%u", n);
-        g_autofree char *errout = NULL, *text = NULL;
-        const char *argv[] = { direct_bin, dir, method, count, file, NULL };
-        int status = 0;
-        g_autoptr(GError) error = NULL;
-
-        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &errout, &status,
-                          &error) ||
-            !g_spawn_check_wait_status(status, &error)) {
-                *err = g_strdup_printf("%s: %s %s", direct_bin, error->message, errout ? errout : "");
-                return FALSE;
-        }
-        if (!g_file_get_contents(file, &text, NULL, &error)) {
-                *err = g_strdup(error->message);
-                return FALSE;
-        }
-        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-        for (char **l = lines; *l; l++)
-                if (**l) {
-                        char *end;
-                        double a = g_ascii_strtod(*l, &end) / 1e6, b = g_ascii_strtod(end, NULL) / 1e6, ms = b - a;
-                        g_array_append_val(out, ms);
-                        if (spans) {
-                                g_array_append_val(spans, a);
-                                g_array_append_val(spans, b);
-                        }
-                }
-        return TRUE;
-}
-
-static gboolean run_direct(Host *x, const char *addr, const char *method, unsigned n, GArray *out, char **err) {
-        return run_direct_spans(x, addr, method, n, out, NULL, err);
-}
-
-/* ---- the unprivileged client: a child as pcr-alice ---------------------- */
-
-typedef struct Client {
-        pid_t pid;
-        int cmd_fd, res_fd;
-        char *unique_name;
-} Client;
-
-static gboolean read_full(int fd, void *buf, size_t n) {
-        for (size_t done = 0; done < n;) {
-                ssize_t k = read(fd, (char *) buf + done, n - done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return FALSE;
-                done += (size_t) k;
-        }
-        return TRUE;
-}
-
-static gboolean write_full(int fd, const void *buf, size_t n) {
-        for (size_t done = 0; done < n;) {
-                ssize_t k = write(fd, (const char *) buf + done, n - done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return FALSE;
-                done += (size_t) k;
-        }
-        return TRUE;
-}
-
-/* The child: connects as uid, says its unique name, then for each command
- * (address length, address, mask, count) runs count ResetDevice calls and
- * answers count doubles, or -1 and an error text. */
-static G_GNUC_NORETURN void client_main(uid_t uid, gid_t gid, int cmd_fd, int res_fd) {
-        sd_bus *bus = NULL;
-        const char *name = NULL;
-        gid_t groups[] = { gid };
-
-        if (setgroups(1, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 ||
-            sd_bus_open_system(&bus) < 0 || sd_bus_get_unique_name(bus, &name) < 0)
-                _exit(3);
-        uint32_t len = (uint32_t) strlen(name);
-        if (!write_full(res_fd, &len, sizeof len) || !write_full(res_fd, name, len))
-                _exit(3);
-        for (;;) {
-                char addr[64];
-                uint32_t alen, mask, count;
-                if (!read_full(cmd_fd, &alen, sizeof alen) || alen == 0 || alen >= sizeof addr)
-                        _exit(0);
-                if (!read_full(cmd_fd, addr, alen) || !read_full(cmd_fd, &mask, sizeof mask) ||
-                    !read_full(cmd_fd, &count, sizeof count))
-                        _exit(3);
-                addr[alen] = '\0';
-                double *v = calloc(count ? count : 1, sizeof(double));
-                int32_t status = 0;
-                char *err = NULL;
-                for (uint32_t i = 0; i < count; i++)
-                        if (call_reset(bus, addr, mask, &v[i], &err) < 0) {
-                                status = -1;
-                                break;
-                        }
-                if (!write_full(res_fd, &status, sizeof status))
-                        _exit(3);
-                if (status < 0) {
-                        uint32_t elen = (uint32_t) strlen(err ? err : "?");
-                        (void) write_full(res_fd, &elen, sizeof elen);
-                        (void) write_full(res_fd, err ? err : "?", elen);
-                        _exit(4);
-                }
-                if (!write_full(res_fd, v, count * sizeof(double)))
-                        _exit(3);
-                free(v);
-        }
-}
-
-static Client *client_start(uid_t uid, gid_t gid, GError **error) {
-        int cmd[2], res[2];
-        if (pipe2(cmd, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "pipe: %s", g_strerror(errno));
-                return NULL;
-        }
-        fflush(NULL);
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "fork: %s", g_strerror(errno));
-                return NULL;
-        }
-        if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(3);
-                close(cmd[1]);
-                close(res[0]);
-                client_main(uid, gid, cmd[0], res[1]);
-        }
-        close(cmd[0]);
-        close(res[1]);
-        Client *c = g_new0(Client, 1);
-        c->pid = pid;
-        c->cmd_fd = cmd[1];
-        c->res_fd = res[0];
-        uint32_t len = 0;
-        char name[256];
-        if (!read_full(c->res_fd, &len, sizeof len) || len == 0 || len >= sizeof name ||
-            !read_full(c->res_fd, name, len)) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the client as uid %u could not connect",
-                            (unsigned) uid);
-                close(c->cmd_fd);
-                close(c->res_fd);
-                (void) waitpid(pid, NULL, 0);
-                g_free(c);
-                return NULL;
-        }
-        name[len] = '\0';
-        c->unique_name = g_strdup(name);
-        return c;
-}
-
-static gboolean client_resets(Client *c, const char *addr, uint32_t mask, uint32_t count, GArray *out, char **err) {
-        uint32_t alen = (uint32_t) strlen(addr);
-        int32_t status;
-        if (!write_full(c->cmd_fd, &alen, sizeof alen) || !write_full(c->cmd_fd, addr, alen) ||
-            !write_full(c->cmd_fd, &mask, sizeof mask) || !write_full(c->cmd_fd, &count, sizeof count) ||
-            !read_full(c->res_fd, &status, sizeof status)) {
-                *err = g_strdup("the unprivileged client died");
-                return FALSE;
-        }
-        if (status < 0) {
-                uint32_t elen = 0;
-                char buf[1024] = "";
-                if (read_full(c->res_fd, &elen, sizeof elen) && elen < sizeof buf)
-                        (void) read_full(c->res_fd, buf, elen);
-                *err = g_strdup(buf);
-                return FALSE;
-        }
-        double *v = g_new(double, count ? count : 1);
-        gboolean ok = read_full(c->res_fd, v, count * sizeof(double));
-        if (ok)
-                g_array_append_vals(out, v, count);
-        else
-                *err = g_strdup("the unprivileged client died");
-        g_free(v);
-        return ok;
-}
-
-static void client_stop(Client *c) {
-        if (!c)
-                return;
-        close(c->cmd_fd);
-        close(c->res_fd);
-        (void) waitpid(c->pid, NULL, 0);
-        g_free(c->unique_name);
-        g_free(c);
-}
-
-/* ---- many calls at once ------------------------------------------------- */
-
-typedef struct Batch {
-        sd_event *event;
-        unsigned pending, errors;
-        double *done_ms;
-        char *first_error;
-} Batch;
-
-typedef struct BatchCall {
-        Batch *batch;
-        unsigned index;
-} BatchCall;
-
-static int on_batch_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        BatchCall *c = userdata;
-        Batch *b = c->batch;
-        b->done_ms[c->index] = now_ms();
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        if (e) {
-                b->errors++;
-                if (!b->first_error)
-                        b->first_error = g_strdup_printf("%s: %s", e->name, e->message);
-        }
-        if (--b->pending == 0)
-                (void) sd_event_exit(b->event, 0);
-        return 0;
-}
-
-/* Sends call i (ResetDevice addrs[i], FLR) on buses[conn_of[i]], in index
- * order, all before reading any reply; returns when every reply is in. The
- * buses are closed afterwards (sd-bus closes them when the loop exits).
- * *t0 is when the first one was sent, done_ms[i] when reply i came. */
-static gboolean batch_resets(sd_bus **buses, unsigned n_buses, const unsigned *conn_of, char **addrs, unsigned n,
-                             double *t0, double *done_ms, char **err) {
-        Batch b = { .pending = n, .done_ms = done_ms };
-        BatchCall *calls = g_new0(BatchCall, n);
-        gboolean ok = FALSE;
-        const char *step = "setting up the event loop";
-        int r = sd_event_new(&b.event);
-
-        for (unsigned i = 0; r >= 0 && i < n_buses; i++)
-                r = sd_bus_attach_event(buses[i], b.event, 0);
-        *t0 = now_ms();
-        if (r >= 0)
-                step = "queueing the calls";
-        for (unsigned i = 0; r >= 0 && i < n; i++) {
-                calls[i] = (BatchCall) { &b, i };
-                r = sd_bus_call_method_async(buses[conn_of[i]], NULL, DEST, PATH, IFACE, "ResetDevice", on_batch_reply,
-                                             &calls[i], "su", addrs[i], (uint32_t) PCRESET_SCOPE_FLR);
-        }
-        if (r >= 0)
-                step = "sending the calls";
-        for (unsigned i = 0; r >= 0 && i < n_buses; i++)
-                r = sd_bus_flush(buses[i]);
-        if (r >= 0)
-                step = "waiting for the replies";
-        if (r >= 0)
-                r = sd_event_loop(b.event);
-        if (r < 0) {
-                unsigned closed = 0;
-                for (unsigned i = 0; i < n_buses; i++)
-                        closed += sd_bus_is_open(buses[i]) <= 0;
-                *err = g_strdup_printf("%s: %s (%u of %u connections closed)", step, g_strerror(-r), closed, n_buses);
-        }
-        else if (b.errors)
-                *err = g_strdup_printf("%u of %u calls failed, first: %s", b.errors, n, b.first_error);
-        else
-                ok = TRUE;
-        for (unsigned i = 0; i < n_buses; i++)
-                (void) sd_bus_detach_event(buses[i]);
-        sd_event_unref(b.event);
-        g_free(b.first_error);
-        g_free(calls);
-        return ok;
-}
-
-static int entry_start_cmp(const void *a, const void *b) {
-        const FakeResetEntry *x = *(FakeResetEntry *const *) a, *y = *(FakeResetEntry *const *) b;
-        return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
-}
-
-/* FUSE log entries whose name starts with prefix, from index from on,
- * sorted by start. */
-static GPtrArray *entries_with_prefix(GPtrArray *log, guint from, const char *prefix) {
-        GPtrArray *a = g_ptr_array_new();
-        for (guint i = from; i < log->len; i++) {
-                FakeResetEntry *e = log->pdata[i];
-                if (g_str_has_prefix(e->name, prefix))
-                        g_ptr_array_add(a, e);
-        }
-        qsort(a->pdata, a->len, sizeof(gpointer), entry_start_cmp);
-        return a;
+        return g_strv_contains((const char *const *) options.only_cases, name);
 }
 
 /* Pairs of consecutive writes to the same file that overlap in time. */
@@ -955,7 +101,7 @@ static unsigned peak_concurrency(GPtrArray *sorted) {
 
 static void case_call_root(Host *x, sd_bus *bus) {
         const char *C = "call overhead, root";
-        unsigned n = smoke ? 200 : 2000, blocks = 4, warm = smoke ? 20 : 100;
+        unsigned n = options.smoke ? 200 : 2000, blocks = 4, warm = options.smoke ? 20 : 100;
         g_autoptr(GArray) direct = g_array_new(FALSE, FALSE, sizeof(double));
         g_autoptr(GArray) daemon = g_array_new(FALSE, FALSE, sizeof(double));
         g_autoptr(GArray) scratch = g_array_new(FALSE, FALSE, sizeof(double));
@@ -1001,7 +147,7 @@ static void case_call_root(Host *x, sd_bus *bus) {
  * tmpfs: what the fsync of the in-flight record costs there. */
 static void case_call_root_disk(Host *x) {
         const char *C = "call overhead, root";
-        unsigned n = smoke ? 100 : 500;
+        unsigned n = options.smoke ? 100 : 500;
         g_autoptr(GError) error = NULL;
         g_autofree char *dir = g_build_filename(harness_dir(x->h), "state-on-disk", NULL);
         g_autofree char *err = NULL;
@@ -1033,7 +179,7 @@ static void case_call_root_disk(Host *x) {
 
 static void case_call_unpriv(Host *x, sd_bus *bus) {
         const char *C = "call overhead, unprivileged";
-        unsigned n = smoke ? 100 : 2000, blocks = 4, warm = smoke ? 10 : 50;
+        unsigned n = options.smoke ? 100 : 2000, blocks = 4, warm = options.smoke ? 10 : 50;
         g_autoptr(GArray) bare = g_array_new(FALSE, FALSE, sizeof(double));
         g_autoptr(GArray) daemon = g_array_new(FALSE, FALSE, sizeof(double));
         g_autoptr(GArray) scratch = g_array_new(FALSE, FALSE, sizeof(double));
@@ -1103,7 +249,7 @@ static gboolean split_spans(GArray *spans, GPtrArray *writes, GArray *before, GA
 
 static void case_slow_reset(Host *x, sd_bus *bus) {
         const char *C = "simulated real reset";
-        unsigned n = smoke ? 4 : 50;
+        unsigned n = options.smoke ? 4 : 50;
         g_autoptr(GArray) direct = g_array_new(FALSE, FALSE, sizeof(double));
         g_autoptr(GArray) daemon = g_array_new(FALSE, FALSE, sizeof(double));
         g_autoptr(GArray) dspans = g_array_new(FALSE, FALSE, sizeof(double));
@@ -1144,7 +290,7 @@ static void case_slow_reset(Host *x, sd_bus *bus) {
 
 static void case_idle(Host *x) {
         const char *C = "idle footprint";
-        double window = smoke ? 1.0 : 5.0;
+        double window = options.smoke ? 1.0 : 5.0;
         g_autoptr(GError) error = NULL;
         g_autofree char *err = NULL;
         double ms;
@@ -1264,7 +410,7 @@ static void host_sample(void) {
 
 static void case_parallel(Host *x) {
         const char *C = "parallel domains";
-        unsigned per = smoke ? 2 : 10, ports = 32, n = ports * per, runs = smoke ? 1 : 3;
+        unsigned per = options.smoke ? 2 : 10, ports = 32, n = ports * per, runs = options.smoke ? 1 : 3;
         g_autoptr(GError) error = NULL;
         sd_bus *buses[32] = {};
         unsigned *conn_of = g_new(unsigned, n);
@@ -1353,7 +499,7 @@ out:
 
 static void case_one_domain(Host *x) {
         const char *C = "one domain";
-        unsigned n = smoke ? 8 : 32;
+        unsigned n = options.smoke ? 8 : 32;
         g_autoptr(GError) error = NULL;
         g_autofree char *err = NULL;
         g_autofree unsigned *conn_of = g_new0(unsigned, n);
@@ -1509,21 +655,11 @@ static double start_timed(Host *x, GError **error) {
         return ms;
 }
 
-static double run_timed(const char *const *argv, char **out, GError **error) {
-        int status;
-        double t0 = now_ms();
-        GSpawnFlags flags = G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL | (out ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL);
-        if (!g_spawn_sync(NULL, (char **) argv, NULL, flags, NULL, NULL, out, NULL, &status, error) ||
-            !g_spawn_check_wait_status(status, error))
-                return NAN;
-        return now_ms() - t0;
-}
-
 #define BIG_BUS_DEV "0000:03:00.1" /* a VF on the first 256-function bus */
 
 static void host_big(void) {
         const char *C = "big host";
-        unsigned starts = smoke ? 1 : 3, lspcis = smoke ? 2 : 5, reps = smoke ? 1 : 5;
+        unsigned starts = options.smoke ? 1 : 3, lspcis = options.smoke ? 2 : 5, reps = options.smoke ? 1 : 5;
         g_autoptr(GError) error = NULL;
         g_autofree char *err = NULL;
 
@@ -1701,7 +837,7 @@ static double count_passes(Host *x, sd_bus *bus, const char *addr, uint32_t mask
 
 static void host_procscan(void) {
         const char *C = "open-handle scan";
-        unsigned nproc = smoke ? 500 : 5000, nfd = 20, reps = smoke ? 3 : 7;
+        unsigned nproc = options.smoke ? 500 : 5000, nfd = 20, reps = options.smoke ? 3 : 7;
         g_autoptr(GError) error = NULL;
         g_autofree char *err = NULL;
 
@@ -1776,11 +912,14 @@ static void print_to_stderr(const char *text) {
 
 int main(int argc, char *argv[]) {
         GOptionEntry entries[] = {
-                { "topologies", 0, 0, G_OPTION_ARG_FILENAME, &topodir, "Fake host descriptions (bench/gen-topologies)", "DIR" },
-                { "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct_bin, "The direct-reset baseline program", "BIN" },
-                { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_path, "Write the rows here", "FILE" },
-                { "smoke", 0, 0, G_OPTION_ARG_NONE, &smoke, "A short run of every case (no timing verdicts matter)", NULL },
-                { "case", 0, 0, G_OPTION_ARG_STRING_ARRAY, &only_cases,
+                { "topologies", 0, 0, G_OPTION_ARG_FILENAME, &options.topodir,
+                  "Fake host descriptions (bench/gen-topologies)", "DIR" },
+                { "direct", 0, 0, G_OPTION_ARG_FILENAME, &options.direct_bin, "The direct-reset baseline program",
+                  "BIN" },
+                { "json", 0, 0, G_OPTION_ARG_FILENAME, &options.json_path, "Write the rows here", "FILE" },
+                { "smoke", 0, 0, G_OPTION_ARG_NONE, &options.smoke,
+                  "A short run of every case (no timing verdicts matter)", NULL },
+                { "case", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.only_cases,
                   "Only these: root unprivileged slow idle parallel onedomain big procscan", "NAME" },
                 {}
         };
@@ -1792,13 +931,13 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "pcreset-bench: %s\n", error->message);
                 return 2;
         }
-        if (!topodir || !direct_bin || !json_path) {
+        if (!options.topodir || !options.direct_bin || !options.json_path) {
                 fprintf(stderr, "pcreset-bench: need --topologies, --direct and --json\n");
                 return 2;
         }
-        rows = g_ptr_array_new();
         g_set_print_handler(print_to_stderr);
-        double t0 = start_ms = now_ms();
+        double t0 = now_ms();
+        report_init(t0);
         double load0 = loadavg();
 
         harness_enter_namespace();
@@ -1808,21 +947,8 @@ int main(int argc, char *argv[]) {
         host_procscan();
 
         double secs = (now_ms() - t0) / 1000, load1 = loadavg();
-        printf("\npcresetd benchmarks (%s run, %.0f s; load average %.2f at the start, %.2f at the end)\n\n",
-               smoke ? "smoke" : "full", secs, load0, load1);
-        print_table(stdout);
-        unsigned with_target = 0, met = 0;
-        for (guint i = 0; i < rows->len; i++) {
-                Row *r = rows->pdata[i];
-                with_target += r->met >= 0;
-                met += r->met > 0;
-        }
-        printf("\n%u of %u targets met%s; %d error(s)\n", met, with_target,
-               smoke ? " (smoke run: timings are not verdicts)" : "", failures);
-        if (MAX(load0, load1) > 1.0)
-                printf("WARNING: this machine was busy (load average above 1 on 2 cores): the timings are not "
-                       "representative; run again on a quiet machine\n");
-        if (!write_json(json_path, secs, load0, load1))
+        print_report(stdout, options.smoke, secs, load0, load1);
+        if (!write_json(options.json_path, options.smoke, secs, load0, load1))
                 failures++;
         return failures ? 1 : 0;
 }
