@@ -25,7 +25,7 @@ void bus_emit_reset_signal(sd_bus *bus, const char *member, const char *address,
         if (r >= 0)
                 r = sd_bus_send(bus, sig, NULL);
         if (r < 0)
-                log_warning("Cannot emit %s for %s: %s", member, address, strerror(-r));
+                log_warning_errno(r, "Cannot emit %s for %s: %m", member, address);
 }
 
 int bus_reply_reset(sd_bus_message *call, bool ex, const ExecRequest *e, const char *bridge, char **affected,

@@ -44,7 +44,7 @@ void decision_refresh(const DecisionContext *ctx) {
                 return;
         int r = topology_refresh(ctx->topology, NULL);
         if (r < 0)
-                log_warning("Rescanning PCI devices failed: %s", strerror(-r));
+                log_warning_errno(r, "Rescanning PCI devices failed: %m");
 }
 
 __attribute__((format(printf, 3, 4)))

@@ -54,35 +54,50 @@ static const char *prio_prefix(int prio) {
         }
 }
 
-void log_fullv(int prio, const char *fmt, va_list ap) {
+/* err: 0, or the errno the record is about (an ERRNO= field; %m is its
+ * text, since the message is formatted with errno = err). */
+static void log_internal(int prio, int err, const char *fmt, va_list ap) {
         if (prio > max_level)
                 return;
         int saved = errno;
-        if (to_journal)
-                sd_journal_printv(prio, fmt, ap);
-        else {
-                char buf[2048];
-                vsnprintf(buf, sizeof buf, fmt, ap);
+        char buf[2048];
+
+        errno = err;
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        if (to_journal) {
+                if (err > 0)
+                        sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", prio, "ERRNO=%d", err, NULL);
+                else
+                        sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", prio, NULL);
+        } else {
                 pthread_mutex_lock(&stderr_lock);
-                fprintf(stderr, "pcresetd: %s%s\n", prio_prefix(prio), buf);
+                if (err > 0)
+                        fprintf(stderr, "pcresetd: %s%s [ERRNO=%d]\n", prio_prefix(prio), buf, err);
+                else
+                        fprintf(stderr, "pcresetd: %s%s\n", prio_prefix(prio), buf);
                 pthread_mutex_unlock(&stderr_lock);
         }
         errno = saved;
 }
 
+void log_fullv(int prio, const char *fmt, va_list ap) {
+        log_internal(prio, 0, fmt, ap);
+}
+
 void log_full(int prio, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        log_fullv(prio, fmt, ap);
+        log_internal(prio, 0, fmt, ap);
         va_end(ap);
 }
 
-int log_error_errno(int err, const char *fmt, ...) {
+int log_full_errno(int prio, int err, const char *fmt, ...) {
         va_list ap;
+        err = err < 0 ? -err : err;
         va_start(ap, fmt);
-        log_fullv(LOG_ERR, fmt, ap);
+        log_internal(prio, err, fmt, ap);
         va_end(ap);
-        return err < 0 ? err : -err;
+        return -err;
 }
 
 void log_struct_fields(int prio, const char *message_id, const char *message, char *const *fields) {

@@ -24,8 +24,14 @@ void log_full(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
 #define log_error(...)   log_full(LOG_ERR, __VA_ARGS__)
 
-/* Logs err and returns it, for "return log_error_errno(r, ...)". */
-int log_error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs with an ERRNO= field and %m meaning err's text; returns err as a
+ * negative errno, for "return log_error_errno(r, "Cannot read %s: %m", p)". */
+int log_full_errno(int prio, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define log_debug_errno(err, ...)   log_full_errno(LOG_DEBUG, err, __VA_ARGS__)
+#define log_notice_errno(err, ...)  log_full_errno(LOG_NOTICE, err, __VA_ARGS__)
+#define log_warning_errno(err, ...) log_full_errno(LOG_WARNING, err, __VA_ARGS__)
+#define log_error_errno(err, ...)   log_full_errno(LOG_ERR, err, __VA_ARGS__)
 
 /* One structured record: MESSAGE_ID (32 hex digits), a human MESSAGE and
  * NULL-terminated "KEY=value" fields. */

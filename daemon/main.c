@@ -95,7 +95,7 @@ int main(int argc, char *argv[]) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         r = sd_event_default(&e);
         if (r < 0)
-                return log_error_errno(r, "Cannot create the event loop: %s", strerror(-r)), 1;
+                return log_error_errno(r, "Cannot create the event loop: %m"), 1;
 
         sigset_t mask;
         sigemptyset(&mask);
@@ -120,7 +120,7 @@ int main(int argc, char *argv[]) {
                 (void) sd_notify(false, "READY=1\nSTATUS=Serving PCI resets");
                 r = sd_event_loop(e);
                 if (r < 0)
-                        log_error("Event loop failed: %s", strerror(-r));
+                        log_error_errno(r, "Event loop failed: %m");
                 else
                         log_info("Exiting");
                 (void) sd_notify(false, "STOPPING=1");

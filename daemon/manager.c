@@ -27,7 +27,7 @@ static int on_uevent(sd_device_monitor *mon, sd_device *device, void *userdata) 
         topology_invalidate(m->topology);
         int r = topology_refresh(m->topology, NULL);
         if (r < 0)
-                log_warning("Rescanning PCI devices after a uevent failed: %s", strerror(-r));
+                log_warning_errno(r, "Rescanning PCI devices after a uevent failed: %m");
         return 0;
 }
 
@@ -45,7 +45,7 @@ static int setup_monitor(Manager *m) {
         if (r >= 0)
                 r = sd_device_monitor_start(m->monitor, on_uevent, m);
         if (r < 0) {
-                log_warning("No uevent monitor (%s): rescanning on each request instead", strerror(-r));
+                log_warning_errno(r, "No uevent monitor (%m): rescanning on each request instead");
                 m->monitor = sd_device_monitor_unref(m->monitor);
         }
         m->decide.rescan = !m->monitor;
@@ -98,18 +98,18 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         if (r == -EINVAL)
                 return log_error_errno(r, "%s:%d: %s", o->config_file, line, message);
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %s", o->config_file, strerror(-r));
+                return log_error_errno(r, "Cannot read %s: %m", o->config_file);
 
         if ((r = check_dir("--sysfs-root", m->sysfs_root)) < 0 || (r = check_dir("--proc-root", m->proc_root)) < 0 ||
             (r = check_dir("--dev-root", m->dev_root)) < 0)
                 return r;
         r = mkdir_p(m->state_dir, 0700);
         if (r < 0)
-                return log_error_errno(r, "Cannot create state directory %s: %s", m->state_dir, strerror(-r));
+                return log_error_errno(r, "Cannot create state directory %s: %m", m->state_dir);
 
         r = claims_new(m->state_dir, &m->claims);
         if (r < 0)
-                return log_error_errno(r, "Cannot load claims from %s: %s", m->state_dir, strerror(-r));
+                return log_error_errno(r, "Cannot load claims from %s: %m", m->state_dir);
         m->exec = (ExecContext) {
                 .sysfs_root = m->sysfs_root,
                 .state_dir = m->state_dir,
@@ -121,14 +121,14 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         /* before anything can ask for a reset: undo what a crash left */
         r = reset_method_repair(m->sysfs_root, m->state_dir);
         if (r < 0)
-                return log_error_errno(r, "Cannot repair interrupted resets in %s: %s", m->state_dir, strerror(-r));
+                return log_error_errno(r, "Cannot repair interrupted resets in %s: %m", m->state_dir);
         if (r > 0)
                 audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "reset_method", .result = "ok",
                                            .detail = "restored after an interrupted reset" });
 
         r = topology_new(m->sysfs_root, &m->topology);
         if (r < 0)
-                return log_error_errno(r, "Cannot enumerate PCI devices under %s: %s", m->sysfs_root, strerror(-r));
+                return log_error_errno(r, "Cannot enumerate PCI devices under %s: %m", m->sysfs_root);
         claims_prune(m->claims, claim_lookup, m);
         m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->exec.ownership,
                                         .config = &m->config, .rescan = true };
@@ -158,10 +158,10 @@ int manager_serve(Manager *m, sd_bus *bus) {
         (void) sd_bus_set_close_on_exit(m->bus, false);
         r = bus_add_manager_object(m);
         if (r < 0)
-                return log_error_errno(r, "Cannot serve %s: %s", PCRESET1_OBJECT_PATH, strerror(-r));
+                return log_error_errno(r, "Cannot serve %s: %m", PCRESET1_OBJECT_PATH);
         r = caller_registry_new(m->bus, on_caller_gone, m, &m->callers);
         if (r < 0)
-                return log_error_errno(r, "Cannot watch callers leaving the bus: %s", strerror(-r));
+                return log_error_errno(r, "Cannot watch callers leaving the bus: %m");
         return setup_monitor(m);
 }
 
@@ -192,7 +192,7 @@ int manager_start(Manager *m) {
 
         r = sd_bus_open_system(&bus);
         if (r < 0)
-                return log_error_errno(r, "Cannot connect to the system bus: %s", strerror(-r));
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
         /* a bus restart ends us cleanly; activation brings us back */
         (void) sd_bus_set_exit_on_disconnect(bus, true);
         r = manager_serve(m, bus);
@@ -200,13 +200,13 @@ int manager_start(Manager *m) {
                 return r;
         r = sd_bus_request_name(m->bus, PCRESET1_BUS_NAME, 0);
         if (r < 0)
-                return log_error_errno(r, "Cannot own %s on the system bus: %s", PCRESET1_BUS_NAME, strerror(-r));
+                return log_error_errno(r, "Cannot own %s on the system bus: %m", PCRESET1_BUS_NAME);
         log_info("Serving %s", PCRESET1_BUS_NAME);
         if (m->exit_idle_usec > 0) {
                 r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->exit_idle_usec / 2, 0,
                                                on_idle_check, m);
                 if (r < 0)
-                        return log_error_errno(r, "Cannot set up the idle exit: %s", strerror(-r));
+                        return log_error_errno(r, "Cannot set up the idle exit: %m");
         }
         return 0;
 }

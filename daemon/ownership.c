@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "ownership.h"
+#include "pci-util.h"
 #include "util.h"
 
 typedef struct Handle {
@@ -133,12 +134,7 @@ static bool node_owned_by(const char *path, uid_t uid) {
 /* PCI-to-PCI bridges bound to the port driver (or none) only pass the reset
  * through: they do not count against the caller. */
 static bool is_passthrough_bridge(const char *syspath, const char *driver) {
-        _cleanup_free_ char *p = strjoin_printf("%s/class", syspath), *cls = NULL;
-        if (driver && !streq(driver, "pcieport"))
-                return false;
-        if (!p || read_one_line_file(p, &cls) < 0)
-                return false;
-        return (strtoul(cls, NULL, 16) >> 8) == 0x0604;
+        return (!driver || streq(driver, "pcieport")) && pci_sysfs_is_bridge(syspath);
 }
 
 static int find_open(const OwnershipContext *ctx, OpenHandles **handles, const char *target, const Handle **ret) {

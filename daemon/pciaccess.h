@@ -7,9 +7,9 @@
  * callback never exit()s the daemon.
  *
  * libpci's error callback must not return, so ours longjmp()s to the guard
- * the calling thread set with PCI_GUARD; a libpci error outside a guard is a
- * bug of ours and aborts. Each thread has its own guard, as it has its own
- * pci_access (libpci's caches are not thread safe).
+ * the calling thread set with pci_guard(); a libpci error outside a guard
+ * is a bug of ours and aborts. Each thread has its own guard, as it has its
+ * own pci_access (libpci's caches are not thread safe).
  */
 
 #include <pci/pci.h>
@@ -19,10 +19,21 @@
 
 extern __thread jmp_buf *pci_guard_jmp;
 
-/* if (PCI_GUARD(jb) == 0) { libpci calls } else { a libpci error happened }
- * then pci_unguard(). Keep results in memory that outlives the jump, never
- * in locals modified inside the guarded block. */
-#define PCI_GUARD(jb) (pci_guard_jmp = &(jb), setjmp(jb))
+/* The pattern, with setjmp() as the whole controlling expression, the one
+ * place C11 (7.13.1.1) lets it stand:
+ *
+ *         pci_guard(&jb);
+ *         if (setjmp(jb) == 0)
+ *                 { libpci calls }
+ *         else
+ *                 { a libpci error happened }
+ *         pci_unguard();
+ *
+ * Keep results in memory that outlives the jump (or volatile locals),
+ * never in plain locals modified inside the guarded block. */
+static inline void pci_guard(jmp_buf *jb) {
+        pci_guard_jmp = jb;
+}
 static inline void pci_unguard(void) {
         pci_guard_jmp = NULL;
 }

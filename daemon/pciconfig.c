@@ -20,7 +20,8 @@ int pci_config_new(const char *sysfs_root, PciConfig **ret) {
                 free(c);
                 return -ENOMEM;
         }
-        if (PCI_GUARD(jb) != 0) {
+        pci_guard(&jb);
+        if (setjmp(jb) != 0) {
                 pci_unguard();
                 pci_config_free(c);
                 return -EIO;
@@ -49,7 +50,8 @@ static int config_io(PciConfig *c, const char *dev, unsigned off, void *buf, siz
 
         if (pci_address_parse(dev, &a) < 0 || off + len > 4096)
                 return -EINVAL;
-        if (PCI_GUARD(jb) == 0) {
+        pci_guard(&jb);
+        if (setjmp(jb) == 0) {
                 pd = pci_get_dev(c->pacc, (int) a.domain, a.bus, a.dev, a.func);
                 if (pd) {
                         int ok = write ? pci_write_block(pd, (int) off, buf, (int) len)

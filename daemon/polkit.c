@@ -116,7 +116,7 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         /* run the handler again; it takes this answer */
         r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->call), q->call);
         if (r < 0) {
-                log_error("Cannot re-dispatch a call after authorization: %s", strerror(-r));
+                log_error_errno(r, "Cannot re-dispatch a call after authorization: %m");
                 (void) sd_bus_reply_method_errorf(q->call, SD_BUS_ERROR_FAILED, "internal error after authorization");
                 query_free(q);
         }

@@ -153,7 +153,7 @@ static void request_done(SchedJob *j) {
         int k = error ? sd_bus_reply_method_errorf(r->call, error, "%s", res->message ?: "reset failed")
                       : bus_reply_reset(r->call, r->ex, &r->exec, request_bridge(r), aff, res->usec);
         if (k < 0)
-                log_debug("Cannot reply to %s (gone?): %s", r->sender, strerror(-k));
+                log_debug_errno(k, "Cannot reply to %s (gone?): %m", r->sender);
         request_free(r);
 }
 
@@ -254,7 +254,7 @@ int request_queue_submit(RequestQueue *q, sd_bus_message *call, const Caller *ca
         k = sd_event_add_time_relative(q->event, &r->wait_timer, CLOCK_MONOTONIC, limits_queue_wait_usec(q->limits), 0,
                                        on_wait_timeout, r);
         if (k < 0)
-                log_warning("Cannot bound the queue wait of a reset of %s: %s", p->target->name, strerror(-k));
+                log_warning_errno(k, "Cannot bound the queue wait of a reset of %s: %m", p->target->name);
         (void) sd_event_now(q->event, CLOCK_MONOTONIC, &now);
         limits_note_accepted(q->limits, caller->uid, now);
         request_audit(r, AUDIT_ACCEPTED, "queued", NULL);

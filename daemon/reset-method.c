@@ -155,7 +155,7 @@ int reset_method_restore(ResetMethodNarrowing *n) {
         narrowed_unregister(n->syspath);
         if (r < 0)
                 /* keep the record: the next start tries again */
-                log_error("%s: cannot restore reset_method '%s': %s", n->name, n->orig, strerror(-r));
+                log_error_errno(r, "%s: cannot restore reset_method '%s': %m", n->name, n->orig);
         else if (unlink(n->record) < 0)
                 log_warning("%s: cannot remove %s: %m", n->name, n->record);
         return r;
@@ -193,8 +193,8 @@ int reset_method_repair(const char *sysfs_root, const char *state_dir) {
                 if (r == -ENOENT)
                         log_notice("%s: gone since the interrupted reset; nothing to restore", de->d_name);
                 else if (r < 0) {
-                        log_error("%s: cannot restore reset_method '%s' left by an interrupted reset: %s",
-                                  de->d_name, orig, strerror(-r));
+                        log_error_errno(r, "%s: cannot restore reset_method '%s' left by an interrupted reset: %m",
+                                  de->d_name, orig);
                         continue;
                 } else {
                         log_notice("%s: restored reset_method '%s' left changed by an interrupted reset",

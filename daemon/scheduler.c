@@ -145,7 +145,7 @@ static void dispatch(Scheduler *s) {
                 int r = start_job(s, j);
                 if (r < 0) {
                         /* retried when the next job finishes or is submitted */
-                        log_warning("Cannot start a worker thread: %s", strerror(-r));
+                        log_warning_errno(r, "Cannot start a worker thread: %m");
                         return;
                 }
         }

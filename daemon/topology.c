@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "pciaccess.h"
+#include "pci-util.h"
 #include "topology.h"
 #include "util.h"
 
@@ -113,7 +114,7 @@ static char *resolve_device_link(const Topology *t, const char *link) {
 static void read_config(struct pci_dev *pd, PciDevice *d) {
         uint8_t ht = pci_read_byte(pd, PCI_HEADER_TYPE);
 
-        d->is_bridge = (ht & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
+        d->is_bridge = pci_header_is_bridge(ht);
         d->multifunction = ht & 0x80;
         if (d->is_bridge) {
                 d->secondary_bus = pci_read_byte(pd, PCI_SECONDARY_BUS);
@@ -282,7 +283,8 @@ static int rescan(Topology *t) {
         if (!pacc)
                 return -ENOMEM;
 
-        if (PCI_GUARD(jb) == 0)
+        pci_guard(&jb);
+        if (setjmp(jb) == 0)
                 scan_devices(pacc, &s);
         else
                 s.r = -EIO; /* a broken tree: keep what we had */
