@@ -192,6 +192,8 @@ char *strjoin_printf(const char *fmt, ...) {
 int set_errorv(char **ret, int err, const char *fmt, va_list ap) {
         int saved = errno;
 
+        if (!ret)
+                return err;
         free(*ret);
         if (vasprintf(ret, fmt, ap) < 0)
                 *ret = NULL;

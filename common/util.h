@@ -93,8 +93,8 @@ char *strjoin_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 
 /* The one way a part hands an error message up: replaces *ret with the
  * formatted message (NULL if that fails) and returns err, for
- * "return set_errorf(&why, -EINVAL, ...)". errno is left as it was, so %m
- * works in fmt. */
+ * "return set_errorf(&why, -EINVAL, ...)". ret may be NULL (the message is
+ * not wanted). errno is left as it was, so %m works in fmt. */
 int set_errorf(char **ret, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int set_errorv(char **ret, int err, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
