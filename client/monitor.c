@@ -31,7 +31,7 @@ static void format_now(char *buf, size_t size, uint64_t *ret_usec) {
 
 static int on_reset_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Monitor *mon = userdata;
-        _cleanup_(strv_freep) char **affected = NULL;
+        _cleanup_strv_free_ char **affected = NULL;
         const char *address, *result, *member = sd_bus_message_get_member(m);
         bool started = streq_ptr(member, "ResetStarted");
         const char *event = started ? "started" : "completed";

@@ -42,7 +42,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -186,7 +185,7 @@ static void target_fail(Target *t, const char *name, int exit_code, const char *
 
 /* Reads fd to the end, at most max bytes; NUL-terminated. */
 static int read_all(int fd, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_(freep) char *buf = NULL;
+        _cleanup_free_ char *buf = NULL;
         size_t size = 0, allocated = 0;
 
         for (;;) {
@@ -285,22 +284,6 @@ static const char *annotation(const Hook *h, const char *key) {
         return v ?: json_get_string(json_get(h->config, "annotations", json_type_object), key);
 }
 
-static int parse_boolean(const char *v, bool *ret) {
-        static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(v, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcasecmp(v, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
-}
-
 /* Bad input is a usage error: the runtime (or whoever ran us) did not give
  * us an OCI state. Keeps the message in h->message; returns -EINVAL. */
 __attribute__((format(printf, 2, 3)))
@@ -316,7 +299,7 @@ static int usage_fail(Hook *h, const char *fmt, ...) {
 }
 
 static int read_state(Hook *h) {
-        _cleanup_(freep) char *text = NULL;
+        _cleanup_free_ char *text = NULL;
         const char *why = NULL;
         size_t size = 0;
         int r;
@@ -342,8 +325,8 @@ static int read_state(Hook *h) {
 }
 
 static int read_config(Hook *h) {
-        _cleanup_(freep) char *path = NULL, *text = NULL;
-        _cleanup_(closep) int fd = -1;
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_close_ int fd = -1;
         const char *why = NULL;
         size_t size = 0;
         int r;
@@ -400,7 +383,7 @@ static bool strv_has(char **l, const char *s) {
 
 /* The PCI functions of IOMMU group N, from <sysfs>/kernel/iommu_groups. */
 static int group_devices(const Context *c, long group, char ***ret) {
-        _cleanup_(freep) char *path = NULL;
+        _cleanup_free_ char *path = NULL;
         char **l = NULL;
         size_t n = 0;
         DIR *d;
@@ -435,7 +418,7 @@ static int group_devices(const Context *c, long group, char ***ret) {
 /* The PCI function a VFIO cdev belongs to: the device that has
  * vfio-dev/<name> in sysfs. */
 static int cdev_devices(const Context *c, const char *cdev, char ***ret) {
-        _cleanup_(freep) char *path = NULL;
+        _cleanup_free_ char *path = NULL;
         char **l = NULL;
         size_t n = 0;
         DIR *d;
@@ -447,7 +430,7 @@ static int cdev_devices(const Context *c, const char *cdev, char ***ret) {
         if (!d)
                 return -errno;
         for (struct dirent *de; (de = readdir(d));) {
-                _cleanup_(freep) char *p = NULL;
+                _cleanup_free_ char *p = NULL;
                 PciAddress a;
                 char name[PCI_ADDRESS_MAX];
 
@@ -501,7 +484,7 @@ static int identify_node(const Context *c, const char *path, bool has_devnum, in
         const char *name = path + strlen(DEV_VFIO);
 
         if (has_devnum) {
-                _cleanup_(freep) char *link = NULL;
+                _cleanup_free_ char *link = NULL;
                 char target[PATH_MAX];
                 ssize_t n;
 
@@ -577,7 +560,7 @@ static int add_proof(Hook *h, json_object *entry) {
         json_object *maj = json_get(entry, "major", json_type_int), *min = json_get(entry, "minor", json_type_int);
         bool has_devnum = maj && min;
         int64_t major_nr = maj ? json_object_get_int64(maj) : -1, minor_nr = min ? json_object_get_int64(min) : -1;
-        _cleanup_(freep) char *cdev = NULL;
+        _cleanup_free_ char *cdev = NULL;
         long group = -1;
         int r;
 
@@ -662,7 +645,7 @@ static Target *add_target(Hook *h, const char *address) {
 }
 
 static bool is_bridge(const Context *c, const char *address) {
-        _cleanup_(freep) char *path = NULL;
+        _cleanup_free_ char *path = NULL;
         char buf[32] = "";
         FILE *f;
 
@@ -682,7 +665,7 @@ static int find_targets(Hook *h) {
         const char *listed = annotation(h, ANNOTATION_DEVICES);
 
         if (!isempty(listed)) {
-                _cleanup_(freep) char *copy = strdup(listed);
+                _cleanup_free_ char *copy = strdup(listed);
                 char *save = NULL;
 
                 if (!copy)

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client-util.h"
@@ -93,9 +92,9 @@ int exit_code_from_error(const char *name) {
         if (!name)
                 return PCRESETCTL_EXIT_FAILURE;
         for (size_t i = 0; i < ELEMENTSOF(error_exit_codes); i++)
-                if (strcmp(name, error_exit_codes[i].name) == 0)
+                if (streq(name, error_exit_codes[i].name))
                         return error_exit_codes[i].exit_code;
-        if (strncmp(name, SPAWN_ERROR_PREFIX, strlen(SPAWN_ERROR_PREFIX)) == 0)
+        if (startswith(name, SPAWN_ERROR_PREFIX))
                 return PCRESETCTL_EXIT_NO_DAEMON;
         return PCRESETCTL_EXIT_FAILURE;
 }
@@ -156,13 +155,6 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         p->reply = sd_bus_message_ref(m);
         p->done = true;
         return 0;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* "\r" + erase-line keeps the status on one line that the result replaces. */
@@ -376,7 +368,7 @@ static int compare_device_index(const void *a, const void *b) {
  * among siblings. A parent that is not in the list makes a root, so that no
  * device is ever left out of the tree. */
 static int build_tree(DeviceList *l) {
-        _cleanup_(freep) DeviceIndex *index = calloc(l->n ?: 1, sizeof(DeviceIndex));
+        _cleanup_free_ DeviceIndex *index = calloc(l->n ?: 1, sizeof(DeviceIndex));
 
         if (!index)
                 return -ENOMEM;
@@ -626,7 +618,7 @@ typedef struct AffectedDevice {
 } AffectedDevice;
 
 static int read_affected_info(sd_bus_message *reply, AffectedDevice **ret, size_t *ret_n) {
-        _cleanup_(freep) AffectedDevice *a = NULL;
+        _cleanup_free_ AffectedDevice *a = NULL;
         size_t n = 0, allocated = 0;
         int r;
 
@@ -730,7 +722,7 @@ static void print_info_json(const char *address, uint32_t planned, const Affecte
 static int verb_info(Context *c, const char *address) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(freep) AffectedDevice *affected = NULL;
+        _cleanup_free_ AffectedDevice *affected = NULL;
         ResetDetails details = {};
         size_t n = 0;
         uint32_t planned;
@@ -795,7 +787,7 @@ static void print_reset_result(const Context *c, const char *address, uint32_t p
 static int verb_reset(Context *c, const char *address) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(strv_freep) char **affected = NULL;
+        _cleanup_strv_free_ char **affected = NULL;
         char status[64 + PCI_ADDRESS_MAX];
         ResetDetails details = {};
         uint32_t performed;

@@ -12,10 +12,9 @@
 #include <systemd/sd-bus.h>
 
 #include "pcreset1.h"
+#include "util.h"
 
 #define PROGRAM "pcresetctl"
-
-#define USEC_PER_SEC ((uint64_t) 1000000)
 
 typedef struct Context {
         sd_bus *bus;
