@@ -35,7 +35,6 @@
  * Input that is not an OCI state at all is a usage error (2).
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -47,7 +46,9 @@
 #include <unistd.h>
 
 #include "client-util.h"
+#include "pci-util.h"
 #include "pcresetctl.h"
+#include "vfio-node.h"
 
 #define ANNOTATION_DEVICES  "org.freedesktop.pcreset.devices"
 #define ANNOTATION_SCOPE    "org.freedesktop.pcreset.scope"
@@ -61,8 +62,7 @@
 typedef struct Proof {
         char *container_path;   /* as config.json gives it */
         char *host_path;        /* what we opened */
-        long group;             /* -1 for a cdev */
-        char *cdev;             /* "vfio3" */
+        VfioNode node;          /* which group or cdev it is */
         char **devices;         /* the PCI functions it covers, sorted */
         int fd;                 /* -1: not usable, see error */
         char *error;
@@ -117,7 +117,6 @@ static void hook_done(Hook *h) {
                 Proof *p = &h->proofs[i];
                 free(p->container_path);
                 free(p->host_path);
-                free(p->cdev);
                 strv_free(p->devices);
                 closep(&p->fd);
                 free(p->error);
@@ -139,17 +138,6 @@ static void hook_done(Hook *h) {
         free(h->message);
 }
 
-__attribute__((format(printf, 2, 3)))
-static char *strdup_printf(char **ret, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(ret, fmt, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-        return *ret;
-}
-
 /* Keeps the first hook-wide failure. */
 __attribute__((format(printf, 4, 5)))
 static void hook_fail(Hook *h, const char *name, int exit_code, const char *fmt, ...) {
@@ -160,8 +148,7 @@ static void hook_fail(Hook *h, const char *name, int exit_code, const char *fmt,
         h->error = strdup(name);
         h->exit_code = exit_code;
         va_start(ap, fmt);
-        if (vasprintf(&h->message, fmt, ap) < 0)
-                h->message = NULL;
+        set_errorv(&h->message, 0, fmt, ap);
         va_end(ap);
 }
 
@@ -171,12 +158,10 @@ static void target_fail(Target *t, const char *name, int exit_code, const char *
 
         t->result = TARGET_FAILED;
         free(t->error);
-        free(t->message);
         t->error = strdup(name);
         t->exit_code = exit_code;
         va_start(ap, fmt);
-        if (vasprintf(&t->message, fmt, ap) < 0)
-                t->message = NULL;
+        set_errorv(&t->message, 0, fmt, ap);
         va_end(ap);
 }
 
@@ -290,10 +275,8 @@ __attribute__((format(printf, 2, 3)))
 static int usage_fail(Hook *h, const char *fmt, ...) {
         va_list ap;
 
-        free(h->message);
         va_start(ap, fmt);
-        if (vasprintf(&h->message, fmt, ap) < 0)
-                h->message = NULL;
+        set_errorv(&h->message, -EINVAL, fmt, ap);
         va_end(ap);
         return -EINVAL;
 }
@@ -325,13 +308,13 @@ static int read_state(Hook *h) {
 }
 
 static int read_config(Hook *h) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *path = strjoin_printf("%s/config.json", h->bundle), *text = NULL;
         _cleanup_close_ int fd = -1;
         const char *why = NULL;
         size_t size = 0;
         int r;
 
-        if (!strdup_printf(&path, "%s/config.json", h->bundle))
+        if (!path)
                 return -ENOMEM;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
@@ -358,165 +341,34 @@ static int read_config(Hook *h) {
 /* ---------------------------------------------------------------------- */
 /* The container's VFIO nodes */
 
-static int compare_strings(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+/* The group of a group node, -1 for a cdev. */
+static long proof_group(const Proof *p) {
+        return p->node.kind == VFIO_NODE_GROUP ? p->node.group : -1;
 }
 
-static int strv_push(char ***l, size_t *n, const char *s) {
-        char **m = reallocarray(*l, *n + 2, sizeof(char *));
-
-        if (!m)
-                return -ENOMEM;
-        *l = m;
-        if (!(m[*n] = strdup(s)))
-                return -ENOMEM;
-        m[++*n] = NULL;
-        return 0;
-}
-
-static bool strv_has(char **l, const char *s) {
-        for (char **i = l; i && *i; i++)
-                if (streq(*i, s))
-                        return true;
-        return false;
-}
-
-/* The PCI functions of IOMMU group N, from <sysfs>/kernel/iommu_groups. */
-static int group_devices(const Context *c, long group, char ***ret) {
-        _cleanup_free_ char *path = NULL;
-        char **l = NULL;
-        size_t n = 0;
-        DIR *d;
-        int r = 0;
-
-        if (!strdup_printf(&path, "%s/kernel/iommu_groups/%ld/devices", c->sysfs_root, group))
-                return -ENOMEM;
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                PciAddress a;
-                char name[PCI_ADDRESS_MAX];
-
-                if (pci_address_parse(de->d_name, &a) < 0)
-                        continue;
-                pci_address_format(&a, name);
-                if (!strv_has(l, name) && (r = strv_push(&l, &n, name)) < 0)
-                        break;
-        }
-        closedir(d);
-        if (r < 0) {
-                strv_free(l);
-                return r;
-        }
-        if (n > 0)
-                qsort(l, n, sizeof(char *), compare_strings);
-        *ret = l;
-        return 0;
-}
-
-/* The PCI function a VFIO cdev belongs to: the device that has
- * vfio-dev/<name> in sysfs. */
-static int cdev_devices(const Context *c, const char *cdev, char ***ret) {
-        _cleanup_free_ char *path = NULL;
-        char **l = NULL;
-        size_t n = 0;
-        DIR *d;
-        int r = 0;
-
-        if (!strdup_printf(&path, "%s/bus/pci/devices", c->sysfs_root))
-                return -ENOMEM;
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                _cleanup_free_ char *p = NULL;
-                PciAddress a;
-                char name[PCI_ADDRESS_MAX];
-
-                if (pci_address_parse(de->d_name, &a) < 0)
-                        continue;
-                if (!strdup_printf(&p, "%s/%s/vfio-dev/%s", path, de->d_name, cdev)) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (access(p, F_OK) < 0)
-                        continue;
-                pci_address_format(&a, name);
-                if ((r = strv_push(&l, &n, name)) < 0)
-                        break;
-        }
-        closedir(d);
-        if (r < 0) {
-                strv_free(l);
-                return r;
-        }
-        *ret = l;
-        return 0;
-}
-
-static bool valid_group_name(const char *s, long *ret) {
-        char *end;
-        long v;
-
-        if (*s < '0' || *s > '9')
+static bool same_node(const VfioNode *a, const VfioNode *b) {
+        if (a->kind != b->kind)
                 return false;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || *end || v < 0 || v > INT32_MAX)
-                return false;
-        *ret = v;
-        return true;
-}
-
-static bool valid_cdev_name(const char *s) {
-        long v;
-
-        return strncmp(s, "vfio", 4) == 0 && valid_group_name(s + 4, &v);
+        return a->kind == VFIO_NODE_GROUP ? a->group == b->group && a->noiommu == b->noiommu : streq(a->cdev, b->cdev);
 }
 
 /* Which VFIO node a linux.devices entry is: by its device number where
  * sysfs knows it (the container may see the node under another name), else
- * by its path. Returns 1 with the group or cdev set, 0 for anything else
- * (the container node /dev/vfio/vfio, an unknown name). */
+ * by its path (common/vfio-node.h, the mapping the daemon's fd proof uses).
+ * Returns 1 with *ret set, 0 for anything else: the container node
+ * /dev/vfio/vfio, an unknown name, and a noiommu group, which has no IOMMU
+ * to isolate it and so proves nothing. */
 static int identify_node(const Context *c, const char *path, bool has_devnum, int64_t major_nr, int64_t minor_nr,
-                         long *ret_group, char **ret_cdev) {
-        const char *name = path + strlen(DEV_VFIO);
+                         VfioNode *ret) {
+        int r = -ENOENT;
 
-        if (has_devnum) {
-                _cleanup_free_ char *link = NULL;
-                char target[PATH_MAX];
-                ssize_t n;
-
-                if (!strdup_printf(&link, "%s/dev/char/%" PRId64 ":%" PRId64, c->sysfs_root, major_nr, minor_nr))
-                        return -ENOMEM;
-                n = readlink(link, target, sizeof target - 1);
-                if (n > 0) {
-                        target[n] = '\0';
-                        /* a cdev: .../0000:01:00.0/vfio-dev/vfio3 */
-                        char *vd = strstr(target, "/vfio-dev/");
-                        if (vd) {
-                                if (!valid_cdev_name(vd + strlen("/vfio-dev/")))
-                                        return 0;
-                                *ret_cdev = strdup(vd + strlen("/vfio-dev/"));
-                                return *ret_cdev ? 1 : -ENOMEM;
-                        }
-                        /* a group: .../virtual/vfio/12 */
-                        char *slash = strrchr(target, '/');
-                        if (slash && slash - target >= 5 && strncmp(slash - 5, "/vfio", 5) == 0 &&
-                            valid_group_name(slash + 1, ret_group))
-                                return 1;
-                        return 0;       /* the container node (a misc device), or not VFIO at all */
-                }
-        }
-
-        if (valid_group_name(name, ret_group))
-                return 1;
-        if (strncmp(name, "devices/", 8) == 0 && valid_cdev_name(name + 8)) {
-                *ret_cdev = strdup(name + 8);
-                return *ret_cdev ? 1 : -ENOMEM;
-        }
-        return 0;
+        if (has_devnum)
+                r = vfio_node_from_devnum(c->sysfs_root, (unsigned) major_nr, (unsigned) minor_nr, ret);
+        if (r == -ENOENT)
+                r = vfio_node_from_name(path + strlen(DEV_VFIO), ret);
+        if (r == -ENOMEM)
+                return r;
+        return r >= 0 && !(ret->kind == VFIO_NODE_GROUP && ret->noiommu);
 }
 
 /* Opens the host's node: the proof. It must be a character device, and the
@@ -524,10 +376,10 @@ static int identify_node(const Context *c, const char *path, bool has_devnum, in
 static void open_proof(const Context *c, Proof *p, bool has_devnum, int64_t major_nr, int64_t minor_nr) {
         struct stat st;
 
-        if (p->group >= 0)
-                strdup_printf(&p->host_path, "%s/vfio/%ld", c->dev_root, p->group);
+        if (p->node.kind == VFIO_NODE_GROUP)
+                p->host_path = strjoin_printf("%s/vfio/%ld", c->dev_root, p->node.group);
         else
-                strdup_printf(&p->host_path, "%s/vfio/devices/%s", c->dev_root, p->cdev);
+                p->host_path = strjoin_printf("%s/vfio/devices/%s", c->dev_root, p->node.cdev);
         if (!p->host_path) {
                 p->error = strdup(strerror(ENOMEM));
                 return;
@@ -537,19 +389,19 @@ static void open_proof(const Context *c, Proof *p, bool has_devnum, int64_t majo
         p->fd = open(p->host_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (p->fd < 0) {
                 int e = errno;
-                strdup_printf(&p->error, "cannot open %s: %s%s", p->host_path, strerror(e),
-                              e == EBUSY ? " (another process has the VFIO group open)" : "");
+                set_errorf(&p->error, 0, "cannot open %s: %s%s", p->host_path, strerror(e),
+                           e == EBUSY ? " (another process has the VFIO group open)" : "");
                 return;
         }
         if (fstat(p->fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
-                strdup_printf(&p->error, "%s is not a character device", p->host_path);
+                set_errorf(&p->error, 0, "%s is not a character device", p->host_path);
                 closep(&p->fd);
                 p->fd = -1;
                 return;
         }
         if (has_devnum && (major(st.st_rdev) != major_nr || minor(st.st_rdev) != minor_nr)) {
-                strdup_printf(&p->error, "%s is device %u:%u, but the container was given %" PRId64 ":%" PRId64,
-                              p->host_path, major(st.st_rdev), minor(st.st_rdev), major_nr, minor_nr);
+                set_errorf(&p->error, 0, "%s is device %u:%u, but the container was given %" PRId64 ":%" PRId64,
+                           p->host_path, major(st.st_rdev), minor(st.st_rdev), major_nr, minor_nr);
                 closep(&p->fd);
                 p->fd = -1;
         }
@@ -560,20 +412,19 @@ static int add_proof(Hook *h, json_object *entry) {
         json_object *maj = json_get(entry, "major", json_type_int), *min = json_get(entry, "minor", json_type_int);
         bool has_devnum = maj && min;
         int64_t major_nr = maj ? json_object_get_int64(maj) : -1, minor_nr = min ? json_object_get_int64(min) : -1;
-        _cleanup_free_ char *cdev = NULL;
-        long group = -1;
+        VfioNode node;
         int r;
 
-        if (!path || strncmp(path, DEV_VFIO, strlen(DEV_VFIO)) != 0)
+        if (!path || !startswith(path, DEV_VFIO))
                 return 0;
         if (has_devnum && (major_nr < 0 || major_nr > 0xfff || minor_nr < 0 || minor_nr > 0xfffff))
                 has_devnum = false;
-        r = identify_node(h->c, path, has_devnum, major_nr, minor_nr, &group, &cdev);
+        r = identify_node(h->c, path, has_devnum, major_nr, minor_nr, &node);
         if (r <= 0)
                 return r;
         /* the same node twice is one proof */
         for (size_t i = 0; i < h->n_proofs; i++)
-                if (h->proofs[i].group == group && streq_ptr(h->proofs[i].cdev, cdev))
+                if (same_node(&h->proofs[i].node, &node))
                         return 0;
 
         Proof *l = reallocarray(h->proofs, h->n_proofs + 1, sizeof(Proof));
@@ -581,22 +432,20 @@ static int add_proof(Hook *h, json_object *entry) {
                 return -ENOMEM;
         h->proofs = l;
         Proof *p = &h->proofs[h->n_proofs++];
-        *p = (Proof) { .group = group, .cdev = cdev, .fd = -1, .container_path = strdup(path) };
-        cdev = NULL;
+        *p = (Proof) { .node = node, .fd = -1, .container_path = strdup(path) };
         if (!p->container_path)
                 return -ENOMEM;
 
-        r = p->group >= 0 ? group_devices(h->c, p->group, &p->devices) : cdev_devices(h->c, p->cdev, &p->devices);
+        r = vfio_node_devices(h->c->sysfs_root, &p->node, &p->devices);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || !p->devices || !p->devices[0]) {
-                if (p->group >= 0)
-                        strdup_printf(&p->error, "IOMMU group %ld has no PCI devices in %s/kernel/iommu_groups%s%s",
-                                      p->group, h->c->sysfs_root, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-                else
-                        strdup_printf(&p->error, "no PCI device in %s/bus/pci/devices has the VFIO device %s",
-                                      h->c->sysfs_root, p->cdev);
-                return 0;
+                if (p->node.kind == VFIO_NODE_GROUP)
+                        return set_errorf(&p->error, 0, "IOMMU group %ld has no PCI devices in %s/kernel/iommu_groups%s%s",
+                                          p->node.group, h->c->sysfs_root, r < 0 ? ": " : "",
+                                          r < 0 ? strerror(-r) : "");
+                return set_errorf(&p->error, 0, "no PCI device in %s/bus/pci/devices has the VFIO device %s",
+                                  h->c->sysfs_root, p->node.cdev);
         }
         open_proof(h->c, p, has_devnum, major_nr, minor_nr);
         return 0;
@@ -619,7 +468,7 @@ static const Proof *covering_proof(const Hook *h, const char *address) {
         const Proof *found = NULL;
 
         for (size_t i = 0; i < h->n_proofs; i++)
-                if (strv_has(h->proofs[i].devices, address)) {
+                if (strv_contains(h->proofs[i].devices, address)) {
                         if (h->proofs[i].fd >= 0)
                                 return &h->proofs[i];
                         found = found ?: &h->proofs[i];
@@ -644,21 +493,11 @@ static Target *add_target(Hook *h, const char *address) {
         return t;
 }
 
+/* The daemon's rule (common/pci-util.h): a type 1 configuration header. */
 static bool is_bridge(const Context *c, const char *address) {
-        _cleanup_free_ char *path = NULL;
-        char buf[32] = "";
-        FILE *f;
+        _cleanup_free_ char *devdir = strjoin_printf("%s/bus/pci/devices/%s", c->sysfs_root, address);
 
-        if (!strdup_printf(&path, "%s/bus/pci/devices/%s/class", c->sysfs_root, address))
-                return false;
-        f = fopen(path, "re");
-        if (!f)
-                return false;
-        bool ok = fgets(buf, sizeof buf, f) != NULL;
-        fclose(f);
-        unsigned long class = ok ? strtoul(buf, NULL, 16) : 0;
-        /* PCI-to-PCI and semi-transparent PCI-to-PCI bridges */
-        return (class >> 8) == 0x0604 || (class >> 8) == 0x0609;
+        return devdir && pci_sysfs_is_bridge(devdir);
 }
 
 static int find_targets(Hook *h) {
@@ -695,8 +534,8 @@ static int find_targets(Hook *h) {
                         Target *t = add_target(h, *d);
                         if (t && is_bridge(h->c, *d)) {
                                 t->result = TARGET_SKIPPED;
-                                strdup_printf(&t->message, "a bridge in IOMMU group %ld: bridges are not reset",
-                                              h->proofs[i].group);
+                                set_errorf(&t->message, 0, "a bridge in IOMMU group %ld: bridges are not reset",
+                                           proof_group(&h->proofs[i]));
                         }
                 }
         return 0;
@@ -782,7 +621,7 @@ static void run_targets(Hook *h) {
                         continue;
                 /* a link reset took others of the list along */
                 for (size_t k = i + 1; k < h->n_targets; k++)
-                        if (h->targets[k].result == TARGET_PENDING && strv_has(t->affected, h->targets[k].address)) {
+                        if (h->targets[k].result == TARGET_PENDING && strv_contains(t->affected, h->targets[k].address)) {
                                 h->targets[k].result = TARGET_ALONG;
                                 h->targets[k].along_with = t->address;
                         }
@@ -801,8 +640,8 @@ static json_object *proof_json(const Proof *p) {
 
         json_add_string(o, "path", p->container_path);
         json_add_string(o, "host_path", p->host_path);
-        json_object_object_add(o, "group", p->group >= 0 ? json_object_new_int64(p->group) : NULL);
-        json_add_string(o, "cdev", p->cdev);
+        json_object_object_add(o, "group", proof_group(p) >= 0 ? json_object_new_int64(proof_group(p)) : NULL);
+        json_add_string(o, "cdev", p->node.kind == VFIO_NODE_CDEV ? p->node.cdev : NULL);
         json_object_object_add(o, "devices", json_string_array(p->devices));
         json_object_object_add(o, "proof", json_object_new_boolean(p->fd >= 0));
         json_add_string(o, "error", p->error);
