@@ -45,9 +45,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "client-util.h"
+#include "details.h"
+#include "output.h"
 #include "pci-util.h"
-#include "pcresetctl.h"
 #include "vfio-node.h"
 
 #define ANNOTATION_DEVICES  "org.freedesktop.pcreset.devices"
@@ -88,9 +90,7 @@ typedef struct Target {
         char address[PCI_ADDRESS_MAX];
         TargetResult result;
         sd_bus_message *reply;          /* holds the details' strings */
-        uint32_t performed;
-        char **affected;
-        ResetDetails details;
+        ResetResult reset;              /* TARGET_RESET */
         const char *along_with;         /* TARGET_ALONG: whose reset */
         char *error, *message;          /* TARGET_FAILED, TARGET_SKIPPED */
         int exit_code;
@@ -125,7 +125,7 @@ static void hook_done(Hook *h) {
         for (size_t i = 0; i < h->n_targets; i++) {
                 Target *t = &h->targets[i];
                 sd_bus_message_unref(t->reply);
-                strv_free(t->affected);
+                reset_result_done(&t->reset);
                 free(t->error);
                 free(t->message);
         }
@@ -572,11 +572,7 @@ static void reset_target(Hook *h, Target *t) {
                 return;
         }
 
-        r = sd_bus_message_read(t->reply, "u", &t->performed);
-        if (r >= 0)
-                r = sd_bus_message_read_strv(t->reply, &t->affected);
-        if (r >= 0)
-                r = read_details(t->reply, &t->details);
+        r = read_reset_result(t->reply, &t->reset);
         if (r < 0) {
                 target_fail(t, SD_BUS_ERROR_INCONSISTENT_MESSAGE, PCRESETCTL_EXIT_FAILURE,
                             "the reset ran, but its reply from pcresetd cannot be understood");
@@ -621,7 +617,7 @@ static void run_targets(Hook *h) {
                         continue;
                 /* a link reset took others of the list along */
                 for (size_t k = i + 1; k < h->n_targets; k++)
-                        if (h->targets[k].result == TARGET_PENDING && strv_contains(t->affected, h->targets[k].address)) {
+                        if (h->targets[k].result == TARGET_PENDING && strv_contains(t->reset.affected, h->targets[k].address)) {
                                 h->targets[k].result = TARGET_ALONG;
                                 h->targets[k].along_with = t->address;
                         }
@@ -654,10 +650,7 @@ static json_object *target_json(const Target *t) {
         json_add_string(o, "address", t->address);
         json_add_string(o, "result", target_result_names[t->result]);
         if (t->result == TARGET_RESET) {
-                json_add_int(o, "performed", t->performed);
-                json_add_string(o, "performed_name", pcreset_scope_bit_name(t->performed));
-                json_object_object_add(o, "affected", json_string_array(t->affected));
-                details_json(o, &t->details);
+                reset_result_json(o, &t->reset);
         }
         if (t->result == TARGET_ALONG)
                 json_add_string(o, "along_with", t->along_with);
@@ -716,12 +709,10 @@ static void print_report_json(const Hook *h, int exit_code) {
 static void print_target_text(const Hook *h, const Target *t) {
         switch (t->result) {
         case TARGET_RESET:
-                printf("oci-hook %s: reset %s: performed %s (0x%02" PRIx32 "), affected:", container_name(h),
-                       t->address, scope_bit_label(t->performed), t->performed);
-                for (char **i = t->affected; i && *i; i++)
-                        printf("%s %s", i == t->affected ? "" : ",", *i);
+                printf("oci-hook %s: reset %s: ", container_name(h), t->address);
+                print_performed(&t->reset);
                 fputs(" (", stdout);
-                print_mechanism(&t->details);
+                print_mechanism(&t->reset.details);
                 puts(")");
                 break;
         case TARGET_ALONG:
