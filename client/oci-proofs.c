@@ -37,8 +37,8 @@ static bool same_node(const VfioNode *a, const VfioNode *b) {
  * sysfs knows it (the container may see the node under another name), else
  * by its path (common/vfio-node.h, the mapping the daemon's fd proof uses).
  * Returns 1 with *ret set, 0 for anything else: the container node
- * /dev/vfio/vfio, an unknown name, and a noiommu group, which has no IOMMU
- * to isolate it and so proves nothing. */
+ * /dev/vfio/vfio, an unknown name, and a noiommu-N group, which the hook
+ * has never taken as a proof. */
 static int identify_node(const Context *c, const char *path, bool has_devnum, int64_t major_nr, int64_t minor_nr,
                          VfioNode *ret) {
         int r = -ENOENT;
