@@ -8,8 +8,10 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
-#include "client-util.h"
-#include "pcresetctl.h"
+#include "bus.h"
+#include "details.h"
+#include "output.h"
+#include "util.h"
 
 typedef struct Monitor {
         Context *c;
@@ -31,7 +33,7 @@ static void format_now(char *buf, size_t size, uint64_t *ret_usec) {
 
 static int on_reset_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Monitor *mon = userdata;
-        _cleanup_(strv_freep) char **affected = NULL;
+        _cleanup_strv_free_ char **affected = NULL;
         const char *address, *result, *member = sd_bus_message_get_member(m);
         bool started = streq_ptr(member, "ResetStarted");
         const char *event = started ? "started" : "completed";
@@ -59,9 +61,7 @@ static int on_reset_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_
                 json_add_string(o, "event", event);
                 json_add_int(o, "time_usec", (int64_t) usec);
                 json_add_string(o, "address", address);
-                json_add_int(o, "performed", performed);
-                json_add_string(o, "performed_name", pcreset_scope_bit_name(performed));
-                json_object_object_add(o, "affected", json_string_array(affected));
+                json_add_performed(o, performed, affected);
                 json_add_string(o, "result", result);
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         } else {

@@ -35,99 +35,25 @@
  * Input that is not an OCI state at all is a usage error (2).
  */
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
 
+#include "bus.h"
 #include "client-util.h"
-#include "pcresetctl.h"
-
-#define ANNOTATION_DEVICES  "org.freedesktop.pcreset.devices"
-#define ANNOTATION_SCOPE    "org.freedesktop.pcreset.scope"
-#define ANNOTATION_REQUIRED "org.freedesktop.pcreset.required"
-
-#define STATE_MAX  ((size_t) 1 << 20)   /* the state is a few hundred bytes */
-#define CONFIG_MAX ((size_t) 16 << 20)  /* config.json: kilobytes, seldom more */
-
-#define DEV_VFIO "/dev/vfio/"
-
-typedef struct Proof {
-        char *container_path;   /* as config.json gives it */
-        char *host_path;        /* what we opened */
-        long group;             /* -1 for a cdev */
-        char *cdev;             /* "vfio3" */
-        char **devices;         /* the PCI functions it covers, sorted */
-        int fd;                 /* -1: not usable, see error */
-        char *error;
-} Proof;
-
-typedef enum TargetResult {
-        TARGET_PENDING,
-        TARGET_RESET,           /* reset by its own request */
-        TARGET_ALONG,           /* reset by the request of another target */
-        TARGET_SKIPPED,         /* deliberately not reset (a bridge) */
-        TARGET_FAILED,
-} TargetResult;
-
-static const char *const target_result_names[] = {
-        [TARGET_PENDING] = "pending",
-        [TARGET_RESET] = "reset",
-        [TARGET_ALONG] = "reset-along",
-        [TARGET_SKIPPED] = "skipped",
-        [TARGET_FAILED] = "failed",
-};
-
-typedef struct Target {
-        char address[PCI_ADDRESS_MAX];
-        TargetResult result;
-        sd_bus_message *reply;          /* holds the details' strings */
-        uint32_t performed;
-        char **affected;
-        ResetDetails details;
-        const char *along_with;         /* TARGET_ALONG: whose reset */
-        char *error, *message;          /* TARGET_FAILED, TARGET_SKIPPED */
-        int exit_code;
-} Target;
-
-typedef struct Hook {
-        Context *c;
-        json_object *state, *config;
-        const char *id, *status, *bundle;
-        int64_t pid;
-        uint32_t mask;
-        bool required;
-        Proof *proofs;
-        size_t n_proofs;
-        Target *targets;
-        size_t n_targets;
-        /* a failure of the hook as a whole: no target was even tried */
-        char *error, *message;
-        int exit_code;
-} Hook;
+#include "oci-hook.h"
+#include "pci-util.h"
 
 static void hook_done(Hook *h) {
-        for (size_t i = 0; i < h->n_proofs; i++) {
-                Proof *p = &h->proofs[i];
-                free(p->container_path);
-                free(p->host_path);
-                free(p->cdev);
-                strv_free(p->devices);
-                closep(&p->fd);
-                free(p->error);
-        }
+        for (size_t i = 0; i < h->n_proofs; i++)
+                proof_done(&h->proofs[i]);
         free(h->proofs);
         for (size_t i = 0; i < h->n_targets; i++) {
                 Target *t = &h->targets[i];
                 sd_bus_message_unref(t->reply);
-                strv_free(t->affected);
+                reset_result_done(&t->reset);
                 free(t->error);
                 free(t->message);
         }
@@ -140,20 +66,7 @@ static void hook_done(Hook *h) {
         free(h->message);
 }
 
-__attribute__((format(printf, 2, 3)))
-static char *strdup_printf(char **ret, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(ret, fmt, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-        return *ret;
-}
-
-/* Keeps the first hook-wide failure. */
-__attribute__((format(printf, 4, 5)))
-static void hook_fail(Hook *h, const char *name, int exit_code, const char *fmt, ...) {
+void hook_fail(Hook *h, const char *name, int exit_code, const char *fmt, ...) {
         va_list ap;
 
         if (h->error)
@@ -161,8 +74,7 @@ static void hook_fail(Hook *h, const char *name, int exit_code, const char *fmt,
         h->error = strdup(name);
         h->exit_code = exit_code;
         va_start(ap, fmt);
-        if (vasprintf(&h->message, fmt, ap) < 0)
-                h->message = NULL;
+        set_errorv(&h->message, 0, fmt, ap);
         va_end(ap);
 }
 
@@ -172,476 +84,11 @@ static void target_fail(Target *t, const char *name, int exit_code, const char *
 
         t->result = TARGET_FAILED;
         free(t->error);
-        free(t->message);
         t->error = strdup(name);
         t->exit_code = exit_code;
         va_start(ap, fmt);
-        if (vasprintf(&t->message, fmt, ap) < 0)
-                t->message = NULL;
+        set_errorv(&t->message, 0, fmt, ap);
         va_end(ap);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Input */
-
-/* Reads fd to the end, at most max bytes; NUL-terminated. */
-static int read_all(int fd, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
-        for (;;) {
-                if (allocated - size < 4096) {
-                        size_t want = allocated ? allocated * 2 : 16384;
-                        char *b = realloc(buf, want + 1);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                        allocated = want;
-                }
-                ssize_t n = read(fd, buf + size, allocated - size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-                if (size > max)
-                        return -EFBIG;
-        }
-        if (!buf && !(buf = malloc(1)))
-                return -ENOMEM;
-        buf[size] = '\0';
-        *ret = buf;
-        buf = NULL;
-        *ret_size = size;
-        return 0;
-}
-
-/* Parses text as one JSON object (nothing after it but white space). */
-static json_object *parse_json_object(const char *text, size_t size, const char **ret_error) {
-        json_tokener *tok = json_tokener_new();
-        json_object *o;
-
-        if (!tok || !text) {
-                if (tok)
-                        json_tokener_free(tok);
-                *ret_error = strerror(ENOMEM);
-                return NULL;
-        }
-        if (memchr(text, '\0', size)) {
-                json_tokener_free(tok);
-                *ret_error = "it contains a NUL byte";
-                return NULL;
-        }
-        o = json_tokener_parse_ex(tok, text, (int) size);
-        enum json_tokener_error e = json_tokener_get_error(tok);
-        size_t used = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-        if (!o || e != json_tokener_success) {
-                /* json_tokener_continue: the text ended inside a value */
-                *ret_error = e == json_tokener_continue ? "it ends in the middle of a JSON value"
-                                                        : json_tokener_error_desc(e);
-                if (o)
-                        json_object_put(o);
-                return NULL;
-        }
-        for (size_t i = used; i < size; i++)
-                if (!strchr(" \t\r\n", text[i])) {
-                        json_object_put(o);
-                        *ret_error = "there is more after the JSON value";
-                        return NULL;
-                }
-        if (!json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                *ret_error = "it is not a JSON object";
-                return NULL;
-        }
-        return o;
-}
-
-static const char *json_get_string(json_object *o, const char *key) {
-        json_object *v;
-
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static json_object *json_get(json_object *o, const char *key, json_type type) {
-        json_object *v;
-
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type))
-                return NULL;
-        return v;
-}
-
-/* The state's annotations first (what the runtime says now), then the
- * bundle's. */
-static const char *annotation(const Hook *h, const char *key) {
-        const char *v = json_get_string(json_get(h->state, "annotations", json_type_object), key);
-
-        return v ?: json_get_string(json_get(h->config, "annotations", json_type_object), key);
-}
-
-static int parse_boolean(const char *v, bool *ret) {
-        static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(v, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcasecmp(v, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
-}
-
-/* Bad input is a usage error: the runtime (or whoever ran us) did not give
- * us an OCI state. Keeps the message in h->message; returns -EINVAL. */
-__attribute__((format(printf, 2, 3)))
-static int usage_fail(Hook *h, const char *fmt, ...) {
-        va_list ap;
-
-        free(h->message);
-        va_start(ap, fmt);
-        if (vasprintf(&h->message, fmt, ap) < 0)
-                h->message = NULL;
-        va_end(ap);
-        return -EINVAL;
-}
-
-static int read_state(Hook *h) {
-        _cleanup_(freep) char *text = NULL;
-        const char *why = NULL;
-        size_t size = 0;
-        int r;
-
-        r = read_all(STDIN_FILENO, STATE_MAX, &text, &size);
-        if (r < 0)
-                return usage_fail(h, "cannot read the container state from stdin: %s",
-                                  r == -EFBIG ? "it is larger than 1 MiB" : strerror(-r));
-        h->state = parse_json_object(text, size, &why);
-        if (!h->state)
-                return usage_fail(h, "stdin is not an OCI container state: %s", why);
-        h->id = json_get_string(h->state, "id");
-        h->bundle = json_get_string(h->state, "bundle");
-        h->status = json_get_string(h->state, "status");
-        json_object *pid = json_get(h->state, "pid", json_type_int);
-        h->pid = pid ? json_object_get_int64(pid) : 0;
-        if (isempty(h->id) || isempty(h->bundle))
-                return usage_fail(h, "stdin is not an OCI container state: it has no %s",
-                                  isempty(h->id) ? "\"id\"" : "\"bundle\"");
-        if (h->bundle[0] != '/')
-                return usage_fail(h, "the container state's bundle '%s' is not an absolute path", h->bundle);
-        return 0;
-}
-
-static int read_config(Hook *h) {
-        _cleanup_(freep) char *path = NULL, *text = NULL;
-        _cleanup_(closep) int fd = -1;
-        const char *why = NULL;
-        size_t size = 0;
-        int r;
-
-        if (!strdup_printf(&path, "%s/config.json", h->bundle))
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                r = -errno;
-                hook_fail(h, SD_BUS_ERROR_FILE_NOT_FOUND, PCRESETCTL_EXIT_FAILURE, "cannot open %s: %s", path,
-                          strerror(-r));
-                return r;
-        }
-        r = read_all(fd, CONFIG_MAX, &text, &size);
-        if (r < 0) {
-                hook_fail(h, SD_BUS_ERROR_IO_ERROR, PCRESETCTL_EXIT_FAILURE, "cannot read %s: %s", path,
-                          r == -EFBIG ? "it is larger than 16 MiB" : strerror(-r));
-                return r;
-        }
-        h->config = parse_json_object(text, size, &why);
-        if (!h->config) {
-                hook_fail(h, SD_BUS_ERROR_INVALID_ARGS, PCRESETCTL_EXIT_FAILURE,
-                          "%s is not an OCI runtime configuration: %s", path, why);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* The container's VFIO nodes */
-
-static int compare_strings(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static int strv_push(char ***l, size_t *n, const char *s) {
-        char **m = reallocarray(*l, *n + 2, sizeof(char *));
-
-        if (!m)
-                return -ENOMEM;
-        *l = m;
-        if (!(m[*n] = strdup(s)))
-                return -ENOMEM;
-        m[++*n] = NULL;
-        return 0;
-}
-
-static bool strv_has(char **l, const char *s) {
-        for (char **i = l; i && *i; i++)
-                if (streq(*i, s))
-                        return true;
-        return false;
-}
-
-/* The PCI functions of IOMMU group N, from <sysfs>/kernel/iommu_groups. */
-static int group_devices(const Context *c, long group, char ***ret) {
-        _cleanup_(freep) char *path = NULL;
-        char **l = NULL;
-        size_t n = 0;
-        DIR *d;
-        int r = 0;
-
-        if (!strdup_printf(&path, "%s/kernel/iommu_groups/%ld/devices", c->sysfs_root, group))
-                return -ENOMEM;
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                PciAddress a;
-                char name[PCI_ADDRESS_MAX];
-
-                if (pci_address_parse(de->d_name, &a) < 0)
-                        continue;
-                pci_address_format(&a, name);
-                if (!strv_has(l, name) && (r = strv_push(&l, &n, name)) < 0)
-                        break;
-        }
-        closedir(d);
-        if (r < 0) {
-                strv_free(l);
-                return r;
-        }
-        if (n > 0)
-                qsort(l, n, sizeof(char *), compare_strings);
-        *ret = l;
-        return 0;
-}
-
-/* The PCI function a VFIO cdev belongs to: the device that has
- * vfio-dev/<name> in sysfs. */
-static int cdev_devices(const Context *c, const char *cdev, char ***ret) {
-        _cleanup_(freep) char *path = NULL;
-        char **l = NULL;
-        size_t n = 0;
-        DIR *d;
-        int r = 0;
-
-        if (!strdup_printf(&path, "%s/bus/pci/devices", c->sysfs_root))
-                return -ENOMEM;
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                _cleanup_(freep) char *p = NULL;
-                PciAddress a;
-                char name[PCI_ADDRESS_MAX];
-
-                if (pci_address_parse(de->d_name, &a) < 0)
-                        continue;
-                if (!strdup_printf(&p, "%s/%s/vfio-dev/%s", path, de->d_name, cdev)) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (access(p, F_OK) < 0)
-                        continue;
-                pci_address_format(&a, name);
-                if ((r = strv_push(&l, &n, name)) < 0)
-                        break;
-        }
-        closedir(d);
-        if (r < 0) {
-                strv_free(l);
-                return r;
-        }
-        *ret = l;
-        return 0;
-}
-
-static bool valid_group_name(const char *s, long *ret) {
-        char *end;
-        long v;
-
-        if (*s < '0' || *s > '9')
-                return false;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || *end || v < 0 || v > INT32_MAX)
-                return false;
-        *ret = v;
-        return true;
-}
-
-static bool valid_cdev_name(const char *s) {
-        long v;
-
-        return strncmp(s, "vfio", 4) == 0 && valid_group_name(s + 4, &v);
-}
-
-/* Which VFIO node a linux.devices entry is: by its device number where
- * sysfs knows it (the container may see the node under another name), else
- * by its path. Returns 1 with the group or cdev set, 0 for anything else
- * (the container node /dev/vfio/vfio, an unknown name). */
-static int identify_node(const Context *c, const char *path, bool has_devnum, int64_t major_nr, int64_t minor_nr,
-                         long *ret_group, char **ret_cdev) {
-        const char *name = path + strlen(DEV_VFIO);
-
-        if (has_devnum) {
-                _cleanup_(freep) char *link = NULL;
-                char target[PATH_MAX];
-                ssize_t n;
-
-                if (!strdup_printf(&link, "%s/dev/char/%" PRId64 ":%" PRId64, c->sysfs_root, major_nr, minor_nr))
-                        return -ENOMEM;
-                n = readlink(link, target, sizeof target - 1);
-                if (n > 0) {
-                        target[n] = '\0';
-                        /* a cdev: .../0000:01:00.0/vfio-dev/vfio3 */
-                        char *vd = strstr(target, "/vfio-dev/");
-                        if (vd) {
-                                if (!valid_cdev_name(vd + strlen("/vfio-dev/")))
-                                        return 0;
-                                *ret_cdev = strdup(vd + strlen("/vfio-dev/"));
-                                return *ret_cdev ? 1 : -ENOMEM;
-                        }
-                        /* a group: .../virtual/vfio/12 */
-                        char *slash = strrchr(target, '/');
-                        if (slash && slash - target >= 5 && strncmp(slash - 5, "/vfio", 5) == 0 &&
-                            valid_group_name(slash + 1, ret_group))
-                                return 1;
-                        return 0;       /* the container node (a misc device), or not VFIO at all */
-                }
-        }
-
-        if (valid_group_name(name, ret_group))
-                return 1;
-        if (strncmp(name, "devices/", 8) == 0 && valid_cdev_name(name + 8)) {
-                *ret_cdev = strdup(name + 8);
-                return *ret_cdev ? 1 : -ENOMEM;
-        }
-        return 0;
-}
-
-/* Opens the host's node: the proof. It must be a character device, and the
- * one the container was given. */
-static void open_proof(const Context *c, Proof *p, bool has_devnum, int64_t major_nr, int64_t minor_nr) {
-        struct stat st;
-
-        if (p->group >= 0)
-                strdup_printf(&p->host_path, "%s/vfio/%ld", c->dev_root, p->group);
-        else
-                strdup_printf(&p->host_path, "%s/vfio/devices/%s", c->dev_root, p->cdev);
-        if (!p->host_path) {
-                p->error = strdup(strerror(ENOMEM));
-                return;
-        }
-        /* O_RDONLY is enough: the daemon only fstat()s the fd. The container
-         * does not run yet (or any more), so the group is free to open. */
-        p->fd = open(p->host_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (p->fd < 0) {
-                int e = errno;
-                strdup_printf(&p->error, "cannot open %s: %s%s", p->host_path, strerror(e),
-                              e == EBUSY ? " (another process has the VFIO group open)" : "");
-                return;
-        }
-        if (fstat(p->fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
-                strdup_printf(&p->error, "%s is not a character device", p->host_path);
-                closep(&p->fd);
-                p->fd = -1;
-                return;
-        }
-        if (has_devnum && (major(st.st_rdev) != major_nr || minor(st.st_rdev) != minor_nr)) {
-                strdup_printf(&p->error, "%s is device %u:%u, but the container was given %" PRId64 ":%" PRId64,
-                              p->host_path, major(st.st_rdev), minor(st.st_rdev), major_nr, minor_nr);
-                closep(&p->fd);
-                p->fd = -1;
-        }
-}
-
-static int add_proof(Hook *h, json_object *entry) {
-        const char *path = json_get_string(entry, "path");
-        json_object *maj = json_get(entry, "major", json_type_int), *min = json_get(entry, "minor", json_type_int);
-        bool has_devnum = maj && min;
-        int64_t major_nr = maj ? json_object_get_int64(maj) : -1, minor_nr = min ? json_object_get_int64(min) : -1;
-        _cleanup_(freep) char *cdev = NULL;
-        long group = -1;
-        int r;
-
-        if (!path || strncmp(path, DEV_VFIO, strlen(DEV_VFIO)) != 0)
-                return 0;
-        if (has_devnum && (major_nr < 0 || major_nr > 0xfff || minor_nr < 0 || minor_nr > 0xfffff))
-                has_devnum = false;
-        r = identify_node(h->c, path, has_devnum, major_nr, minor_nr, &group, &cdev);
-        if (r <= 0)
-                return r;
-        /* the same node twice is one proof */
-        for (size_t i = 0; i < h->n_proofs; i++)
-                if (h->proofs[i].group == group && streq_ptr(h->proofs[i].cdev, cdev))
-                        return 0;
-
-        Proof *l = reallocarray(h->proofs, h->n_proofs + 1, sizeof(Proof));
-        if (!l)
-                return -ENOMEM;
-        h->proofs = l;
-        Proof *p = &h->proofs[h->n_proofs++];
-        *p = (Proof) { .group = group, .cdev = cdev, .fd = -1, .container_path = strdup(path) };
-        cdev = NULL;
-        if (!p->container_path)
-                return -ENOMEM;
-
-        r = p->group >= 0 ? group_devices(h->c, p->group, &p->devices) : cdev_devices(h->c, p->cdev, &p->devices);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0 || !p->devices || !p->devices[0]) {
-                if (p->group >= 0)
-                        strdup_printf(&p->error, "IOMMU group %ld has no PCI devices in %s/kernel/iommu_groups%s%s",
-                                      p->group, h->c->sysfs_root, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-                else
-                        strdup_printf(&p->error, "no PCI device in %s/bus/pci/devices has the VFIO device %s",
-                                      h->c->sysfs_root, p->cdev);
-                return 0;
-        }
-        open_proof(h->c, p, has_devnum, major_nr, minor_nr);
-        return 0;
-}
-
-static int find_proofs(Hook *h) {
-        json_object *devices = json_get(json_get(h->config, "linux", json_type_object), "devices", json_type_array);
-        int r;
-
-        for (size_t i = 0; devices && i < json_object_array_length(devices); i++) {
-                json_object *e = json_object_array_get_idx(devices, i);
-                if (json_object_is_type(e, json_type_object) && (r = add_proof(h, e)) < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The usable proof that covers address, if any; else any proof that does. */
-static const Proof *covering_proof(const Hook *h, const char *address) {
-        const Proof *found = NULL;
-
-        for (size_t i = 0; i < h->n_proofs; i++)
-                if (strv_has(h->proofs[i].devices, address)) {
-                        if (h->proofs[i].fd >= 0)
-                                return &h->proofs[i];
-                        found = found ?: &h->proofs[i];
-                }
-        return found;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -661,28 +108,18 @@ static Target *add_target(Hook *h, const char *address) {
         return t;
 }
 
+/* The daemon's rule (common/pci-util.h): a type 1 configuration header. */
 static bool is_bridge(const Context *c, const char *address) {
-        _cleanup_(freep) char *path = NULL;
-        char buf[32] = "";
-        FILE *f;
+        _cleanup_free_ char *devdir = strjoin_printf("%s/bus/pci/devices/%s", c->sysfs_root, address);
 
-        if (!strdup_printf(&path, "%s/bus/pci/devices/%s/class", c->sysfs_root, address))
-                return false;
-        f = fopen(path, "re");
-        if (!f)
-                return false;
-        bool ok = fgets(buf, sizeof buf, f) != NULL;
-        fclose(f);
-        unsigned long class = ok ? strtoul(buf, NULL, 16) : 0;
-        /* PCI-to-PCI and semi-transparent PCI-to-PCI bridges */
-        return (class >> 8) == 0x0604 || (class >> 8) == 0x0609;
+        return devdir && pci_sysfs_is_bridge(devdir);
 }
 
 static int find_targets(Hook *h) {
-        const char *listed = annotation(h, ANNOTATION_DEVICES);
+        const char *listed = hook_annotation(h, ANNOTATION_DEVICES);
 
         if (!isempty(listed)) {
-                _cleanup_(freep) char *copy = strdup(listed);
+                _cleanup_free_ char *copy = strdup(listed);
                 char *save = NULL;
 
                 if (!copy)
@@ -712,8 +149,8 @@ static int find_targets(Hook *h) {
                         Target *t = add_target(h, *d);
                         if (t && is_bridge(h->c, *d)) {
                                 t->result = TARGET_SKIPPED;
-                                strdup_printf(&t->message, "a bridge in IOMMU group %ld: bridges are not reset",
-                                              h->proofs[i].group);
+                                set_errorf(&t->message, 0, "a bridge in IOMMU group %ld: bridges are not reset",
+                                           proof_group(&h->proofs[i]));
                         }
                 }
         return 0;
@@ -750,11 +187,7 @@ static void reset_target(Hook *h, Target *t) {
                 return;
         }
 
-        r = sd_bus_message_read(t->reply, "u", &t->performed);
-        if (r >= 0)
-                r = sd_bus_message_read_strv(t->reply, &t->affected);
-        if (r >= 0)
-                r = read_details(t->reply, &t->details);
+        r = read_reset_result(t->reply, &t->reset);
         if (r < 0) {
                 target_fail(t, SD_BUS_ERROR_INCONSISTENT_MESSAGE, PCRESETCTL_EXIT_FAILURE,
                             "the reset ran, but its reply from pcresetd cannot be understood");
@@ -771,7 +204,7 @@ static void run_targets(Hook *h) {
                 if (t->result != TARGET_PENDING)
                         continue;
 
-                const Proof *p = covering_proof(h, t->address);
+                const Proof *p = hook_covering_proof(h, t->address);
                 if (!p && !h->c->allow_unproven) {
                         target_fail(t, PCRESET1_ERROR_DEVICE_BUSY, PCRESETCTL_EXIT_BUSY,
                                     "not given to the container: none of its VFIO nodes covers it, and this hook "
@@ -799,7 +232,7 @@ static void run_targets(Hook *h) {
                         continue;
                 /* a link reset took others of the list along */
                 for (size_t k = i + 1; k < h->n_targets; k++)
-                        if (h->targets[k].result == TARGET_PENDING && strv_has(t->affected, h->targets[k].address)) {
+                        if (h->targets[k].result == TARGET_PENDING && strv_contains(t->reset.affected, h->targets[k].address)) {
                                 h->targets[k].result = TARGET_ALONG;
                                 h->targets[k].along_with = t->address;
                         }
@@ -807,139 +240,7 @@ static void run_targets(Hook *h) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* Report */
-
-static const char *container_name(const Hook *h) {
-        return h->id ?: "?";
-}
-
-static json_object *proof_json(const Proof *p) {
-        json_object *o = json_object_new_object();
-
-        json_add_string(o, "path", p->container_path);
-        json_add_string(o, "host_path", p->host_path);
-        json_object_object_add(o, "group", p->group >= 0 ? json_object_new_int64(p->group) : NULL);
-        json_add_string(o, "cdev", p->cdev);
-        json_object_object_add(o, "devices", json_string_array(p->devices));
-        json_object_object_add(o, "proof", json_object_new_boolean(p->fd >= 0));
-        json_add_string(o, "error", p->error);
-        return o;
-}
-
-static json_object *target_json(const Target *t) {
-        json_object *o = json_object_new_object();
-
-        json_add_string(o, "address", t->address);
-        json_add_string(o, "result", target_result_names[t->result]);
-        if (t->result == TARGET_RESET) {
-                json_add_int(o, "performed", t->performed);
-                json_add_string(o, "performed_name", pcreset_scope_bit_name(t->performed));
-                json_object_object_add(o, "affected", json_string_array(t->affected));
-                details_json(o, &t->details);
-        }
-        if (t->result == TARGET_ALONG)
-                json_add_string(o, "along_with", t->along_with);
-        if (t->result == TARGET_FAILED) {
-                json_add_string(o, "error", t->error);
-                json_add_int(o, "exit_code", t->exit_code);
-        }
-        if (t->message)
-                json_add_string(o, "message", t->message);
-        return o;
-}
-
-/* The mask as the annotation would say it: "func", "func,link", "flr". */
-static const char *scope_name(uint32_t mask, char *buf, size_t size) {
-        switch (mask) {
-        case 0:
-                return NULL;
-        case PCRESET_SCOPE_FUNC:
-                return "func";
-        case PCRESET_SCOPE_LINK:
-                return "link";
-        case PCRESET_SCOPE_FUNC | PCRESET_SCOPE_LINK:
-                return "func,link";
-        default:
-                return pcreset_scope_format(mask, buf, size);
-        }
-}
-
-static void print_report_json(const Hook *h, int exit_code) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *nodes = json_object_new_array(), *devices = json_object_new_array();
-        char scope[128];
-
-        json_add_string(o, "container", h->id);
-        json_add_string(o, "status", h->status);
-        json_add_string(o, "bundle", h->bundle);
-        if (h->pid > 0)
-                json_add_int(o, "pid", h->pid);
-        json_add_int(o, "scope", h->mask);
-        json_add_string(o, "scope_name", scope_name(h->mask, scope, sizeof scope));
-        json_object_object_add(o, "required", json_object_new_boolean(h->required));
-        for (size_t i = 0; i < h->n_proofs; i++)
-                json_object_array_add(nodes, proof_json(&h->proofs[i]));
-        json_object_object_add(o, "nodes", nodes);
-        for (size_t i = 0; i < h->n_targets; i++)
-                json_object_array_add(devices, target_json(&h->targets[i]));
-        json_object_object_add(o, "devices", devices);
-        if (h->error) {
-                json_add_string(o, "error", h->error);
-                json_add_string(o, "message", h->message);
-        }
-        json_add_int(o, "exit_code", exit_code);
-        print_json(o);
-}
-
-static void print_target_text(const Hook *h, const Target *t) {
-        switch (t->result) {
-        case TARGET_RESET:
-                printf("oci-hook %s: reset %s: performed %s (0x%02" PRIx32 "), affected:", container_name(h),
-                       t->address, scope_bit_label(t->performed), t->performed);
-                for (char **i = t->affected; i && *i; i++)
-                        printf("%s %s", i == t->affected ? "" : ",", *i);
-                fputs(" (", stdout);
-                print_mechanism(&t->details);
-                puts(")");
-                break;
-        case TARGET_ALONG:
-                printf("oci-hook %s: reset %s along with %s\n", container_name(h), t->address, t->along_with);
-                break;
-        case TARGET_SKIPPED:
-                printf("oci-hook %s: skipped %s: ", container_name(h), t->address);
-                print_text(stdout, t->message);
-                putchar('\n');
-                break;
-        default:
-                break;
-        }
-}
-
-/* Failures always go to stderr, naming the container, the device and the
- * reason, whatever else is printed. */
-static void print_failures(const Hook *h) {
-        if (h->error) {
-                fprintf(stderr, PROGRAM " oci-hook: container ");
-                print_text(stderr, container_name(h));
-                fputs(": ", stderr);
-                print_text(stderr, h->message);
-                fputs("; no device was reset\n", stderr);
-        }
-        for (size_t i = 0; i < h->n_targets; i++) {
-                const Target *t = &h->targets[i];
-                if (t->result != TARGET_FAILED)
-                        continue;
-                fprintf(stderr, PROGRAM " oci-hook: container ");
-                print_text(stderr, container_name(h));
-                fputs(": ", stderr);
-                print_text(stderr, t->address);
-                fputs(" not reset: ", stderr);
-                print_text(stderr, t->message);
-                fputc('\n', stderr);
-        }
-}
-
-/* ---------------------------------------------------------------------- */
+/* The hook */
 
 static int hook_run(Hook *h) {
         const char *v;
@@ -947,10 +248,10 @@ static int hook_run(Hook *h) {
 
         /* the bundle's annotations count too; a failure is kept in h->error,
          * and the state's annotations still say whether it matters */
-        config_r = read_config(h);
+        config_r = hook_read_config(h);
 
         /* required first: it decides the exit code of everything after */
-        v = annotation(h, ANNOTATION_REQUIRED);
+        v = hook_annotation(h, ANNOTATION_REQUIRED);
         if (v && parse_boolean(v, &h->required) < 0) {
                 /* a typo in a safety switch must not turn it off */
                 h->required = true;
@@ -959,7 +260,7 @@ static int hook_run(Hook *h) {
         }
 
         h->mask = PCRESET_SCOPE_FUNC;
-        v = annotation(h, ANNOTATION_SCOPE);
+        v = hook_annotation(h, ANNOTATION_SCOPE);
         if (v && pcreset_scope_parse(v, &h->mask) < 0) {
                 h->mask = 0;
                 hook_fail(h, SD_BUS_ERROR_INVALID_ARGS, PCRESETCTL_EXIT_USAGE,
@@ -980,7 +281,7 @@ static int hook_run(Hook *h) {
 
         if (config_r < 0)
                 return 0;
-        r = find_proofs(h);
+        r = hook_find_proofs(h);
         if (r >= 0)
                 r = find_targets(h);
         if (r < 0)
@@ -989,46 +290,28 @@ static int hook_run(Hook *h) {
         return 0;
 }
 
+/* The first failure decides the exit code, if the reset is required. */
+static int hook_exit_code(const Hook *h) {
+        int first_failure = h->error ? h->exit_code : 0;
+
+        for (size_t i = 0; !first_failure && i < h->n_targets; i++)
+                if (h->targets[i].result == TARGET_FAILED)
+                        first_failure = h->targets[i].exit_code;
+        return h->required ? first_failure : PCRESETCTL_EXIT_OK;
+}
+
 int verb_oci_hook(Context *c, const char *address) {
         _cleanup_(hook_done) Hook h = { .c = c };
-        int r, exit_code = PCRESETCTL_EXIT_OK;
+        int r, exit_code;
 
-        r = read_state(&h);
+        r = hook_read_state(&h);
         if (r < 0)
                 return report_error(c, SD_BUS_ERROR_INVALID_ARGS, h.message ?: strerror(-r), PCRESETCTL_EXIT_USAGE);
         r = hook_run(&h);
         if (r < 0)
                 return report_error(c, SD_BUS_ERROR_NO_MEMORY, strerror(-r), PCRESETCTL_EXIT_FAILURE);
 
-        /* the first failure decides the exit code, if the reset is required */
-        int first_failure = h.error ? h.exit_code : 0;
-        size_t n_failed = 0, n_reset = 0;
-        for (size_t i = 0; i < h.n_targets; i++) {
-                if (h.targets[i].result == TARGET_FAILED) {
-                        n_failed++;
-                        if (!first_failure)
-                                first_failure = h.targets[i].exit_code;
-                } else if (h.targets[i].result == TARGET_RESET || h.targets[i].result == TARGET_ALONG)
-                        n_reset++;
-        }
-        if (h.required && first_failure)
-                exit_code = first_failure;
-
-        print_failures(&h);
-        if (h.error || n_failed > 0)
-                fprintf(stderr, PROGRAM " oci-hook: container %s: %zu of %zu devices reset; the reset is %s (%s), "
-                        "exit code %d\n", container_name(&h), n_reset, h.n_targets,
-                        h.required ? "required" : "not required", ANNOTATION_REQUIRED, exit_code);
-
-        if (c->json)
-                print_report_json(&h, exit_code);
-        else {
-                for (size_t i = 0; i < h.n_targets; i++)
-                        print_target_text(&h, &h.targets[i]);
-                if (h.n_targets == 0 && !h.error)
-                        printf("oci-hook %s: nothing to reset: no VFIO devices in linux.devices and no "
-                               ANNOTATION_DEVICES " annotation\n", container_name(&h));
-        }
-        fflush(stdout);
+        exit_code = hook_exit_code(&h);
+        hook_report(&h, exit_code);
         return exit_code;
 }

@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <systemd/sd-login.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client-util.h"
@@ -55,25 +54,18 @@ static int read_start_time(unsigned long long *ret) {
         return 0;
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* pkttyagent closes the notify fd once registered, and exits (closing it
  * too) when it cannot register: either way the read end sees EOF. */
 static void wait_for_notify(int fd) {
-        int64_t deadline = now_ms() + AGENT_REGISTER_TIMEOUT_MS;
+        uint64_t deadline = now_usec() + AGENT_REGISTER_TIMEOUT_MS * USEC_PER_MSEC;
 
         for (;;) {
-                int64_t left = deadline - now_ms();
-                if (left <= 0)
+                uint64_t now = now_usec();
+                if (now >= deadline)
                         return;
 
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                int r = poll(&p, 1, (int) left);
+                int r = poll(&p, 1, (int) ((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
                 if (r < 0 && errno == EINTR)
                         continue;
                 return;
@@ -120,7 +112,7 @@ static _Noreturn void exec_agent(pid_t parent, int notify_fd, const char *proces
 }
 
 int tty_agent_start(pid_t *ret_pid) {
-        _cleanup_(closep) int read_fd = -1;
+        _cleanup_close_ int read_fd = -1;
         unsigned long long start_time;
         char process[64];
         pid_t parent = getpid(), pid;

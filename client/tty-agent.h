@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+/*
+ * The polkit text agent: pkttyagent, started for pcresetctl's own process
+ * so that polkit can ask for a password on the terminal. The agent
+ * registers for this process alone, dies with it, and what it prints goes
+ * to stderr, never into the JSON on stdout. Nothing here talks to pcresetd.
+ */
+
 #include <stdbool.h>
 #include <sys/types.h>
 
