@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "client-util.h"
+#include "util.h"
 #include "details.h"
 #include "output.h"
 #include "pcreset1.h"

@@ -42,7 +42,7 @@
 #include <string.h>
 
 #include "bus.h"
-#include "client-util.h"
+#include "util.h"
 #include "oci-hook.h"
 #include "pci-util.h"
 

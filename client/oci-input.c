@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client-util.h"
+#include "util.h"
 #include "oci-hook.h"
 
 #define STATE_MAX  ((size_t) 1 << 20)   /* the state is a few hundred bytes */

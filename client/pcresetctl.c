@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "client-util.h"
+#include "util.h"
 #include "pcreset1.h"
 #include "pcresetctl.h"
 #include "tty-agent.h"

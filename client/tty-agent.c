@@ -14,7 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "client-util.h"
+#include "util.h"
 #include "tty-agent.h"
 
 /* Registration is a couple of bus round trips, but polkitd may have to be

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "bus.h"
-#include "client-util.h"
+#include "util.h"
 #include "details.h"
 #include "output.h"
 

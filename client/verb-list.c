@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bus.h"
-#include "client-util.h"
+#include "util.h"
 #include "output.h"
 
 typedef struct Device {

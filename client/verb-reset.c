@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "bus.h"
-#include "client-util.h"
+#include "util.h"
 #include "details.h"
 #include "output.h"
 

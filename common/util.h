@@ -53,6 +53,9 @@ static inline bool streq_ptr(const char *a, const char *b) {
                 return a == b;
         return streq(a, b);
 }
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }

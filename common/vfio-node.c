@@ -91,56 +91,47 @@ static int compare_strings(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int group_devices(const char *sysfs_root, long group, char ***devices) {
-        _cleanup_free_ char *dir = strjoin_printf("%s/kernel/iommu_groups/%ld/devices", sysfs_root, group);
-        int r;
-
-        if (!dir)
-                return -ENOMEM;
+/* Adds the PCI functions named in dir (iommu_groups/N/devices, or
+ * bus/pci/devices); with cdev, only the one that has vfio-dev/<cdev>.
+ * -ENOENT when dir cannot be read or nothing matched. */
+static int add_functions_in(const char *dir, const char *cdev, char ***devices) {
         _cleanup_closedir_ DIR *d = opendir(dir);
-        if (!d)
-                return -ENOENT;
-        for (struct dirent *de; (de = readdir(d));)
-                if (de->d_name[0] != '.' && (r = add_address(devices, de->d_name)) < 0)
-                        return r;
-        return 0;
-}
-
-/* The function that has vfio-dev/<cdev>: one readdir of bus/pci/devices. */
-static int cdev_device(const char *sysfs_root, const char *cdev, char ***devices) {
-        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", sysfs_root);
         bool found = false;
         int r;
 
-        if (!dir)
-                return -ENOMEM;
-        _cleanup_closedir_ DIR *d = opendir(dir);
         if (!d)
                 return -ENOENT;
         for (struct dirent *de; (de = readdir(d));) {
                 if (de->d_name[0] == '.')
                         continue;
-                _cleanup_free_ char *p = strjoin_printf("%s/%s/vfio-dev/%s", dir, de->d_name, cdev);
-                if (!p)
-                        return -ENOMEM;
-                if (access(p, F_OK) < 0)
-                        continue;
+                if (cdev) {
+                        _cleanup_free_ char *p = strjoin_printf("%s/%s/vfio-dev/%s", dir, de->d_name, cdev);
+                        if (!p)
+                                return -ENOMEM;
+                        if (access(p, F_OK) < 0)
+                                continue;
+                }
                 if ((r = add_address(devices, de->d_name)) < 0)
                         return r;
                 found = true;
         }
-        return found ? 0 : -ENOENT;
+        return found || !cdev ? 0 : -ENOENT;
 }
 
 int vfio_node_devices(const char *sysfs_root, const VfioNode *n, char ***devices) {
         int r;
 
-        if (n->kind == VFIO_NODE_GROUP)
-                r = group_devices(sysfs_root, n->group, devices);
-        else if (n->device[0])
+        if (n->device[0])
                 r = add_address(devices, n->device);
-        else
-                r = cdev_device(sysfs_root, n->cdev, devices);
+        else {
+                _cleanup_free_ char *dir = n->kind == VFIO_NODE_GROUP
+                        ? strjoin_printf("%s/kernel/iommu_groups/%ld/devices", sysfs_root, n->group)
+                        : strjoin_printf("%s/bus/pci/devices", sysfs_root);
+                if (!dir)
+                        return -ENOMEM;
+                /* a cdev's function is found by one readdir of bus/pci/devices */
+                r = add_functions_in(dir, n->kind == VFIO_NODE_CDEV ? n->cdev : NULL, devices);
+        }
         if (r < 0)
                 return r;
         size_t len = strv_length(*devices);

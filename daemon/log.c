@@ -56,6 +56,7 @@ static const char *prio_prefix(int prio) {
 
 /* err: 0, or the errno the record is about (an ERRNO= field; %m is its
  * text, since the message is formatted with errno = err). */
+__attribute__((format(printf, 3, 0)))
 static void log_internal(int prio, int err, const char *fmt, va_list ap) {
         if (prio > max_level)
                 return;

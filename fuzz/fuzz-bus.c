@@ -207,12 +207,6 @@ static void open_proof_fds(const char *sys, const char *proc, const char *regula
                 FUZZ_CHECK(proof_fds[i] >= 0, "proof fd %zu: %s", i, strerror(errno));
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         char *root = fuzz_make_tmpdir("pcreset-fuzz-bus"), *sys, *proc, *dev, *state, *conf, *regular;
         GError *error = NULL;
