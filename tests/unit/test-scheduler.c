@@ -84,6 +84,42 @@ static void test_conflict_rules(void) {
                                              "pci0000:00/0000:00:01.0", TRUE));
         /* a prefix of the name is not an ancestor */
         g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE, "pci0000:00/0000:00:01.01", FALSE));
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.01", FALSE, "pci0000:00/0000:00:01.0", TRUE));
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE,
+                                              "pci0000:00/0000:00:01.01/0000:02:00.0", FALSE));
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE, "pci0000:00/0000:00:01.01", TRUE));
+        /* ...nor is a root complex whose name extends another's */
+        g_assert_false(sched_domains_conflict("pci0000:0", TRUE, "pci0000:00/0000:00:01.0", FALSE));
+        /* different root complexes, even with the same names below them */
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE,
+                                              "pci0000:80/0000:80:01.0/0000:81:00.0", FALSE));
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE, "pci0001:00/0000:00:01.0", TRUE));
+        g_assert_false(sched_domains_conflict("pci0001:00/0000:00:01.0/0000:01:00.0", FALSE,
+                                              "pci0000:00/0000:00:01.0", TRUE));
+        /* deep nesting: a link reset reaches all the way down, from either side */
+        g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE,
+                                             "pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:03.0/0000:03:00.0/"
+                                             "0000:04:01.0/0000:05:00.0", FALSE));
+        g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:03.0/0000:03:00.0/"
+                                             "0000:04:01.0/0000:05:00.0", FALSE, "pci0000:00/0000:00:01.0", TRUE));
+        /* link vs. non-link: only the link reset's subtree is excluded, not
+         * what lies above it, in either order */
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:03.0", TRUE,
+                                              "pci0000:00/0000:00:01.0", FALSE));
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0", FALSE,
+                                              "pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:03.0", TRUE));
+        /* two link resets, one below the other, in either order */
+        g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE,
+                                             "pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:03.0", TRUE));
+        g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:03.0", TRUE,
+                                             "pci0000:00/0000:00:01.0", TRUE));
+        /* the same domain conflicts whatever the kinds */
+        g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE, "pci0000:00/0000:00:01.0", FALSE));
+        g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0", FALSE, "pci0000:00/0000:00:01.0", TRUE));
+        g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0", TRUE, "pci0000:00/0000:00:01.0", TRUE));
+        /* siblings below one bridge: independent, links or not */
+        g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0/0000:01:00.0", TRUE,
+                                              "pci0000:00/0000:00:01.0/0000:01:00.1", TRUE));
 }
 
 /* 8 domains x 4 jobs: per domain strictly FIFO and serial, across domains parallel */
