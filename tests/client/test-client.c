@@ -152,8 +152,8 @@ static void expect(Fixture *f, unsigned *seen, const char *user, int code, const
         expect(f, &seen, user, code, name, needle, (const char *const[]) { __VA_ARGS__, NULL })
 
 /* A stand-in owning org.freedesktop.pcreset1 that answers ResetDeviceEx
- * with one error, on its own thread and main context (harness_run_logged() blocks
- * the test's). */
+ * with one error, on its own thread and main context (harness_run_logged()
+ * blocks the test's). */
 typedef struct Stub {
         GThread *thread;
         GMainContext *context;
