@@ -50,19 +50,7 @@ static inline int ctlv(Fixture *f, const char *user, char **out, char **err, con
         for (size_t i = 0; args[i]; i++)
                 g_ptr_array_add(argv, (char *) args[i]);
         g_ptr_array_add(argv, NULL);
-        char *o = NULL, *e = NULL;
-        int r = harness_run(f->h, user, &o, &e, (const char *const *) argv->pdata);
-        g_autofree char *line = g_strjoinv(" ", (char **) args);
-        g_test_message("pcresetctl %s (as %s) -> %d\n%s%s", line, user ?: "root", r, o ?: "", e ?: "");
-        if (out)
-                *out = o;
-        else
-                g_free(o);
-        if (err)
-                *err = e;
-        else
-                g_free(e);
-        return r;
+        return harness_run_logged(f->h, user, out, err, (const char *const *) argv->pdata);
 }
 
 static inline int ctl(Fixture *f, const char *user, char **out, char **err, ...) {

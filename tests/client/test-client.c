@@ -152,8 +152,8 @@ static void expect(Fixture *f, unsigned *seen, const char *user, int code, const
         expect(f, &seen, user, code, name, needle, (const char *const[]) { __VA_ARGS__, NULL })
 
 /* A stand-in owning org.freedesktop.pcreset1 that answers ResetDeviceEx
- * with one error, on its own thread and main context (harness_run() blocks
- * the test's). */
+ * with one error, on its own thread and main context (harness_run_logged()
+ * blocks the test's). */
 typedef struct Stub {
         GThread *thread;
         GMainContext *context;
@@ -314,7 +314,7 @@ static void test_exit_codes(Fixture *f, gconstpointer data) {
                 const char *argv[] = { "env", "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus", g_getenv("PCRESETCTL_BIN"),
                                        "--json", "info", "07:00.0", NULL };
                 g_autofree char *out = NULL, *err = NULL;
-                g_assert_cmpint(harness_run(f->h, NULL, &out, &err, argv), ==, PCRESETCTL_EXIT_NO_DAEMON);
+                g_assert_cmpint(harness_run_logged(f->h, NULL, &out, &err, argv), ==, PCRESETCTL_EXIT_NO_DAEMON);
                 g_autoptr(json_object) o = parse_json(out);
                 g_assert_cmpstr(jstr(o, "error"), ==, SD_BUS_ERROR_NO_SERVER);
                 assert_contains(err, "Cannot connect to the system bus");
@@ -454,9 +454,8 @@ static char **complete(Fixture *f, const char *line) {
                 "_pcresetctl pcresetctl; printf '%%s\\n' \"${COMPREPLY[@]}\"", bindir, g_getenv("PCRESET_COMPLETION"));
         const char *argv[] = { "bash", "-c", script, "bash", line, NULL };
         g_autofree char *out = NULL, *err = NULL;
-        g_assert_cmpint(harness_run(f->h, HARNESS_USER_BOB, &out, &err, argv), ==, 0);
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, &out, &err, argv), ==, 0);
         g_assert_cmpstr(err, ==, "");
-        g_test_message("complete '%s':\n%s", line, out);
         g_strchomp(out);
         return g_strsplit(out, "\n", -1);
 }

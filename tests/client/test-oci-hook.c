@@ -143,18 +143,8 @@ static int hook(Fixture *f, const char *user, const char *state, const char *dev
         if (extra)
                 g_ptr_array_add(argv, (char *) extra);
         g_ptr_array_add(argv, NULL);
-        char *o = NULL, *e = NULL;
-        int r = harness_run(f->h, user, &o, &e, (const char *const *) argv->pdata);
-        g_test_message("oci-hook as %s, state %s -> %d\n%s%s", user ?: "root", state, r, o ?: "", e ?: "");
-        if (out)
-                *out = o;
-        else
-                g_free(o);
-        if (err)
-                *err = e;
-        else
-                g_free(e);
-        return r;
+        g_test_message("%s: %s", input, state);
+        return harness_run_logged(f->h, user, out, err, (const char *const *) argv->pdata);
 }
 
 /* ---- cases ------------------------------------------------------------- */
@@ -510,8 +500,6 @@ static int run_container(Fixture *f, Runtime rt, const char *bundle, const char 
         const char *bin = g_getenv(rt == RUNTIME_CRUN ? "CRUN_BIN" : "RUNC_BIN");
         if (!bin || !*bin)
                 g_error("%s is not installed (scripts/install-deps installs it)", rt == RUNTIME_CRUN ? "crun" : "runc");
-        char *o = NULL, *e = NULL;
-        int r;
         if (rt == RUNTIME_CRUN) {
                 /* crun refuses cgroup v1 + an empty v2 hierarchy ("hybrid
                  * mode"), and the sealed /sys is read-only: a private empty
@@ -520,20 +508,12 @@ static int run_container(Fixture *f, Runtime rt, const char *bundle, const char 
                                        "mount -t tmpfs tmpfs /sys/fs/cgroup && exec \"$@\"", "sh",
                                        bin, "--cgroup-manager=disabled", "--root", root, "run", "--bundle", bundle,
                                        id, NULL };
-                r = harness_run(f->h, NULL, &o, &e, argv);
-        } else {
-                /* --rootless=true: cgroup errors (the read-only /sys/fs/cgroup)
-                 * are ignored, as for a rootless container */
-                const char *argv[] = { bin, "--rootless=true", "--root", root, "run", "--bundle", bundle, id, NULL };
-                r = harness_run(f->h, NULL, &o, &e, argv);
+                return harness_run_logged(f->h, NULL, NULL, err, argv);
         }
-        g_test_message("%s run %s -> %d\n%s%s", bin, id, r, o ?: "", e ?: "");
-        g_free(o);
-        if (err)
-                *err = e;
-        else
-                g_free(e);
-        return r;
+        /* --rootless=true: cgroup errors (the read-only /sys/fs/cgroup) are
+         * ignored, as for a rootless container */
+        const char *argv[] = { bin, "--rootless=true", "--root", root, "run", "--bundle", bundle, id, NULL };
+        return harness_run_logged(f->h, NULL, NULL, err, argv);
 }
 
 static void test_runtime(Fixture *f, Runtime rt) {

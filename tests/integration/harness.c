@@ -129,6 +129,7 @@ struct Harness {
         Child daemon;
         unsigned rules_generation;
         unsigned trees;
+        int run_timeout_ms;    /* harness_run()'s bound */
 };
 
 static char *session_dir;      /* made by harness_enter_namespace() */
@@ -930,6 +931,7 @@ Harness *harness_new(GError **error)
 
         h = g_new0(Harness, 1);
         h->dbus_daemon = h->polkitd = h->daemon = CHILD_NONE;
+        h->run_timeout_ms = HARNESS_RUN_TIMEOUT_MS;
         h->binds = g_ptr_array_new_with_free_func(g_free);
         h->dir = g_build_filename(session_dir, "harness-XXXXXX", NULL);
         if (!g_mkdtemp_full(h->dir, 0755)) {
@@ -1137,7 +1139,8 @@ int harness_run(Harness *h, const char *user, char **out, char **err, const char
         GString *buf[2] = { g_string_new(NULL), g_string_new(NULL) };
         struct pollfd p[2];
         Child c = CHILD_NONE;
-        gint64 deadline = now_ms() + HARNESS_RUN_TIMEOUT_MS;
+        int timeout_ms = h ? h->run_timeout_ms : HARNESS_RUN_TIMEOUT_MS;
+        gint64 deadline = now_ms() + timeout_ms;
         int status = -1, open_fds = 2;
 
         if (!user_command(user, argv, full, &envp, &error) ||
@@ -1183,8 +1186,7 @@ int harness_run(Harness *h, const char *user, char **out, char **err, const char
         if (open_fds == 0)
                 status = child_wait(&c, (int) MAX(deadline - now_ms(), 0));
         if (c.pid > 0) { /* still running at the deadline */
-                g_string_append_printf(buf[1], "harness: %s killed after %d ms\n", argv[0],
-                                       HARNESS_RUN_TIMEOUT_MS);
+                g_string_append_printf(buf[1], "harness: %s killed after %d ms\n", argv[0], timeout_ms);
                 status = child_stop(&c, SIGKILL, -1);
         }
 
@@ -1198,6 +1200,64 @@ done:
         else
                 g_string_free(buf[1], TRUE);
         return status;
+}
+
+/* One word of a command line as a shell takes it back. */
+static void append_shell_word(GString *line, const char *word)
+{
+        g_autofree char *quoted = NULL;
+
+        if (line->len > 0)
+                g_string_append_c(line, ' ');
+        if (*word && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                  "_-+=/.,:@%") == strlen(word)) {
+                g_string_append(line, word);
+                return;
+        }
+        quoted = g_shell_quote(word);
+        g_string_append(line, quoted);
+}
+
+/* "\n--- name\n" and text, without its last newline; nothing if empty. */
+static void append_output(GString *msg, const char *name, const char *text)
+{
+        size_t n = strlen(text);
+
+        if (n == 0)
+                return;
+        if (text[n - 1] == '\n')
+                n--;
+        g_string_append_printf(msg, "\n--- %s\n", name);
+        g_string_append_len(msg, text, (gssize) n);
+}
+
+int harness_run_logged(Harness *h, const char *user, char **out, char **err, const char *const *argv)
+{
+        g_autoptr(GString) msg = g_string_new(NULL);
+        g_autoptr(GString) line = g_string_new(NULL);
+        char *o = NULL, *e = NULL;
+        int status = harness_run(h, user, &o, &e, argv);
+
+        for (const char *const *a = argv; *a; a++)
+                append_shell_word(line, *a);
+        g_string_append_printf(msg, "as %s: %s\n-> exit status %d", user ?: "root", line->str, status);
+        append_output(msg, "stdout", o);
+        append_output(msg, "stderr", e);
+        g_test_message("%s", msg->str);
+        if (out)
+                *out = o;
+        else
+                g_free(o);
+        if (err)
+                *err = e;
+        else
+                g_free(e);
+        return status;
+}
+
+void harness_set_run_timeout(Harness *h, int timeout_ms)
+{
+        h->run_timeout_ms = timeout_ms > 0 ? timeout_ms : HARNESS_RUN_TIMEOUT_MS;
 }
 
 GPid harness_spawn(Harness *h, const char *user, const char *const *argv, int *out_fd)

@@ -43,7 +43,7 @@
 
 /* Bound on every wait for a process or a bus name. */
 #define HARNESS_TIMEOUT_MS 10000
-/* Bound on harness_run() and harness_wait(). */
+/* Bound on harness_run() (see harness_set_run_timeout()) and harness_wait(). */
 #define HARNESS_RUN_TIMEOUT_MS 30000
 
 typedef struct Harness Harness;
@@ -113,9 +113,20 @@ GPid harness_daemon_pid(Harness *h); /* 0 when not running */
  * through setpriv --init-groups, with DBUS_SYSTEM_BUS_ADDRESS set. out and
  * err (may be NULL) get stdout and stderr. Returns the exit code, 128+signal,
  * or -1 if it could not run (reason in *err; as a user, setpriv's 127
- * instead). Killed after HARNESS_RUN_TIMEOUT_MS. */
+ * instead). Killed after HARNESS_RUN_TIMEOUT_MS, or what
+ * harness_set_run_timeout() says. */
 int harness_run(Harness *h, const char *user, char **out, char **err,
                 const char *const *argv);
+/* How a test runs a client (pcresetctl, gdbus, busctl, a helper program):
+ * harness_run(), then one g_test_message() with the user, the command line
+ * (quoted for a shell, to replay it by hand), the exit status and both
+ * outputs, whatever the outcome. Returns and hands out as harness_run(). */
+int harness_run_logged(Harness *h, const char *user, char **out, char **err,
+                       const char *const *argv);
+/* Bound on this Harness' harness_run() and harness_run_logged() from now on:
+ * timeout_ms, or HARNESS_RUN_TIMEOUT_MS again if 0. For a program that is not
+ * one client (a load generator). */
+void harness_set_run_timeout(Harness *h, int timeout_ms);
 /* Start argv in the background, as harness_run(). Returns once the command
  * runs (as the user, if given). If out_fd is not NULL it gets the read end of
  * its stdout (the caller closes it), else stdout goes to /dev/null; stderr

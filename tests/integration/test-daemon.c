@@ -92,23 +92,6 @@ static char *read_attr(Fixture *f, const char *addr, const char *attr) {
                 g_assert_cmpstr(_v, ==, expected);                        \
         } while (0)
 
-/* Runs argv as user, logs what came back, hands out (or frees) the output. */
-static int run_logged(Fixture *f, const char *user, const char *const *argv, const char *what, char **out,
-                      char **err) {
-        char *o = NULL, *e = NULL;
-        int r = harness_run(f->h, user, &o, &e, argv);
-        g_test_message("%s as %s -> %d: %s%s", what, user ?: "root", r, o ?: "", e ?: "");
-        if (out)
-                *out = o;
-        else
-                g_free(o);
-        if (err)
-                *err = e;
-        else
-                g_free(e);
-        return r;
-}
-
 /* Calls a Manager method with gdbus as user; *out gets the GVariant text,
  * *err the error line ("GDBus.Error:NAME: message"). Returns the exit code. */
 static int call(Fixture *f, const char *user, char **out, char **err, const char *method, ...) {
@@ -127,8 +110,8 @@ static int call(Fixture *f, const char *user, char **out, char **err, const char
                 g_ptr_array_add(argv, g_strdup(a));
         va_end(ap);
         g_ptr_array_add(argv, NULL);
-        int r = run_logged(f, user, (const char *const *) argv->pdata, method, out, err);
-        if (out && *out)
+        int r = harness_run_logged(f->h, user, out, err, (const char *const *) argv->pdata);
+        if (out)
                 g_strchomp(*out);   /* gdbus ends its answer with a newline */
         return r;
 }
@@ -151,7 +134,7 @@ static int ctl(Fixture *f, const char *user, char **out, char **err, ...) {
                 g_ptr_array_add(argv, (char *) a);
         va_end(ap);
         g_ptr_array_add(argv, NULL);
-        return run_logged(f, user, (const char *const *) argv->pdata, "pcresetctl", out, err);
+        return harness_run_logged(f->h, user, out, err, (const char *const *) argv->pdata);
 }
 
 static char *daemon_log(Fixture *f) {
@@ -174,7 +157,7 @@ static void test_introspection(Fixture *f, gconstpointer data) {
         g_autofree char *out = NULL, *tree = NULL, *ver = NULL;
         start_daemon(f);
         const char *intro[] = { "busctl", "introspect", DEST, PATH, NULL };
-        g_assert_cmpint(harness_run(f->h, HARNESS_USER_BOB, &out, NULL, intro), ==, 0);
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, &out, NULL, intro), ==, 0);
         for (const char *m = "ResetDevice\0GetResetInfo\0ClaimDevice\0ReleaseDevice\0ListDevices\0Version\0"
                              "org.freedesktop.DBus.Peer\0org.freedesktop.DBus.Properties\0";
              *m; m += strlen(m) + 1)
@@ -182,13 +165,13 @@ static void test_introspection(Fixture *f, gconstpointer data) {
         g_assert_true(g_regex_match_simple("^\\.ResetDevice +method +su +uas", out, G_REGEX_MULTILINE, 0));
         g_assert_true(g_regex_match_simple("^\\.ListDevices +method +- +a\\(ssqqsssssuas\\)", out, G_REGEX_MULTILINE, 0));
         const char *t[] = { "busctl", "tree", DEST, NULL };
-        g_assert_cmpint(harness_run(f->h, NULL, &tree, NULL, t), ==, 0);
+        g_assert_cmpint(harness_run_logged(f->h, NULL, &tree, NULL, t), ==, 0);
         g_assert_nonnull(strstr(tree, PATH));
         const char *v[] = { "busctl", "get-property", DEST, PATH, IFACE, "Version", NULL };
-        g_assert_cmpint(harness_run(f->h, HARNESS_USER_ALICE, &ver, NULL, v), ==, 0);
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_ALICE, &ver, NULL, v), ==, 0);
         g_assert_true(g_str_has_prefix(ver, "s \""));
         const char *ping[] = { "busctl", "call", DEST, PATH, "org.freedesktop.DBus.Peer", "Ping", NULL };
-        g_assert_cmpint(harness_run(f->h, HARNESS_USER_BOB, NULL, NULL, ping), ==, 0);
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, NULL, NULL, ping), ==, 0);
 }
 
 static void test_invalid_input(Fixture *f, gconstpointer data) {
@@ -339,7 +322,7 @@ static void test_polkit_rules(Fixture *f, gconstpointer data) {
                 g_autofree char *err = NULL;
                 const char *argv[] = { "busctl", "--allow-interactive-authorization=no", "call", DEST, PATH, IFACE,
                                        "ResetDevice", "su", "0000:05:00.0", "4", NULL };
-                g_assert_cmpint(harness_run(f->h, HARNESS_USER_CAROL, NULL, &err, argv), !=, 0);
+                g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_CAROL, NULL, &err, argv), !=, 0);
                 g_assert_nonnull(strstr(err, "Interactive authentication is required to reset 0000:05:00.0"));
                 assert_attr(f, "0000:05:00.0", "reset", "");
         }
@@ -657,8 +640,7 @@ static void test_fd_proof(Fixture *f, gconstpointer data) {
                 g_autofree char *full = g_strdup_printf("%s %s", cmd, cases[i].redirect);
                 g_autofree char *out = NULL, *err = NULL;
                 const char *argv[] = { "bash", "-c", full, NULL };
-                int r = harness_run(f->h, NULL, &out, &err, argv);
-                g_test_message("%s -> %d %s%s", full, r, out, err);
+                int r = harness_run_logged(f->h, NULL, &out, &err, argv);
                 if (g_str_has_suffix(cases[i].redirect, "/dev/tty0") && strstr(err, "No such"))
                         continue;  /* no tty0 in this sandbox */
                 g_assert_cmpint(r, ==, cases[i].exit);
@@ -899,28 +881,27 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
 #define DENIED "Access denied"   /* busctl shows AccessDenied without its message */
 #define NEEDS_AUTH "Interactive authentication is required to"
         static const struct {
-                const char *name;
                 const char *args[6];
                 const char *expect[N_CALLERS][2];   /* [caller][interactive] */
         } rows[] = {
-                { "ResetDevice", { "ResetDevice", "su", "0000:05:00.0", "4" },
+                { { "ResetDevice", "su", "0000:05:00.0", "4" },
                   { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
-                { "ResetDeviceEx", { "ResetDeviceEx", "su", "0000:05:00.0", "4" },
+                { { "ResetDeviceEx", "su", "0000:05:00.0", "4" },
                   { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
-                { "GetResetInfo", { "GetResetInfo", "su", "0000:05:00.0", "4" },
+                { { "GetResetInfo", "su", "0000:05:00.0", "4" },
                   { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
-                { "GetResetInfoEx", { "GetResetInfoEx", "su", "0000:01:00.0", "39" },
+                { { "GetResetInfoEx", "su", "0000:01:00.0", "39" },
                   { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
-                { "ListDevices", { "ListDevices" },
+                { { "ListDevices" },
                   { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
-                { "ClaimDevice", { "ClaimDevice", "s", "0000:05:00.0" },
+                { { "ClaimDevice", "s", "0000:05:00.0" },
                   { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
                 /* nobody's claim now: nothing to release, for anyone */
-                { "ReleaseDevice", { "ReleaseDevice", "s", "0000:05:00.0" },
+                { { "ReleaseDevice", "s", "0000:05:00.0" },
                   { { "is not claimed", "is not claimed" }, { "is not claimed", "is not claimed" },
                     { "is not claimed", "is not claimed" }, { "is not claimed", "is not claimed" } } },
                 /* a busy device is refused before polkit is even asked */
-                { "ResetDevice busy", { "ResetDevice", "su", "0000:01:00.0", "2" },
+                { { "ResetDevice", "su", "0000:01:00.0", "2" },
                   { { "Refusing", "Refusing" }, { "Refusing", "Refusing" }, { "Refusing", "Refusing" },
                     { "Refusing", "Refusing" } } },
         };
@@ -942,10 +923,9 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
                                 for (size_t k = 0; rows[i].args[k]; k++)
                                         g_ptr_array_add(argv, (char *) rows[i].args[k]);
                                 g_ptr_array_add(argv, NULL);
-                                int r = harness_run(f->h, users[c], &out, &err, (const char *const *) argv->pdata);
+                                int r = harness_run_logged(f->h, users[c], &out, &err,
+                                                           (const char *const *) argv->pdata);
                                 const char *want = rows[i].expect[c][inter];
-                                g_test_message("%s as %s, interactive=%d -> %d %s", rows[i].name, users[c] ?: "root",
-                                               inter, r, r == 0 ? "ok" : err);
                                 if (g_str_equal(want, OK))
                                         g_assert_cmpint(r, ==, 0);
                                 else {

@@ -292,6 +292,40 @@ static void test_run(void)
         g_assert_nonnull(strstr(err, "no-such-user"));
 }
 
+/* The tests' way to run a client: what harness_run() hands out, logged. */
+static void test_run_logged(void)
+{
+        g_autoptr(Harness) h = new_harness();
+        g_autofree char *out = NULL, *err = NULL;
+        const char *both[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+        const char *id[] = { "id", "-u", NULL };
+        const char *slow[] = { "sleep", "10", NULL };
+        const char *pause[] = { "sleep", "0.5", NULL };
+        const char *missing[] = { "/nonexistent/binary", NULL };
+        gint64 t0;
+
+        g_assert_cmpint(harness_run_logged(h, NULL, &out, &err, both), ==, 3);
+        g_assert_cmpstr(out, ==, "out\n");
+        g_assert_cmpstr(err, ==, "err\n");
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+        g_assert_cmpint(harness_run_logged(h, HARNESS_USER_CAROL, &out, NULL, id), ==, 0);
+        g_assert_cmpstr(out, ==, "4103\n");
+        g_assert_cmpint(harness_run_logged(h, NULL, NULL, NULL, both), ==, 3);
+        g_assert_cmpint(harness_run_logged(h, NULL, NULL, &err, missing), ==, -1);
+        g_assert_nonnull(strstr(err, "cannot run"));
+        g_clear_pointer(&err, g_free);
+
+        /* a bound of its own, and back to the default */
+        harness_set_run_timeout(h, 300);
+        t0 = g_get_monotonic_time();
+        g_assert_cmpint(harness_run_logged(h, NULL, NULL, &err, slow), ==, 128 + SIGKILL);
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
+        g_assert_nonnull(strstr(err, "killed after 300 ms"));
+        harness_set_run_timeout(h, 0);
+        g_assert_cmpint(harness_run_logged(h, NULL, NULL, NULL, pause), ==, 0);
+}
+
 static void test_spawn(void)
 {
         g_autoptr(Harness) h = new_harness();
@@ -552,6 +586,7 @@ int main(int argc, char **argv)
         g_test_add_func("/harness/sealed", test_sealed);
         g_test_add_func("/harness/users", test_users);
         g_test_add_func("/harness/run", test_run);
+        g_test_add_func("/harness/run-logged", test_run_logged);
         g_test_add_func("/harness/spawn", test_spawn);
         g_test_add_func("/harness/bus-policy", test_bus_policy);
         g_test_add_func("/harness/polkit", test_polkit);

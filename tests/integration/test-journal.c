@@ -42,7 +42,7 @@ static GPtrArray *records(Harness *h, const char *id) {
         g_autofree char *match = g_strdup_printf("MESSAGE_ID=%s", id), *out = NULL;
         const char *argv[] = { "journalctl", "-D", "/run/log/journal", "--no-pager", "-o", "json", match, NULL };
         GPtrArray *l = g_ptr_array_new_with_free_func(put);
-        g_assert_cmpint(harness_run(h, NULL, &out, NULL, argv), ==, 0);
+        g_assert_cmpint(harness_run_logged(h, NULL, &out, NULL, argv), ==, 0);
         g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
         for (char **line = lines; *line; line++) {
                 if (!**line)
@@ -88,8 +88,8 @@ static void test_journal(void) {
                              "org.freedesktop.pcreset1.Manager", "ResetDevice", "su", "0000:01:00.0", "4", NULL };
         const char *busy[] = { "busctl", "call", "org.freedesktop.pcreset1", "/org/freedesktop/pcreset1",
                                "org.freedesktop.pcreset1.Manager", "ResetDevice", "su", "0000:02:00.0", "2", NULL };
-        g_assert_cmpint(harness_run(h, NULL, NULL, NULL, ok), ==, 0);
-        g_assert_cmpint(harness_run(h, HARNESS_USER_BOB, NULL, NULL, busy), !=, 0);
+        g_assert_cmpint(harness_run_logged(h, NULL, NULL, NULL, ok), ==, 0);
+        g_assert_cmpint(harness_run_logged(h, HARNESS_USER_BOB, NULL, NULL, busy), !=, 0);
         g_assert_cmpint(harness_stop_daemon(h), ==, 0);   /* flushes the stream */
 
         g_autoptr(GPtrArray) done = records(h, COMPLETED);
