@@ -78,7 +78,7 @@ static int read_proofs(Manager *m, sd_bus_message *call, char ***proven, sd_bus_
                         return r;
                 if (r == 0)
                         break;
-                r = vfio_fd_devices(m->sysfs_root, m->proc_root, fd, proven, &why);
+                r = vfio_fd_devices(m->sysfs_root, fd, proven, &why);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -201,6 +201,22 @@ static int method_get_reset_info_ex(sd_bus_message *call, void *userdata, sd_bus
         return get_reset_info(call, userdata, true, error);
 }
 
+static int claim_allowed(Manager *m, PciDevice *dev, uid_t uid, sd_bus_error *error) {
+        _cleanup_(holders_freep) Holders *holders = NULL;
+        DeviceVerdict v = {};
+        int r = ownership_evaluate(&m->exec.ownership, dev->name, dev->syspath, uid, NULL, &holders, &v);
+
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
+                                         dev->name, strerror(-r));
+        if (v.state == DEVICE_BUSY && !(uid == 0 && v.blocker == BLOCKER_HOST_DRIVER))
+                r = sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
+                                      "Cannot claim %s: %s. A claim never takes a device away from its user: only "
+                                      "an idle device can be claimed", dev->name, v.reason);
+        device_verdict_done(&v);
+        return r;
+}
+
 static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_free_ char *message = NULL, *what = NULL;
@@ -225,10 +241,20 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         if (claims_get(m->claims, dev->name, &holder) >= 0) {
                 if (holder == caller->uid)
                         return sd_bus_reply_method_return(call, NULL);
+                if (caller->uid == 0)
+                        return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
+                                                 "%s is already claimed by uid %u; it must release it first",
+                                                 dev->name, (unsigned) holder);
                 return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
-                                         "%s is already claimed by uid %u; it must release it first", dev->name,
-                                         (unsigned) holder);
+                                         "%s is already claimed by another user", dev->name);
         }
+        /* A claim never takes a device away: only an idle device, or one
+         * already the caller's, can be claimed. Root, the admin, may also
+         * claim a device the host's own driver has (its reset then runs
+         * under that driver), never one another user's process holds. */
+        r = claim_allowed(m, dev, caller->uid, error);
+        if (r < 0)
+                return r;
 
         char vendor[8], product[8];
         snprintf(vendor, sizeof vendor, "%04x", dev->vendor_id);
@@ -243,8 +269,8 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
 
         r = claims_add(m->claims, dev->name, caller->uid, dev->vendor_id, dev->device_id, &holder);
         if (r == -EBUSY)
-                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY, "%s is already claimed by uid %u",
-                                         dev->name, (unsigned) holder);
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY, "%s is already claimed by another user",
+                                         dev->name);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot record the claim of %s: %s", dev->name,
                                          strerror(-r));
@@ -286,13 +312,9 @@ static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_er
         return sd_bus_reply_method_return(call, NULL);
 }
 
-static void open_handles_freep(OpenHandles **h) {
-        open_handles_free(*h);
-}
-
 static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(open_handles_freep) OpenHandles *handles = NULL;
+        _cleanup_(holders_freep) Holders *holders = NULL;
         Manager *m = userdata;
         const Caller *caller = NULL;
         int r;
@@ -311,7 +333,7 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
                 DeviceVerdict v = {};
                 uint32_t scopes = 0;
 
-                r = decision_describe_device(&m->decide, d, caller->uid, &handles, &v, &scopes, &methods);
+                r = decision_describe_device(&m->decide, d, caller->uid, &holders, &v, &scopes, &methods);
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'r', "ssqqsssssuas");
                 if (r >= 0)

@@ -9,28 +9,25 @@
 #include "reset-method.h"
 #include "util.h"
 
-static void open_handles_freep(OpenHandles **h) {
-        open_handles_free(*h);
-}
-
 /* The planner asks whether a device is quiet; the verdicts later share the
  * same /proc scan. */
 typedef struct QuietCtx {
         const OwnershipContext *ownership;
-        OpenHandles **handles;
+        uid_t viewer;
+        Holders **holders;
 } QuietCtx;
 
 static bool device_quiet(void *userdata, const PciDevice *d, char **why) {
         QuietCtx *q = userdata;
         bool quiet = false;
 
-        if (ownership_device_quiet(q->ownership, d->syspath, q->handles, &quiet, why) < 0)
+        if (ownership_device_quiet(q->ownership, d->name, d->syspath, q->viewer, q->holders, &quiet, why) < 0)
                 return false;
         return quiet;
 }
 
-static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, OpenHandles **handles) {
-        *q = (QuietCtx) { .ownership = ctx->ownership, .handles = handles };
+static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, uid_t viewer, Holders **holders) {
+        *q = (QuietCtx) { .ownership = ctx->ownership, .viewer = viewer, .holders = holders };
         return (PlannerEnv) {
                 .use_reset_subordinate = ctx->config->use_reset_subordinate,
                 .allow_userspace_sbr = ctx->config->userspace_bus_reset,
@@ -150,7 +147,7 @@ const char *decision_find_device(const DecisionContext *ctx, const char *address
 }
 
 int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision *ret) {
-        _cleanup_(open_handles_freep) OpenHandles *handles = NULL;
+        _cleanup_(holders_freep) Holders *holders = NULL;
         _cleanup_strv_free_ char **methods = NULL;
         _cleanup_free_ char *reason = NULL;
         Decision *d = ret;
@@ -170,7 +167,7 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
                 return refuse(d, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
                               d->device->name, strerror(-r));
         QuietCtx q;
-        PlannerEnv env = planner_env(ctx, &q, &handles);
+        PlannerEnv env = planner_env(ctx, &q, in->uid, &holders);
         r = planner_plan(ctx->topology, d->device, in->mask, methods, &env, &d->plan, &reason);
         if (r == -EOPNOTSUPP)
                 return refuse(d, PCRESET1_ERROR_NOT_SUPPORTED, "%s", reason ?: "not supported");
@@ -179,7 +176,7 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
 
         for (; d->n_verdicts < d->plan.n_affected; d->n_verdicts++) {
                 const PciDevice *x = d->plan.affected[d->n_verdicts];
-                r = ownership_evaluate(ctx->ownership, x->name, x->syspath, in->uid, in->proven, &handles,
+                r = ownership_evaluate(ctx->ownership, x->name, x->syspath, in->uid, in->proven, &holders,
                                        &d->verdicts[d->n_verdicts]);
                 if (r < 0)
                         return refuse(d, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s", x->name,
@@ -239,17 +236,17 @@ bool decision_matches(const Decision *d, const ExecRequest *e, char **ret_why) {
         return true;
 }
 
-int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, OpenHandles **handles,
+int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders **holders,
                              DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods) {
         char **methods = NULL;
         QuietCtx q;
 
-        int r = ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, NULL, handles, ret_verdict);
+        int r = ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, NULL, holders, ret_verdict);
         if (r < 0)
                 return r;
         if (reset_method_read(d->syspath, &methods) < 0)
                 methods = NULL;
-        PlannerEnv env = planner_env(ctx, &q, handles);
+        PlannerEnv env = planner_env(ctx, &q, uid, holders);
         *ret_scopes = planner_available_scopes(ctx->topology, d, methods, &env);
         *ret_methods = methods;
         return 0;

@@ -86,8 +86,9 @@ char **decision_affected(const Decision *d);
 bool decision_matches(const Decision *d, const ExecRequest *accepted, char **ret_why);
 
 /* For ListDevices: one device's verdict for uid, the scope bits it can be
- * reset with now and its reset_method words (NULL if none). handles: the /proc scan shared across devices. */
-int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, OpenHandles **handles,
+ * reset with now and its reset_method words (NULL if none). holders: the
+ * /proc scan shared across devices. */
+int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders **holders,
                              DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods);
 /* Without uevents, sysfs is looked at again (ListDevices' once per call). */
 void decision_refresh(const DecisionContext *ctx);

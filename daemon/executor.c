@@ -96,13 +96,13 @@ static int verify_device(const ExecDevice *d, char **ret_problem) {
 }
 
 static bool recheck_ownership(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
-        OpenHandles *handles = NULL;
+        Holders *holders = NULL;
         bool ok = true;
 
         for (size_t i = 0; ok && i < req->n_affected; i++) {
                 DeviceVerdict v = {};
                 int r = ownership_evaluate(&ctx->ownership, req->affected[i].name, req->affected[i].syspath,
-                                           req->uid, req->proven, &handles, &v);
+                                           req->uid, req->proven, &holders, &v);
                 if (r < 0) {
                         set_result(ret, EXEC_FAILED, -r, "cannot check the ownership of %s: %s",
                                    req->affected[i].name, strerror(-r));
@@ -114,7 +114,7 @@ static bool recheck_ownership(const ExecContext *ctx, const ExecRequest *req, Ex
                 }
                 device_verdict_done(&v);
         }
-        open_handles_free(handles);
+        holders_free(holders);
         return ok;
 }
 
@@ -166,20 +166,21 @@ static void run_reset_subordinate(const ExecContext *ctx, const ExecRequest *req
 /* A userspace bus reset may only touch devices nobody can be using: checked
  * again here, right before, as ownership is. */
 static bool recheck_quiet(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
-        OpenHandles *handles = NULL;
+        Holders *holders = NULL;
         bool ok = true;
 
         for (size_t i = 0; ok && i < req->n_affected; i++) {
                 _cleanup_free_ char *why = NULL;
                 bool quiet = false;
-                int r = ownership_device_quiet(&ctx->ownership, req->affected[i].syspath, &handles, &quiet, &why);
+                int r = ownership_device_quiet(&ctx->ownership, req->affected[i].name, req->affected[i].syspath, req->uid,
+                                                 &holders, &quiet, &why);
                 if (r < 0 || !quiet) {
                         set_result(ret, EXEC_BUSY, 0, "%s is %s: a userspace bus reset of %s would disturb it",
                                    req->affected[i].name, why ?: "in use", req->target.name);
                         ok = false;
                 }
         }
-        open_handles_free(handles);
+        holders_free(holders);
         return ok;
 }
 

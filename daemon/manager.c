@@ -114,7 +114,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 .sysfs_root = m->sysfs_root,
                 .state_dir = m->state_dir,
                 .ready_timeout_usec = (uint64_t) m->config.ready_timeout_sec * USEC_PER_SEC,
-                .ownership = { .dev_root = m->dev_root, .proc_root = m->proc_root, .config = &m->config,
+                .ownership = { .sysfs_root = m->sysfs_root, .dev_root = m->dev_root, .proc_root = m->proc_root, .config = &m->config,
                                .claims = m->claims },
         };
 

@@ -8,16 +8,6 @@
 #include "pci-util.h"
 #include "util.h"
 
-typedef struct Handle {
-        char *target;   /* link text, e.g. "/dev/vfio/12" */
-        pid_t pid;
-} Handle;
-
-struct OpenHandles {
-        Handle *items;
-        size_t n;
-};
-
 const char *device_state_to_string(DeviceState s) {
         switch (s) {
         case DEVICE_OWNED: return "owned";
@@ -29,85 +19,6 @@ const char *device_state_to_string(DeviceState s) {
 void device_verdict_done(DeviceVerdict *v) {
         v->reason = mfree(v->reason);
         v->driver = mfree(v->driver);
-}
-
-OpenHandles *open_handles_free(OpenHandles *h) {
-        if (!h)
-                return NULL;
-        for (size_t i = 0; i < h->n; i++)
-                free(h->items[i].target);
-        free(h->items);
-        free(h);
-        return NULL;
-}
-
-static bool is_pid_name(const char *s) {
-        if (!*s)
-                return false;
-        for (; *s; s++)
-                if (*s < '0' || *s > '9')
-                        return false;
-        return true;
-}
-
-static int scan_pid(OpenHandles *h, const char *proc_root, const char *pid) {
-        _cleanup_free_ char *dir = strjoin_printf("%s/%s/fd", proc_root, pid);
-        if (!dir)
-                return -ENOMEM;
-        _cleanup_closedir_ DIR *d = opendir(dir);
-        if (!d)
-                return 0; /* gone, or not ours to read: nothing to learn */
-        int dfd = dirfd(d);
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                char buf[256];
-                ssize_t n = readlinkat(dfd, de->d_name, buf, sizeof buf - 1);
-                if (n <= 0)
-                        continue;
-                buf[n] = '\0';
-                if (!startswith(buf, "/dev/vfio/"))
-                        continue;
-                Handle *items = realloc(h->items, sizeof(Handle) * (h->n + 1));
-                if (!items)
-                        return -ENOMEM;
-                h->items = items;
-                h->items[h->n] = (Handle) { .target = strdup(buf), .pid = (pid_t) atoi(pid) };
-                if (!h->items[h->n].target)
-                        return -ENOMEM;
-                h->n++;
-        }
-        return 0;
-}
-
-static int open_handles_scan(const char *proc_root, OpenHandles **ret) {
-        OpenHandles *h = calloc(1, sizeof *h);
-        if (!h)
-                return -ENOMEM;
-        DIR *d = opendir(proc_root);
-        if (!d) {
-                int r = -errno;
-                open_handles_free(h);
-                return r;
-        }
-        struct dirent *de;
-        int r = 0;
-        while (r >= 0 && (de = readdir(d)))
-                if (is_pid_name(de->d_name))
-                        r = scan_pid(h, proc_root, de->d_name);
-        closedir(d);
-        if (r < 0) {
-                open_handles_free(h);
-                return r;
-        }
-        *ret = h;
-        return 0;
-}
-
-static const Handle *open_handles_find(const OpenHandles *h, const char *target) {
-        for (size_t i = 0; h && i < h->n; i++)
-                if (streq(h->items[i].target, target))
-                        return &h->items[i];
-        return NULL;
 }
 
 static char *describe_pid(const char *proc_root, pid_t pid) {
@@ -135,16 +46,6 @@ static bool node_owned_by(const char *path, uid_t uid) {
  * through: they do not count against the caller. */
 static bool is_passthrough_bridge(const char *syspath, const char *driver) {
         return (!driver || streq(driver, "pcieport")) && pci_sysfs_is_bridge(syspath);
-}
-
-static int find_open(const OwnershipContext *ctx, OpenHandles **handles, const char *target, const Handle **ret) {
-        if (!*handles) {
-                int r = open_handles_scan(ctx->proc_root, handles);
-                if (r < 0)
-                        return r;
-        }
-        *ret = open_handles_find(*handles, target);
-        return 0;
 }
 
 /* What a device's sysfs tells about who may use it; read fresh each time. */
@@ -181,41 +82,62 @@ static int read_facts(const char *syspath, DeviceFacts *f) {
         return 0;
 }
 
-/* The first process holding the device's VFIO group or cdev open, if any;
- * *ret_text describes it ("vfio group 12 is open by pid 4711 (qemu)"). */
-static int find_holder(const OwnershipContext *ctx, const DeviceFacts *f, OpenHandles **handles, char **ret_text) {
-        const Handle *h = NULL;
-        const char *what = NULL, *which = NULL;
-        int r;
+/* Who holds or claimed a device is told to root and to that uid only:
+ * GetResetInfo and ListDevices need no authorization, and hidepid must not
+ * be walked around through us. */
+static bool may_see(uid_t viewer, uid_t who) {
+        return viewer == 0 || (who != (uid_t) -1 && viewer == who);
+}
 
+static long group_number(const DeviceFacts *f) {
+        return f->group ? strtol(f->group, NULL, 10) : -1;
+}
+
+/* "vfio group 12 is open by pid 4711 (qemu)", as viewer may be told. */
+static char *describe_holder(const OwnershipContext *ctx, const Holder *x, uid_t viewer) {
+        _cleanup_free_ char *who = NULL, *what = NULL;
+
+        if (may_see(viewer, x->uid) && !(who = describe_pid(ctx->proc_root, x->pid)))
+                return NULL;
+        switch (x->kind) {
+        case HOLDER_NODE:
+                what = x->node.kind == VFIO_NODE_GROUP ? strjoin_printf("vfio group %ld", x->node.group)
+                                                        : strjoin_printf("vfio device %s", x->node.cdev);
+                if (!what)
+                        return NULL;
+                return who ? strjoin_printf("%s is open by %s", what, who)
+                           : strjoin_printf("%s is in use by another user's process", what);
+        case HOLDER_DEVICE_FD:
+                return who ? strjoin_printf("a VFIO device fd of it is held by %s", who)
+                           : strdup("a VFIO device fd of it is held by another user's process");
+        case HOLDER_DEVICE_FD_UNNAMED:
+                return strjoin_printf("%s holds a VFIO device fd that this kernel does not name (its fdinfo has no "
+                                      "vfio-device-syspath), so it may be this device's", who ?: "another user's process");
+        default:
+                return strjoin_printf("the open files of %s cannot be read (%s), so it may hold this device",
+                                      who ?: "another user's process", strerror(x->error));
+        }
+}
+
+/* The first holder of the device other than except_uid's, described for
+ * viewer: 1 with *ret_text, or 0. */
+static int find_holder(const OwnershipContext *ctx, const char *name, const DeviceFacts *f, bool stub_bound,
+                       uid_t except_uid, uid_t viewer, Holders **holders, char **ret_text) {
         *ret_text = NULL;
-        if (f->group) {
-                _cleanup_free_ char *t = strjoin_printf("/dev/vfio/%s", f->group);
-                if (!t)
-                        return -ENOMEM;
-                r = find_open(ctx, handles, t, &h);
+        if (!*holders) {
+                int r = holders_scan(ctx->proc_root, ctx->sysfs_root, holders);
                 if (r < 0)
                         return r;
-                what = "vfio group", which = f->group;
         }
-        if (!h && f->cdev) {
-                _cleanup_free_ char *t = strjoin_printf("/dev/vfio/devices/%s", f->cdev);
-                if (!t)
-                        return -ENOMEM;
-                r = find_open(ctx, handles, t, &h);
-                if (r < 0)
-                        return r;
-                what = "vfio device", which = f->cdev;
-        }
-        if (!h)
+        const Holder *x = holders_find(*holders, name, group_number(f), f->cdev, stub_bound, except_uid);
+        if (!x)
                 return 0;
-        _cleanup_free_ char *who = describe_pid(ctx->proc_root, h->pid);
-        *ret_text = strjoin_printf("%s %s is open by %s", what, which, strempty(who));
+        *ret_text = describe_holder(ctx, x, viewer);
         return *ret_text ? 1 : -ENOMEM;
 }
 
-int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, OpenHandles **handles, bool *ret,
-                           char **why) {
+int ownership_device_quiet(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t viewer,
+                           Holders **holders, bool *ret, char **why) {
         _cleanup_(facts_done) DeviceFacts f = {};
         _cleanup_free_ char *held = NULL;
         int r = read_facts(syspath, &f);
@@ -228,7 +150,7 @@ int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, Ope
                 *why = strjoin_printf("bound to %s", f.driver);
                 return 0;
         }
-        r = f.driver ? find_holder(ctx, &f, handles, &held) : 0;
+        r = f.driver ? find_holder(ctx, name, &f, true, (uid_t) -1, viewer, holders, &held) : 0;
         if (r < 0)
                 return r;
         *ret = r == 0;
@@ -238,9 +160,10 @@ int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, Ope
 }
 
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
-                       char *const *proven, OpenHandles **handles, DeviceVerdict *ret) {
+                       char *const *proven, Holders **holders, DeviceVerdict *ret) {
         _cleanup_(facts_done) DeviceFacts f = {};
         _cleanup_free_ char *owned_by = NULL, *held = NULL;
+        DeviceBlocker blocker = BLOCKER_NONE;
         char *reason = NULL;
         DeviceState state;
         uid_t holder;
@@ -251,15 +174,17 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
                 return r;
         _cleanup_free_ char *group_node = f.group ? strjoin_printf("%s/vfio/%s", ctx->dev_root, f.group) : NULL;
         _cleanup_free_ char *cdev_node = f.cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, f.cdev) : NULL;
+        bool stub = f.driver && config_is_stub_driver(ctx->config, f.driver);
 
         /* owned? */
         if (claims_get(ctx->claims, name, &holder) >= 0) {
                 if (holder == uid)
                         owned_by = strdup("claimed by you");
                 else {
-                        _cleanup_free_ char *who = describe_uid(holder);
-                        reason = strjoin_printf("claimed by %s", strempty(who));
+                        _cleanup_free_ char *who = may_see(uid, holder) ? describe_uid(holder) : NULL;
+                        reason = strjoin_printf("claimed by %s", who ?: "another user");
                         state = DEVICE_BUSY;
+                        blocker = BLOCKER_CLAIM;
                         goto done;
                 }
         } else if (strv_contains(proven, name))
@@ -270,11 +195,20 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
                 owned_by = strjoin_printf("vfio device %s belongs to you", f.cdev);
 
         if (owned_by) {
+                /* ...unless someone else holds it: owning never takes a device away */
+                r = f.driver ? find_holder(ctx, name, &f, stub, uid, uid, holders, &held) : 0;
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        state = DEVICE_BUSY;
+                        blocker = BLOCKER_HOLDER;
+                        reason = strjoin_printf("%s, but %s", owned_by, held);
+                        goto done;
+                }
                 state = DEVICE_OWNED;
-                bool stub = !f.driver || config_is_stub_driver(ctx->config, f.driver);
-                ret->under_driver = !stub;
-                reason = stub ? strdup(owned_by)
-                              : strjoin_printf("%s; the reset runs under its host driver %s", owned_by, f.driver);
+                ret->under_driver = f.driver && !stub;
+                reason = !ret->under_driver ? strdup(owned_by)
+                        : strjoin_printf("%s; the reset runs under its host driver %s", owned_by, f.driver);
                 goto done;
         }
 
@@ -290,15 +224,17 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
                 reason = strdup("no driver bound");
                 goto done;
         }
-        if (!config_is_stub_driver(ctx->config, f.driver)) {
+        if (!stub) {
                 state = DEVICE_BUSY;
+                blocker = BLOCKER_HOST_DRIVER;
                 reason = strjoin_printf("bound to %s: in use by the host and not owned by you", f.driver);
                 goto done;
         }
-        r = find_holder(ctx, &f, handles, &held);
+        r = find_holder(ctx, name, &f, true, (uid_t) -1, uid, holders, &held);
         if (r < 0)
                 return r;
         state = r > 0 ? DEVICE_BUSY : DEVICE_IDLE;
+        blocker = r > 0 ? BLOCKER_HOLDER : BLOCKER_NONE;
         reason = r > 0 ? strjoin_printf("bound to %s and %s", f.driver, held)
                        : strjoin_printf("bound to %s, not open", f.driver);
 
@@ -306,6 +242,7 @@ done:
         if (!reason)
                 return -ENOMEM;
         ret->state = state;
+        ret->blocker = blocker;
         ret->reason = reason;
         ret->driver = TAKE_PTR(f.driver);
         if (state != DEVICE_OWNED)

@@ -6,16 +6,21 @@
  *  - owned by the caller: claimed by the caller's uid, or its VFIO group node
  *    (<dev>/vfio/N) or VFIO cdev node (<dev>/vfio/devices/vfioX) belongs to
  *    that uid, or the caller proved it for this call with an open VFIO fd
- *    (vfioproof.h). A root-owned node proves nothing (every node is root's
- *    by default), so root owns devices through claims or fds only;
- *  - idle: no driver, or a stub driver (config_is_stub_driver) whose VFIO
- *    nodes no process holds open (<proc>/PID/fd links read as text);
+ *    (vfioproof.h) - AND no process of another uid holds it (holders.h): a
+ *    claim or a node's owner never overrides someone else's open handle. A
+ *    root-owned node proves nothing (every node is root's by default), so
+ *    root owns devices through claims or fds only;
+ *  - idle: no driver, or a stub driver (config_is_stub_driver) that no
+ *    process holds (or may hold: holders.h fails closed);
  *  - busy otherwise, including a device claimed by another uid.
  * A PCI-to-PCI bridge bound to pcieport (or nothing) is idle: it only passes
  * a reset through (the reset keeps its config intact).
  * An owned device still bound to a host driver is reset under that driver:
- * the verdict says so. Reads only; safe on any thread (no libpci, no
- * topology pointers: devices are passed by name and sysfs path).
+ * the verdict says so.
+ * Who holds or claimed a device (pids, command names, uids) is told only to
+ * root and to that same uid; others read "another user's process".
+ * Reads only; safe on any thread (no libpci, no topology pointers: devices
+ * are passed by name and sysfs path).
  */
 
 #include <stdbool.h>
@@ -23,6 +28,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "holders.h"
 
 typedef enum DeviceState {
         DEVICE_OWNED,
@@ -33,14 +39,24 @@ typedef enum DeviceState {
 const char *device_state_to_string(DeviceState s);
 
 typedef struct OwnershipContext {
+        const char *sysfs_root;
         const char *dev_root;
         const char *proc_root;
         const Config *config;
         Claims *claims;
 } OwnershipContext;
 
+/* Why a device is busy. */
+typedef enum DeviceBlocker {
+        BLOCKER_NONE,
+        BLOCKER_HOST_DRIVER,   /* bound to a host driver, not the caller's */
+        BLOCKER_HOLDER,        /* a process holds (or may hold) it open */
+        BLOCKER_CLAIM,         /* claimed by another uid */
+} DeviceBlocker;
+
 typedef struct DeviceVerdict {
         DeviceState state;
+        DeviceBlocker blocker;
         char *reason;        /* for a person: "bound to e1000e", "vfio group 12 open by pid 4711 (qemu)" */
         char *driver;        /* NULL when unbound */
         bool under_driver;   /* owned, but a host driver is bound */
@@ -48,19 +64,16 @@ typedef struct DeviceVerdict {
 
 void device_verdict_done(DeviceVerdict *v);
 
-/* Who holds VFIO nodes open: one pass over <proc>/PID/fd per request,
- * made lazily by the first device that needs it. */
-typedef struct OpenHandles OpenHandles;
-OpenHandles *open_handles_free(OpenHandles *h);
+/* *holders may be NULL on entry: the one /proc pass of a request is made
+ * by the first device that needs it, and shared by the others. */
 
-/* Quiet: no driver, or a stub driver whose VFIO nodes nobody holds open -
- * the only devices a userspace bus reset may touch. *why says what the
- * device is bound to or who holds it when not. */
-int ownership_device_quiet(const OwnershipContext *ctx, const char *syspath, OpenHandles **handles, bool *ret,
-                           char **why);
+/* Quiet: no driver, or a stub driver nobody holds or may hold - the only
+ * devices a userspace bus reset may touch. *why says what the device is
+ * bound to or who holds it when not, as viewer may be told. */
+int ownership_device_quiet(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t viewer,
+                           Holders **holders, bool *ret, char **why);
 
-/* *handles may be NULL on entry; it is filled when a scan was needed.
- * proven: addresses the caller proved with VFIO fds for this call (may be
- * NULL). */
+/* The verdict for uid. proven: addresses the caller proved with VFIO fds
+ * for this call (may be NULL). */
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
-                       char *const *proven, OpenHandles **handles, DeviceVerdict *ret);
+                       char *const *proven, Holders **holders, DeviceVerdict *ret);

@@ -317,13 +317,25 @@ static void test_bad_proof(Fixture *f, gconstpointer data) {
         start_daemon(f);
         g_autofree char *bundle = write_bundle(f, "ctr-e", NODE_12, NULL);
         g_autofree char *required = state_json("ctr-e", "created", bundle, "\"" ANN_REQUIRED "\": \"true\"");
-        /* the fake host's own /dev/vfio/12 is a regular file */
+        /* the fake host's own /dev/vfio/12 is a character device no driver
+         * serves: it cannot be opened, so it proves nothing */
         {
                 g_autofree char *fakedev = g_build_filename(harness_fake_root(f->h), "dev", NULL);
                 g_autofree char *err = NULL;
                 g_assert_cmpint(hook(f, NULL, required, fakedev, FALSE, NULL, NULL, &err), ==, 1);
-                assert_contains(err, "0000:02:00.0 not reset: no proof of ownership: ");
-                assert_contains(err, "/dev/vfio/12 is not a character device");
+                assert_contains(err, "0000:02:00.0 not reset: no proof of ownership: cannot open ");
+                assert_contains(err, "/dev/vfio/12: No such device or address");
+        }
+        /* a regular file where the node should be */
+        {
+                g_autofree char *dev = g_build_filename(harness_dir(f->h), "plaindev", NULL);
+                g_autofree char *vdir = g_build_filename(dev, "vfio", NULL);
+                g_autofree char *node = g_build_filename(vdir, "12", NULL);
+                g_autofree char *err = NULL;
+                g_assert_cmpint(g_mkdir_with_parents(vdir, 0755), ==, 0);
+                g_assert_true(g_file_set_contents(node, "", 0, NULL));
+                g_assert_cmpint(hook(f, NULL, required, dev, FALSE, NULL, NULL, &err), ==, 1);
+                assert_contains(err, "/vfio/12 is not a character device");
         }
         /* a node that is not the one the container was given */
         {

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * call-with-fds ADDRESS SCOPE [FD...]: calls ResetDeviceWithFds passing the
- * given open fds of this process (busctl cannot send fds). Prints the reply
- * as "performed affected... mechanism" or the error as "NAME: message" on
+ * given open fds of this process (busctl cannot send fds). An FD of the form
+ * open:PATH is PATH opened read-only here, opath:PATH is PATH opened with
+ * O_PATH (which needs only search permission on its directory). Prints the
+ * reply as "performed affected..." or the error as "NAME: message" on
  * stderr; exits 0 on success, 1 on a D-Bus error, 2 on bad usage.
  */
+
+#include <fcntl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +42,16 @@ int main(int argc, char *argv[]) {
                 r = sd_bus_message_append(m, "su", argv[1], (uint32_t) strtoul(argv[2], NULL, 0));
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "h");
-        for (int i = 3; r >= 0 && i < argc; i++)
-                r = sd_bus_message_append(m, "h", atoi(argv[i]));
+        for (int i = 3; r >= 0 && i < argc; i++) {
+                int fd = strncmp(argv[i], "open:", 5) == 0 ? open(argv[i] + 5, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                        : strncmp(argv[i], "opath:", 6) == 0 ? open(argv[i] + 6, O_PATH | O_CLOEXEC)
+                        : atoi(argv[i]);
+                if (fd < 0) {
+                        fprintf(stderr, "call-with-fds: %s: %m\n", argv[i]);
+                        return 2;
+                }
+                r = sd_bus_message_append(m, "h", fd);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0) {

@@ -47,7 +47,7 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         g_assert_cmpint(topology_new(f->host->sys, &f->topo), ==, 0);
         f->exec = (ExecContext) {
                 .sysfs_root = f->host->sys, .state_dir = f->host->state,
-                .ownership = { .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
+                .ownership = { .sysfs_root = f->host->sys, .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
                                .claims = f->claims },
         };
         g_assert_cmpint(reset_method_repair(f->exec.sysfs_root, f->exec.state_dir), ==, 0);
@@ -62,10 +62,10 @@ static void fixture_teardown(Fixture *f, gconstpointer data) {
 
 static bool quiet(void *userdata, const PciDevice *d, char **why) {
         Fixture *f = userdata;
-        OpenHandles *h = NULL;
+        Holders *h = NULL;
         bool q = false;
-        g_assert_cmpint(ownership_device_quiet(&f->exec.ownership, d->syspath, &h, &q, why), ==, 0);
-        open_handles_free(h);
+        g_assert_cmpint(ownership_device_quiet(&f->exec.ownership, d->name, d->syspath, 0, &h, &q, why), ==, 0);
+        holders_free(h);
         return q;
 }
 
@@ -146,7 +146,7 @@ static void test_owned_under_driver(Fixture *f, gconstpointer data) {
         make_request(f, "02:00.0", PCRESET_SCOPE_FLR, 4102, &req);
         executor_run(&f->exec, &req, &res);
         g_assert_cmpint(res.status, ==, EXEC_BUSY);
-        g_assert_nonnull(strstr(res.message, "claimed by uid 4101"));
+        g_assert_nonnull(strstr(res.message, "claimed by another user"));
         exec_result_done(&res);
         exec_request_done(&req);
 }

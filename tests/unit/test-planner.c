@@ -61,10 +61,10 @@ typedef struct Fixture {
 /* The daemon's notion of quiet, on the fake tree. */
 static bool quiet(void *userdata, const PciDevice *d, char **why) {
         Fixture *f = userdata;
-        OpenHandles *h = NULL;
+        Holders *h = NULL;
         bool q = false;
-        g_assert_cmpint(ownership_device_quiet(&f->exec.ownership, d->syspath, &h, &q, why), ==, 0);
-        open_handles_free(h);
+        g_assert_cmpint(ownership_device_quiet(&f->exec.ownership, d->name, d->syspath, 0, &h, &q, why), ==, 0);
+        holders_free(h);
         return q;
 }
 
@@ -75,7 +75,7 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         g_assert_cmpint(claims_new(f->host->state, &f->claims), ==, 0);
         f->exec = (ExecContext) {
                 .sysfs_root = f->host->sys, .state_dir = f->host->state,
-                .ownership = { .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
+                .ownership = { .sysfs_root = f->host->sys, .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
                                .claims = f->claims },
         };
         f->env = (PlannerEnv) { .use_reset_subordinate = true, .allow_userspace_sbr = true, .quiet = quiet,

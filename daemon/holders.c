@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "holders.h"
+#include "util.h"
+
+/* What a character device number is, asked of sysfs once per scan. */
+typedef struct RdevCache {
+        dev_t rdev;
+        bool vfio;
+        VfioNode node;
+} RdevCache;
+
+struct Holders {
+        Holder *items;
+        size_t n;
+        unsigned n_tables;
+        const char *sysfs_root;
+        RdevCache *cache;
+        size_t n_cache;
+};
+
+Holders *holders_free(Holders *h) {
+        if (!h)
+                return NULL;
+        for (size_t i = 0; i < h->n; i++)
+                free(h->items[i].device);
+        free(h->items);
+        free(h->cache);
+        free(h);
+        return NULL;
+}
+
+unsigned holders_n_tables(const Holders *h) {
+        return h ? h->n_tables : 0;
+}
+
+static bool is_number(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+static int identify(Holders *h, dev_t rdev, const VfioNode **ret) {
+        for (size_t i = 0; i < h->n_cache; i++)
+                if (h->cache[i].rdev == rdev) {
+                        *ret = h->cache[i].vfio ? &h->cache[i].node : NULL;
+                        return 0;
+                }
+        RdevCache *c = reallocarray(h->cache, h->n_cache + 1, sizeof(RdevCache));
+        if (!c)
+                return -ENOMEM;
+        h->cache = c;
+        RdevCache *e = &c[h->n_cache++];
+        *e = (RdevCache) { .rdev = rdev };
+        int r = vfio_node_from_devnum(h->sysfs_root, major(rdev), minor(rdev), &e->node);
+        if (r == -ENOMEM)
+                return r;
+        e->vfio = r >= 0;
+        *ret = e->vfio ? &e->node : NULL;
+        return 0;
+}
+
+static int add(Holders *h, Holder x) {
+        /* threads sharing one fd table report the same holder once */
+        for (size_t i = 0; i < h->n; i++) {
+                Holder *y = &h->items[i];
+                if (y->pid == x.pid && y->kind == x.kind && streq_ptr(y->device, x.device) &&
+                    (x.kind != HOLDER_NODE ||
+                     (y->node.kind == x.node.kind && y->node.group == x.node.group && streq(y->node.cdev, x.node.cdev)))) {
+                        free(x.device);
+                        return 0;
+                }
+        }
+        Holder *items = reallocarray(h->items, h->n + 1, sizeof(Holder));
+        if (!items) {
+                free(x.device);
+                return -ENOMEM;
+        }
+        h->items = items;
+        h->items[h->n++] = x;
+        return 0;
+}
+
+/* One key of <fdinfo>/<fd>: "flags:\t0100002" -> "0100002". */
+static int read_fdinfo(int infofd, const char *fd, const char *key, char **ret) {
+        _cleanup_close_ int f = infofd >= 0 ? openat(infofd, fd, O_RDONLY | O_CLOEXEC) : -1;
+        char buf[4096];
+        ssize_t n;
+
+        *ret = NULL;
+        if (f < 0)
+                return -errno;
+        n = read(f, buf, sizeof buf - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        size_t k = strlen(key);
+        for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (strncmp(line, key, k) == 0 && line[k] == ':') {
+                        line += k + 1;
+                        line += strspn(line, " \t");
+                        *ret = strndup(line, strcspn(line, "\n"));
+                        return *ret ? 0 : -ENOMEM;
+                }
+        return -ENOENT;
+}
+
+/* O_PATH fds cannot use a device. Unknown flags count as a real open. */
+static bool is_o_path(int infofd, const char *fd) {
+        _cleanup_free_ char *flags = NULL;
+        if (read_fdinfo(infofd, fd, "flags", &flags) < 0)
+                return false;
+        return (strtoul(flags, NULL, 8) & O_PATH) != 0;
+}
+
+static uid_t process_uid(const char *proc_root, const char *pid) {
+        _cleanup_free_ char *p = strjoin_printf("%s/%s/status", proc_root, pid);
+        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
+        char line[256];
+        unsigned real, effective;
+
+        while (f && fgets(line, sizeof line, f))
+                if (sscanf(line, "Uid: %u %u", &real, &effective) == 2)
+                        return (uid_t) effective;
+        return (uid_t) -1;
+}
+
+static int add_unreadable(Holders *h, const char *proc_root, const char *pid, int error) {
+        return add(h, (Holder) { .kind = HOLDER_UNREADABLE, .pid = atoi(pid), .uid = process_uid(proc_root, pid),
+                                 .error = error });
+}
+
+/* One fd table: fddir and its fdinfo. */
+static int scan_table(Holders *h, const char *proc_root, const char *pid, const char *fddir, const char *infodir) {
+        _cleanup_closedir_ DIR *d = opendir(fddir);
+        if (!d)
+                /* gone meanwhile; anything else: we cannot tell, so it may hold anything */
+                return errno == ENOENT || errno == ESRCH ? 0 : add_unreadable(h, proc_root, pid, errno);
+        _cleanup_close_ int infofd = open(infodir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        uid_t uid = (uid_t) -2; /* not read yet */
+        int dfd = dirfd(d), r;
+
+        h->n_tables++;
+        for (struct dirent *de; (errno = 0, de = readdir(d));) {
+                char text[256];
+                if (de->d_name[0] == '.')
+                        continue;
+                ssize_t n = readlinkat(dfd, de->d_name, text, sizeof text - 1);
+                if (n < 0) {
+                        if (errno == ENOENT)
+                                continue; /* closed meanwhile */
+                        return add_unreadable(h, proc_root, pid, errno);
+                }
+                text[n] = '\0';
+
+                Holder x = { .pid = atoi(pid) };
+                if (streq(text, "anon_inode:[vfio-device]")) {
+                        _cleanup_free_ char *syspath = NULL;
+                        if (read_fdinfo(infofd, de->d_name, "vfio-device-syspath", &syspath) >= 0) {
+                                const char *slash = strrchr(syspath, '/');
+                                x.kind = HOLDER_DEVICE_FD;
+                                x.device = strdup(slash ? slash + 1 : syspath);
+                                if (!x.device)
+                                        return -ENOMEM;
+                        } else
+                                x.kind = HOLDER_DEVICE_FD_UNNAMED;
+                } else if (text[0] == '/') {
+                        /* a path: perhaps a device node, under any name */
+                        struct statx stx;
+                        const VfioNode *node = NULL;
+                        if (statx(dfd, de->d_name, AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
+                                if (errno == ENOENT)
+                                        continue;
+                                return add_unreadable(h, proc_root, pid, errno);
+                        }
+                        if (!S_ISCHR(stx.stx_mode))
+                                continue;
+                        r = identify(h, makedev(stx.stx_rdev_major, stx.stx_rdev_minor), &node);
+                        if (r < 0)
+                                return r;
+                        if (!node || is_o_path(infofd, de->d_name))
+                                continue;
+                        x.kind = HOLDER_NODE;
+                        x.node = *node;
+                } else
+                        continue; /* sockets, pipes, other anon inodes */
+
+                if (uid == (uid_t) -2)
+                        uid = process_uid(proc_root, pid);
+                x.uid = uid;
+                if ((r = add(h, x)) < 0)
+                        return r;
+        }
+        return errno == 0 ? 0 : add_unreadable(h, proc_root, pid, errno);
+}
+
+static int scan_pid(Holders *h, const char *proc_root, const char *pid) {
+        _cleanup_free_ char *taskdir = strjoin_printf("%s/%s/task", proc_root, pid);
+        int r = 0;
+
+        if (!taskdir)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *d = opendir(taskdir);
+        if (!d) {
+                if (errno == ENOENT) {
+                        /* no task directory: a process that just left, or a
+                         * fake /proc: its own table */
+                        _cleanup_free_ char *fd = strjoin_printf("%s/%s/fd", proc_root, pid);
+                        _cleanup_free_ char *info = strjoin_printf("%s/%s/fdinfo", proc_root, pid);
+                        return fd && info ? scan_table(h, proc_root, pid, fd, info) : -ENOMEM;
+                }
+                return errno == ESRCH ? 0 : add_unreadable(h, proc_root, pid, errno);
+        }
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                if (!is_number(de->d_name))
+                        continue;
+                _cleanup_free_ char *fd = strjoin_printf("%s/%s/fd", taskdir, de->d_name);
+                _cleanup_free_ char *info = strjoin_printf("%s/%s/fdinfo", taskdir, de->d_name);
+                r = fd && info ? scan_table(h, proc_root, pid, fd, info) : -ENOMEM;
+        }
+        return r;
+}
+
+int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
+        Holders *h = calloc(1, sizeof *h);
+        int r = 0;
+
+        if (!h)
+                return -ENOMEM;
+        h->sysfs_root = sysfs_root;
+        DIR *d = opendir(proc_root);
+        if (!d) {
+                r = -errno;
+                holders_free(h);
+                return r;
+        }
+        for (struct dirent *de; r >= 0 && (de = readdir(d));)
+                if (is_number(de->d_name))
+                        r = scan_pid(h, proc_root, de->d_name);
+        closedir(d);
+        if (r < 0) {
+                holders_free(h);
+                return r;
+        }
+        h->sysfs_root = NULL; /* only borrowed for the scan */
+        *ret = h;
+        return 0;
+}
+
+static bool holds(const Holder *x, const char *name, long group, const char *cdev, bool stub_bound) {
+        switch (x->kind) {
+        case HOLDER_NODE:
+                return x->node.kind == VFIO_NODE_GROUP ? x->node.group == group
+                                                       : cdev && streq(x->node.cdev, cdev);
+        case HOLDER_DEVICE_FD:
+                return streq(x->device, name);
+        default:
+                /* a VFIO device fd or an unreadable table may be any device
+                 * VFIO can hand out: one bound to a stub driver */
+                return stub_bound;
+        }
+}
+
+const Holder *holders_find(const Holders *h, const char *name, long group, const char *cdev, bool stub_bound,
+                           uid_t except_uid) {
+        const Holder *possible = NULL;
+
+        for (size_t i = 0; h && i < h->n; i++) {
+                const Holder *x = &h->items[i];
+                if ((except_uid != (uid_t) -1 && x->uid == except_uid) || !holds(x, name, group, cdev, stub_bound))
+                        continue;
+                if (x->kind == HOLDER_NODE || x->kind == HOLDER_DEVICE_FD)
+                        return x;
+                if (!possible)
+                        possible = x;
+        }
+        return possible;
+}
