@@ -271,16 +271,15 @@ static bool holds(const Holder *x, const char *name, long group, const char *cde
 
 const Holder *holders_find(const Holders *h, const char *name, long group, const char *cdev, bool stub_bound,
                            uid_t except_uid) {
-        const Holder *possible = NULL;
+        const Holder *best = NULL;
 
+        /* the most specific first: HolderKind is in that order */
         for (size_t i = 0; h && i < h->n; i++) {
                 const Holder *x = &h->items[i];
                 if ((except_uid != (uid_t) -1 && x->uid == except_uid) || !holds(x, name, group, cdev, stub_bound))
                         continue;
-                if (x->kind == HOLDER_NODE || x->kind == HOLDER_DEVICE_FD)
-                        return x;
-                if (!possible)
-                        possible = x;
+                if (!best || x->kind < best->kind)
+                        best = x;
         }
-        return possible;
+        return best;
 }

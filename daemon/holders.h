@@ -27,6 +27,7 @@
 
 #include "vfio-node.h"
 
+/* In order of how surely the holder has the device. */
 typedef enum HolderKind {
         HOLDER_NODE,              /* an fd on the device's VFIO group or cdev */
         HOLDER_DEVICE_FD,         /* a VFIO device fd whose fdinfo names the device */

@@ -32,11 +32,11 @@ typedef struct Fixture {
 } Fixture;
 
 static void fixture_setup(Fixture *f, gconstpointer data) {
-        f->host = fake_host_new(host_desc);
+        f->host = fake_host_new(data ?: host_desc);
         config_init(&f->config);
         g_assert_cmpint(claims_new(f->host->state, &f->claims), ==, 0);
-        f->ctx = (OwnershipContext) { .sysfs_root = f->host->sys, .dev_root = f->host->dev, .proc_root = f->host->proc, .config = &f->config,
-                                      .claims = f->claims };
+        f->ctx = (OwnershipContext) { .sysfs_root = f->host->sys, .dev_root = f->host->dev,
+                                      .proc_root = f->host->proc, .config = &f->config, .claims = f->claims };
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data) {
@@ -172,6 +172,90 @@ static void test_open_handles_live(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:03:00.1", 0, DEVICE_BUSY, "vfio group 21 is open by pid 7777");
 }
 
+/* ---- the ways around "idle or yours" a hostile user tried -------------- */
+
+/* Bob (4102) holds devices in ways the old text-matching scan missed. */
+static const char hidden_desc[] =
+        /* a thread that unshared its fd table holds group 60 */
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=60 thread-open-by=7001/7002@4102\n"
+        /* a private copy of group 61's node (same device number, another path) */
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=61 private-open-by=7003@4102\n"
+        /* an O_PATH fd of group 62: no holder, it cannot use the device */
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport\n"
+        "03:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=62 opath-by=7004@4102\n"
+        /* a VFIO device fd that names its device, group fd closed */
+        "00:04.0 bridge=root-port secondary=04 driver=pcieport\n"
+        "04:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=63 device-fd-by=7005@4102\n"
+        "04:00.1 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=64\n"
+        /* alice's node, held by bob's process (an fd passed over SCM_RIGHTS) */
+        "00:05.0 bridge=root-port secondary=05 driver=pcieport\n"
+        "05:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=65 vfio-owner=4101 open-by=7006@4102\n"
+        /* alice's node held by alice's own process: hers */
+        "00:06.0 bridge=root-port secondary=06 driver=pcieport\n"
+        "06:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=66 vfio-owner=4101 open-by=7007\n";
+
+static void test_hidden_holders(Fixture *f, gconstpointer data) {
+        assert_state(f, "0000:01:00.0", 4101, DEVICE_BUSY, "vfio group 60 is in use by another user's process");
+        assert_state(f, "0000:01:00.0", 0, DEVICE_BUSY, "vfio group 60 is open by pid 7001 (qemu-system-x86)");
+        assert_state(f, "0000:02:00.0", 4101, DEVICE_BUSY, "vfio group 61 is in use by another user's process");
+        assert_state(f, "0000:02:00.0", 4102, DEVICE_BUSY, "vfio group 61 is open by pid 7003");
+        /* O_PATH: nobody's device is made busy by it */
+        assert_state(f, "0000:03:00.0", 4101, DEVICE_IDLE, "bound to vfio-pci, not open");
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "a VFIO device fd of it is held by another user's process");
+        assert_state(f, "0000:04:00.0", 0, DEVICE_BUSY, "a VFIO device fd of it is held by pid 7005");
+        /* the fdinfo names the device: its neighbour is not affected */
+        assert_state(f, "0000:04:00.1", 4101, DEVICE_IDLE, "not open");
+        /* owning the node does not take it from the process that holds it */
+        assert_state(f, "0000:05:00.0", 4101, DEVICE_BUSY,
+                     "vfio group 65 belongs to you, but vfio group 65 is in use by another user's process");
+        assert_state(f, "0000:06:00.0", 4101, DEVICE_OWNED, "vfio group 66 belongs to you");
+}
+
+/* A claim does not override another uid's open handle either. */
+static void test_claim_does_not_override_holder(Fixture *f, gconstpointer data) {
+        uid_t holder;
+        g_assert_cmpint(claims_add(f->claims, "0000:02:00.0", 4101, 0x1af4, 0x1041, &holder), ==, 0);
+        assert_state(f, "0000:02:00.0", 4101, DEVICE_BUSY, "claimed by you, but vfio group 61 is in use by another");
+        /* nor root's claim */
+        g_assert_cmpint(claims_remove(f->claims, "0000:02:00.0"), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:02:00.0", 0, 0x1af4, 0x1041, &holder), ==, 0);
+        assert_state(f, "0000:02:00.0", 0, DEVICE_BUSY, "claimed by you, but vfio group 61 is open by pid 7003");
+}
+
+/* What the kernel does not tell counts as possibly in use (fails closed). */
+static const char unreadable_desc[] =
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=70 unreadable-by=7010@4102\n"
+        "01:00.1 vendor=1af4 device=1041 class=020000 group=71\n"
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=8086 device=10d3 class=020000 driver=e1000e group=73\n";
+
+static void test_unreadable_fails_closed(Fixture *f, gconstpointer data) {
+        assert_state(f, "0000:01:00.0", 4101, DEVICE_BUSY,
+                     "the open files of another user's process cannot be read (Not a directory), so it may hold");
+        assert_state(f, "0000:01:00.0", 0, DEVICE_BUSY, "the open files of pid 7010 (secretive) cannot be read");
+        /* nothing can hold a device no driver has; a host driver's is busy anyway */
+        assert_state(f, "0000:01:00.1", 4101, DEVICE_IDLE, "no driver bound");
+        assert_state(f, "0000:02:00.0", 0, DEVICE_BUSY, "bound to e1000e");
+}
+
+static const char unnamed_desc[] =
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=72 unnamed-device-fd-by=7011@4102\n"
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=73 vfio-owner=4101\n";
+
+static void test_unnamed_device_fd(Fixture *f, gconstpointer data) {
+        /* a VFIO device fd the kernel does not name may be any VFIO device's */
+        assert_state(f, "0000:01:00.0", 4101, DEVICE_BUSY,
+                     "another user's process holds a VFIO device fd that this kernel does not name");
+        assert_state(f, "0000:02:00.0", 4101, DEVICE_BUSY,
+                     "vfio group 73 belongs to you, but another user's process holds a VFIO device fd");
+        assert_state(f, "0000:02:00.0", 4102, DEVICE_BUSY, "pid 7011 (qemu-system-x86) holds a VFIO device fd");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -181,5 +265,13 @@ int main(int argc, char *argv[]) {
         ADD("/ownership/claims-prune", test_claims_prune);
         ADD("/ownership/stub-config", test_stub_config);
         ADD("/ownership/open-handles-live", test_open_handles_live);
+        g_test_add("/ownership/hidden-holders", Fixture, hidden_desc, fixture_setup, test_hidden_holders,
+                   fixture_teardown);
+        g_test_add("/ownership/claim-does-not-override-holder", Fixture, hidden_desc, fixture_setup,
+                   test_claim_does_not_override_holder, fixture_teardown);
+        g_test_add("/ownership/unreadable-fails-closed", Fixture, unreadable_desc, fixture_setup,
+                   test_unreadable_fails_closed, fixture_teardown);
+        g_test_add("/ownership/unnamed-device-fd", Fixture, unnamed_desc, fixture_setup, test_unnamed_device_fd,
+                   fixture_teardown);
         return g_test_run();
 }
