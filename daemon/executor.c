@@ -87,6 +87,14 @@ static int verify_device(const ExecDevice *d, char **ret_problem) {
                 return -EIO;
         }
         uint16_t v = (uint16_t) (b[0] | b[1] << 8), dev = (uint16_t) (b[2] | b[3] << 8);
+        /* An SR-IOV VF's ID registers read all ones by design (its ids are
+         * the PF's business); a VF that is really there answers its
+         * Command/Status register. */
+        _cleanup_free_ char *physfn = strjoin_printf("%s/physfn", d->syspath);
+        uint8_t cs[4];
+        if (v == 0xffff && dev == 0xffff && physfn && access(physfn, F_OK) == 0 &&
+            pread(fd, cs, sizeof cs, 4) == (ssize_t) sizeof cs && (cs[0] & cs[1] & cs[2] & cs[3]) != 0xff)
+                return 0;
         if (v != d->vendor_id || dev != d->device_id) {
                 *ret_problem = strjoin_printf("%s did not come back: config space reads %04x:%04x, expected %04x:%04x",
                                               d->name, v, dev, d->vendor_id, d->device_id);

@@ -142,7 +142,7 @@ static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *co
         PciDevice *other = below[0] == dev ? below[1] : below[0];
         if (!(mask & (PCRESET_SCOPE_BUS | PCRESET_SCOPE_SLOT)))
                 return false;
-        if (dev->hotplug_slot) {
+        if (bridge->hotplug_port || dev->hotplug_slot) {
                 add_reason(why, "a %s reset of %s would also reset %s (below hotplug port %s): the kernel offers "
                            "userspace no slot reset of a whole slot, and a raw bus reset there looks like a surprise "
                            "removal to pciehp", mask & PCRESET_SCOPE_SLOT ? "slot" : "bus", dev->name, other->name,
@@ -177,6 +177,15 @@ static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *co
                                    dev->name, without, below[i]->name, bridge->name);
                         return false;
                 }
+                /* VF Enable lives in extended config space, which the
+                 * userspace reset does not restore: the VFs would vanish
+                 * under the kernel's feet */
+                if (below[i]->physfn || below[i]->n_vfs > 0) {
+                        add_reason(why, "a bus reset of %s would need %s because %s below %s is an SR-IOV %s",
+                                   dev->name, without, below[i]->name, bridge->name,
+                                   below[i]->physfn ? "VF" : "PF with VFs enabled");
+                        return false;
+                }
                 if (!env->quiet || !env->quiet(env->userdata, below[i], &busy)) {
                         if (below[i] == dev)
                                 add_reason(why, "a bus reset of %s would need %s because %s itself is %s, and %s "
@@ -195,6 +204,32 @@ several:
         p->bridge = bridge;
         memcpy(p->affected, below, n * sizeof(PciDevice *));
         p->n_affected = n;
+        return true;
+}
+
+/* A function-level reset of a bridge disrupts everything below it; one of
+ * an SR-IOV PF clears VF Enable, so every VF is reset (re-created) with
+ * it. A VF's own reset touches only the VF. */
+static bool add_dependents(const Topology *t, ResetPlan *p, Reasons *why) {
+        PciDevice *dev = p->target, *more[PLAN_MAX_AFFECTED];
+        size_t n;
+
+        if (dev->is_bridge)
+                n = collect_below(t, dev, more, ELEMENTSOF(more));
+        else if (dev->n_vfs > 0)
+                n = topology_vfs(t, dev, more, ELEMENTSOF(more));
+        else
+                return true;
+        if (n + 1 > ELEMENTSOF(p->affected)) {
+                add_reason(why, "a %s reset of %s would touch %zu devices, more than %zu",
+                           pcreset_scope_bit_name(p->scope), dev->name, n + 1, ELEMENTSOF(p->affected));
+                return false;
+        }
+        memcpy(p->affected + 1, more, n * sizeof(PciDevice *));
+        p->n_affected = n + 1;
+        /* what it disrupts lies below its own domain: exclude the subtree */
+        if (dev->is_bridge)
+                p->link = true;
         return true;
 }
 
@@ -243,10 +278,13 @@ int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *
                         plan_init(ret, dev, bit, m, MECHANISM_KERNEL_METHOD);
                         ret->link = true;
                         ret->bridge = dev->parent;
-                        return found(&why);
+                        if (add_dependents(t, ret, &why))
+                                return found(&why);
+                        continue;
                 }
                 plan_init(ret, dev, bit, m, MECHANISM_KERNEL_METHOD);
-                return found(&why);
+                if (add_dependents(t, ret, &why))
+                        return found(&why);
         }
 
         _cleanup_free_ char *offered = strv_join(methods, " ");

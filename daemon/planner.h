@@ -12,6 +12,9 @@
  *    device_specific, acpi, flr/af_flr, pm, then the link (slot/bus), cxl_bus;
  *  - a method outside the mask is never chosen; a function-level method the
  *    kernel does not list in reset_method is never chosen;
+ *  - a function-level reset touches the function, and: everything below it
+ *    when it is a bridge; every VF when it is an SR-IOV PF (its FLR clears
+ *    VF Enable). A VF's own function reset touches only that VF;
  *  - a link reset touches everything below the parent bridge (VFIO's
  *    hot-reset set). The mechanism, in this order:
  *      1. the device alone below its bridge: the kernel's "bus" method, which
@@ -23,9 +26,11 @@
  *         device is quiet (no driver, or a stub no one holds open) and none
  *         is a bridge, and the bridge is not a hotplug port;
  *      4. otherwise -EOPNOTSUPP, with the reason.
- *    Several devices below a hotplug port are never reset: the kernel gives
+ *    Several devices below a hotplug port are never reset (decided from the
+ *    port, whatever the target's function or slot): the kernel gives
  *    userspace no slot reset of a whole slot, and a raw bus reset there looks
- *    like a surprise removal to pciehp.
+ *    like a surprise removal to pciehp. The userspace bus reset never
+ *    touches SR-IOV functions (it cannot restore VF Enable).
  */
 
 #include <stdbool.h>

@@ -173,7 +173,7 @@ static void assign_slots(Topology *t) {
 
         for (size_t i = 0; i < t->n_devs; i++) {
                 t->devs[i]->slot = mfree(t->devs[i]->slot);
-                t->devs[i]->hotplug_slot = false;
+                t->devs[i]->hotplug_slot = t->devs[i]->hotplug_port = false;
         }
         while (d && (de = readdir(d))) {
                 if (de->d_name[0] == '.')
@@ -187,6 +187,10 @@ static void assign_slots(Topology *t) {
                 bool hp = access(ppath, F_OK) == 0;
                 for (size_t i = 0; i < t->n_devs; i++) {
                         PciDevice *p = t->devs[i];
+                        /* the port whose secondary bus the slot is: the
+                         * rule for everything below it, whatever function */
+                        if (hp && p->is_bridge && p->addr.domain == dom && p->secondary_bus == bus && dev == 0)
+                                p->hotplug_port = true;
                         if (p->addr.domain != dom || p->addr.bus != bus || p->addr.dev != dev)
                                 continue;
                         free(p->slot);
@@ -223,6 +227,36 @@ static void link_parents(Topology *t) {
                 if (hit)
                         d->parent = *hit;
         }
+}
+
+/* SR-IOV: a VF's sysfs directory has a physfn link to its PF. Read on
+ * every rescan: VFs come and go with sriov_numvfs. */
+static void link_physfns(Topology *t) {
+        for (size_t i = 0; i < t->n_devs; i++) {
+                t->devs[i]->physfn = NULL;
+                t->devs[i]->n_vfs = 0;
+        }
+        for (size_t i = 0; i < t->n_devs; i++) {
+                PciDevice *d = t->devs[i];
+                _cleanup_free_ char *link = strjoin_printf("%s/physfn", d->syspath), *pf = NULL;
+                PciAddress a;
+                if (!link || readlink_basename(link, &pf) < 0 || pci_address_parse(pf, &a) < 0)
+                        continue;
+                d->physfn = topology_find(t, &a);
+                if (d->physfn)
+                        d->physfn->n_vfs++;
+        }
+}
+
+size_t topology_vfs(const Topology *t, const PciDevice *pf, PciDevice **ret, size_t max) {
+        size_t n = 0;
+        for (size_t i = 0; pf->n_vfs > 0 && i < t->n_devs; i++)
+                if (t->devs[i]->physfn == pf) {
+                        if (n < max)
+                                ret[n] = t->devs[i];
+                        n++;
+                }
+        return n;
 }
 
 /* A function we already know keeps its struct (and its config-space facts). */
@@ -312,6 +346,7 @@ static int rescan(Topology *t) {
         t->n_devs = s.n;
         link_parents(t);
         assign_slots(t);
+        link_physfns(t);
         return 0;
 }
 

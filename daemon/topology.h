@@ -36,10 +36,13 @@ struct PciDevice {
         bool has_reset_subordinate;   /* bridges: the kernel offers reset_subordinate */
         char *slot;                   /* physical slot name, NULL if none */
         bool hotplug_slot;            /* that slot has a hotplug controller */
+        bool hotplug_port;            /* bridges: a hotplug driver (pciehp) serves the slot below it */
         char *syspath;                /* <sysfs>/devices/pci0000:00/.../dddd:bb:dd.f */
         char *relpath;                /* the part below devices/: ancestry by prefix */
         char *label;                  /* "Vendor Device" from pci.ids, NULL if unknown */
         PciDevice *parent;            /* upstream bridge; NULL on a root bus */
+        PciDevice *physfn;            /* an SR-IOV VF's PF (sysfs physfn); NULL otherwise */
+        unsigned n_vfs;               /* a PF's VFs in the topology now */
         bool reused;                  /* private to rescans */
 };
 
@@ -62,6 +65,8 @@ const char *topology_sysfs_root(const Topology *t);
 size_t topology_bus_siblings(const Topology *t, const PciDevice *dev, PciDevice **ret, size_t max);
 /* true if dev sits below bridge (at any depth). */
 bool pci_device_is_below(const PciDevice *dev, const PciDevice *bridge);
+/* A PF's VFs, in address order; returns how many there are. */
+size_t topology_vfs(const Topology *t, const PciDevice *pf, PciDevice **ret, size_t max);
 
 /* Live reads. driver: *ret NULL when unbound. group: -ENOENT when none. */
 int pci_device_read_driver(const PciDevice *d, char **ret);

@@ -69,7 +69,7 @@ static bool quiet(void *userdata, const PciDevice *d, char **why) {
 }
 
 static void fixture_setup(Fixture *f, gconstpointer data) {
-        f->host = fake_host_new(host_desc);
+        f->host = fake_host_new(data ?: host_desc);
         g_assert_cmpint(topology_new(f->host->sys, &f->topo), ==, 0);
         config_init(&f->config);
         g_assert_cmpint(claims_new(f->host->state, &f->claims), ==, 0);
@@ -347,6 +347,64 @@ static void test_refresh(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(topology_count(f->topo), ==, 30);
 }
 
+/* ---- what a reset really touches (SR-IOV, bridges, hotplug ports) ------- */
+
+static const char sriov_desc[] =
+        /* an SR-IOV NVMe behind a hotplug port: the PF and two VFs */
+        "00:01.0 bridge=root-port hotplug slot=1 secondary=01 driver=pcieport reset_subordinate\n"
+        "01:00.0 vendor=1b36 device=0010 class=010802 driver=nvme methods=\"flr bus\"\n"
+        "01:00.1 vendor=1b36 device=0010 class=010802 vf-of=01:00.0 methods=\"flr\"\n"
+        "01:00.2 vendor=1b36 device=0010 class=010802 vf-of=01:00.0 methods=\"flr\"\n"
+        /* a function that is not in the slot (an ARI function) below a hotplug port */
+        "00:02.0 bridge=root-port hotplug slot=2 secondary=02 driver=pcieport reset_subordinate\n"
+        "02:00.0 vendor=8086 device=1521 class=020000 methods=\"flr\"\n"
+        "02:01.0 vendor=8086 device=1521 class=020000 methods=\"flr bus\"\n"
+        /* a port with a PM reset of its own, and a device below it */
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport methods=\"pm\"\n"
+        "03:00.0 vendor=1af4 device=1041 class=020000 methods=\"flr\"\n"
+        /* a PF with a VF below a port without reset_subordinate */
+        "00:04.0 bridge=root-port secondary=05 driver=pcieport\n"
+        "05:00.0 vendor=1b36 device=0010 class=010802 methods=\"flr bus\"\n"
+        "05:00.1 vendor=1b36 device=0010 class=010802 vf-of=05:00.0 methods=\"flr\"\n";
+
+static void assert_affected(const ResetPlan *p, const char *const *want) {
+        size_t n = g_strv_length((char **) want);
+        g_assert_cmpuint(p->n_affected, ==, n);
+        for (size_t i = 0; i < n; i++)
+                g_assert_cmpstr(p->affected[i]->name, ==, want[i]);
+}
+
+static void test_sriov(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r1 = NULL, *r2 = NULL;
+
+        /* the PF's FLR clears VF Enable: its VFs are reset with it */
+        g_assert_cmphex(plan(f, "01:00.0", PCRESET_SCOPE_FLR, &p, &r1), ==, PCRESET_SCOPE_FLR);
+        assert_affected(&p, (const char *const[]) { "0000:01:00.0", "0000:01:00.1", "0000:01:00.2", NULL });
+        /* a VF's own FLR touches only that VF */
+        g_assert_cmphex(plan(f, "01:00.2", PCRESET_SCOPE_FLR, &p, &r2), ==, PCRESET_SCOPE_FLR);
+        assert_affected(&p, (const char *const[]) { "0000:01:00.2", NULL });
+        /* a link reset of the PF would take the VFs along below a hotplug port: never */
+        assert_refused(f, "01:00.0", PCRESET_SCOPE_LINK, "would also reset 0000:01:00.1 (below hotplug port 0000:00:01.0)");
+        /* the userspace bus reset cannot restore VF Enable */
+        assert_refused(f, "05:00.1", PCRESET_SCOPE_BUS, "0000:05:00.0 below 0000:00:04.0 is an SR-IOV PF with VFs enabled");
+}
+
+static void test_hotplug_rule_from_the_port(Fixture *f, gconstpointer data) {
+        /* 02:01.0 is not in slot 2 (device 01), but it sits below the hotplug port all the same */
+        assert_refused(f, "02:01.0", PCRESET_SCOPE_BUS, "would also reset 0000:02:00.0 (below hotplug port 0000:00:02.0)");
+}
+
+static void test_bridge_function_reset(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r = NULL;
+
+        /* a PM reset of a port disrupts what is below it */
+        g_assert_cmphex(plan(f, "00:03.0", PCRESET_SCOPE_PM, &p, &r), ==, PCRESET_SCOPE_PM);
+        assert_affected(&p, (const char *const[]) { "0000:00:03.0", "0000:03:00.0", NULL });
+        g_assert_true(p.link);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -360,5 +418,10 @@ int main(int argc, char *argv[]) {
         ADD("/planner/reset-subordinate", test_reset_subordinate);
         ADD("/planner/userspace-sbr", test_userspace_sbr);
         ADD("/planner/nested-and-hotplug", test_nested_and_hotplug);
+        g_test_add("/planner/sriov", Fixture, sriov_desc, fixture_setup, test_sriov, fixture_teardown);
+        g_test_add("/planner/hotplug-rule-from-the-port", Fixture, sriov_desc, fixture_setup,
+                   test_hotplug_rule_from_the_port, fixture_teardown);
+        g_test_add("/planner/bridge-function-reset", Fixture, sriov_desc, fixture_setup, test_bridge_function_reset,
+                   fixture_teardown);
         return g_test_run();
 }
