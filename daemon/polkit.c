@@ -16,7 +16,7 @@ struct Query {
         sd_bus_slot *slot;
         char *sender;
         bool done;
-        PolkitAnswer answer;
+        PolkitAnswer answer;     /* with the question it answers (action, details) */
         Query *prev, *next;
 };
 
@@ -29,6 +29,8 @@ struct PolkitRegistry {
 void polkit_answer_done(PolkitAnswer *a) {
         free(a->error_name);
         free(a->error_message);
+        free(a->action);
+        strv_free(a->details);
         *a = (PolkitAnswer) {};
 }
 
@@ -155,12 +157,17 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         q->registry = reg;
         q->sender = strdup(sender);
         q->call = sd_bus_message_ref(call);
+        /* the answer is bound to this very question */
+        q->answer.action = strdup(action);
+        for (size_t i = 0; details && details[i]; i++)
+                if (strv_extend(&q->answer.details, details[i]) < 0)
+                        q->answer.action = mfree(q->answer.action);
         q->next = reg->queries;
         if (reg->queries)
                 reg->queries->prev = q;
         reg->queries = q;
         reg->n++;
-        if (!q->sender) {
+        if (!q->sender || !q->answer.action) {
                 query_free(q);
                 return -ENOMEM;
         }
@@ -173,8 +180,23 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         return 0;
 }
 
+static bool strv_equal(char *const *a, char *const *b) {
+        size_t i = 0;
+        for (; a && b && a[i] && b[i]; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return (!a || !a[i]) && (!b || !b[i]);
+}
+
 int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
                  const char *what, PolkitAnswer *answer, sd_bus_error *error) {
+        /* An answer is used only for the question it answered: when the
+         * handler, run again, would now ask something else (another
+         * method, other affected devices), polkit is asked that. */
+        if (answer->have && (!streq_ptr(answer->action, action) || !strv_equal(answer->details, details))) {
+                log_debug("The question changed while polkit answered (%s): asking again", what);
+                polkit_answer_done(answer);
+        }
         if (answer->have) {
                 if (answer->error_name)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,

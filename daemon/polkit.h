@@ -11,6 +11,10 @@
  * since the world may have changed) and its polkit_take() at the start
  * picks up the answer. The loop never waits for polkitd.
  *
+ * An answer is bound to what it authorized: polkit_check() uses it only
+ * if the handler asks the same action with the same details (rules decide
+ * on scope and affected); a different question is asked anew.
+ *
  * Subjects are system-bus-name subjects of the caller; uid 0 is authorized
  * without asking (polkit would say yes anyway). Details are given by the
  * daemon only.
@@ -29,6 +33,8 @@ typedef struct PolkitAnswer {
         bool challenge;     /* polkit wants interactive authentication */
         char *error_name;   /* the check itself failed (polkitd gone, ...) */
         char *error_message;
+        char *action;       /* the question it answers */
+        char **details;
 } PolkitAnswer;
 
 void polkit_answer_done(PolkitAnswer *a);

@@ -57,7 +57,7 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         f->h = harness_new(&error);
         g_assert_no_error(error);
-        g_assert_true(harness_build_tree(f->h, host_desc, &error));
+        g_assert_true(harness_build_tree(f->h, data ?: host_desc, &error));
         g_assert_no_error(error);
 }
 
@@ -976,6 +976,162 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
 #undef NEEDS_AUTH
 }
 
+/* ---- a hostile user with a polkit grant for some devices (issue 11) ----- */
+
+static const char attack_desc[] =
+        /* alice's VM device, its function 1 hidden until the test shows it */
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport reset_subordinate\n"
+        "01:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=30 vfio-owner=4101 methods=\"flr pm bus\"\n"
+        "01:00.1 vendor=8086 device=10d3 class=020000 driver=e1000e group=31 methods=\"flr\"\n"
+        /* alice's node, but bob's process holds the group (an fd she handed on) */
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=40 vfio-owner=4101 open-by=5100@4102 "
+        "methods=\"flr pm\"\n"
+        /* an SR-IOV PF of alice's with two VFs, one held by bob */
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport\n"
+        "03:00.0 vendor=1b36 device=0010 class=010802 driver=vfio-pci group=50 vfio-owner=4101 methods=\"flr\"\n"
+        "03:00.1 vendor=1b36 device=0010 class=010802 driver=vfio-pci group=51 vf-of=03:00.0 vfio-owner=4101 "
+        "methods=\"flr\"\n"
+        "03:00.2 vendor=1b36 device=0010 class=010802 driver=vfio-pci group=52 vf-of=03:00.0 vfio-owner=4102 "
+        "open-by=5200@4102 methods=\"flr\"\n"
+        /* a device whose reset the test can change under a pending authorization */
+        "00:04.0 bridge=root-port secondary=04 driver=pcieport\n"
+        "04:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=60 vfio-owner=4101 methods=\"flr pm\"\n";
+
+/* Alice may reset what is hers; polkit answers resets of 04:00.0 slowly,
+ * and says yes only to an FLR. */
+static const char rules_attack[] =
+        "polkit.addRule(function(action, subject) {\n"
+        "  if (action.id != 'org.freedesktop.pcreset1.reset' && action.id != 'org.freedesktop.pcreset1.claim')\n"
+        "    return polkit.Result.NOT_HANDLED;\n"
+        "  if (subject.user != 'pcr-alice') return polkit.Result.NOT_HANDLED;\n"
+        "  if (action.lookup('device') == '0000:04:00.0') {\n"
+        "    polkit.spawn(['/bin/sleep', '1']);\n"
+        "    return action.lookup('scope') == 'flr' ? polkit.Result.YES : polkit.Result.NO;\n"
+        "  }\n"
+        "  if (action.lookup('device') == '0000:03:00.0')\n"
+        "    return action.lookup('affected') == '0000:03:00.0,0000:03:00.1,0000:03:00.2' ? polkit.Result.YES : polkit.Result.NO;\n"
+        "  return polkit.Result.YES;\n"
+        "});\n";
+
+/* A polkit "yes" answers one question: when the plan changes while polkit
+ * thinks, the new plan is asked about, not waved through. */
+static void test_polkit_answer_bound(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDeviceEx", "0000:04:00.0", "uint32 6", NULL };
+        int fd = -1;
+        GPid p = harness_spawn(f->h, HARNESS_USER_ALICE, req, &fd);
+        g_usleep(400 * 1000);   /* polkit is asked about an FLR and sleeps */
+        g_autofree char *rm = attr_path(f, "0000:04:00.0", "reset_method");
+        g_assert_true(g_file_set_contents(rm, "pm\n", -1, NULL));  /* the admin turns FLR off meanwhile */
+        g_assert_cmpint(harness_wait(p), ==, 1);
+        close(fd);
+        assert_attr(f, "0000:04:00.0", "reset", "");
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=refused", "PCRESET_DEVICE=0000:04:00.0 PCRESET_MASK=0x00000006 PCRESET_SCOPE=pm"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:04:00.0"), ==, 0);
+}
+
+/* The affected set is decided again right before the reset: a device that
+ * appears below the bridge while the request waits is not reset unchecked. */
+static void test_affected_set_grows_while_queued(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r1:1000", NULL };
+        const char *addrs[] = { "0000:01:00.0" };
+        g_autofree char *link = g_build_filename(harness_fake_root(f->h), "sys/bus/pci/devices/0000:01:00.1", NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        g_assert_nonnull(target);
+        g_assert_cmpint(unlink(link), ==, 0);   /* 01:00.1 is not there yet */
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        {
+                g_autofree char *info = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", "0000:01:00.0", "uint32 16", NULL), ==, 0);
+                g_assert_cmpstr(info, ==, "(uint32 16, [('0000:01:00.0', 'owned', 'vfio group 30 belongs to you')])");
+        }
+        const char *first[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                "--method=" IFACE ".ResetDevice", "0000:01:00.0", "uint32 2", NULL };
+        const char *second[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                 "--method=" IFACE ".ResetDevice", "0000:01:00.0", "uint32 16", NULL };
+        int fd1 = -1, fd2 = -1;
+        GPid a = harness_spawn(f->h, HARNESS_USER_ALICE, first, &fd1);
+        g_usleep(300 * 1000);   /* the FLR runs, held in the FUSE write */
+        GPid b = harness_spawn(f->h, HARNESS_USER_ALICE, second, &fd2);
+        g_usleep(300 * 1000);   /* the bus reset was accepted and waits */
+        g_assert_cmpint(symlink(target, link), ==, 0);  /* the host's NIC appears below the port */
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_assert_cmpint(harness_wait(b), ==, 1);
+        close(fd1);
+        close(fd2);
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);   /* only the FLR ran */
+        g_autofree char *rs = read_attr(f, "0000:00:01.0", "reset_subordinate");
+        g_assert_cmpstr(rs, ==, "");
+        assert_attr(f, "0000:01:00.1", "reset", "");
+        g_autofree char *dl = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=accepted", "PCRESET_DEVICE=0000:01:00.0 PCRESET_MASK=0x00000010"), ==, 1);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=failed", "PCRESET_RESULT=org.freedesktop.pcreset1.Error.DeviceBusy"), ==, 1);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=completed", "PCRESET_SCOPE=bus"), ==, 0);
+}
+
+/* Owning a node or holding a claim never takes a device from another
+ * uid's process; who that is stays between root and that uid. */
+static void test_held_by_another_uid(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        g_autofree char *ainfo = NULL, *binfo = NULL, *rinfo = NULL, *err = NULL, *err2 = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &ainfo, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        /* gdbus quotes a string with an apostrophe in double quotes */
+        g_assert_nonnull(strstr(ainfo, "'busy', \"vfio group 40 belongs to you, but vfio group 40 is in use by another user's process\""));
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &binfo, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(binfo, "vfio group 40 is open by pid 5100 (qemu-system-x86)"));
+        g_assert_cmpint(call(f, NULL, &rinfo, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(rinfo, "pid 5100"));
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:02:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "in use by another user's process");
+        g_assert_null(strstr(err, "5100"));
+        /* claiming it does not help her: the claim is refused */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err2, "ClaimDevice", "0000:02:00.0", NULL), !=, 0);
+        assert_error(err2, "org.freedesktop.pcreset1.Error.DeviceBusy",
+                     "Cannot claim 0000:02:00.0: vfio group 40 belongs to you, but vfio group 40 is in use by another user's process");
+        /* ListDevices tells strangers no pids either */
+        g_autofree char *list = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &list, NULL, "ListDevices", NULL), ==, 0);
+        g_assert_null(strstr(list, "5100"));
+        g_assert_null(strstr(list, "5200"));
+        assert_attr(f, "0000:02:00.0", "reset", "");
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=claimed", NULL), ==, 0);
+}
+
+/* Any reset of an SR-IOV PF touches its VFs: each must be the caller's or
+ * idle, and polkit is told about them. */
+static void test_sriov_pf(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        g_autofree char *info = NULL, *err = NULL, *out = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", "0000:03:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_cmpstr(info, ==, "(uint32 2, [('0000:03:00.0', 'owned', 'vfio group 50 belongs to you'), "
+                        "('0000:03:00.1', 'owned', 'vfio group 51 belongs to you'), "
+                        "('0000:03:00.2', 'busy', \"bound to vfio-pci and vfio group 52 is in use by another user's process\")])");
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:03:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "0000:03:00.2 (vfio-pci)");
+        /* her own VF alone: only that VF */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out, NULL, "ResetDevice", "0000:03:00.1", "uint32 2", NULL), ==, 0);
+        g_assert_cmpstr(out, ==, "(uint32 2, ['0000:03:00.1'])");
+        assert_attr(f, "0000:03:00.0", "reset", "");
+        /* bob lets go of his VF: now the PF reset runs, and polkit's rule saw all three */
+        g_assert_cmpint(faketree_unset_open(harness_fake_root(f->h), 5200, "/dev/vfio/52"), ==, 1);
+        g_autofree char *node = g_build_filename(harness_fake_root(f->h), "dev/vfio/52", NULL);
+        g_assert_cmpint(chown(node, 4101, -1), ==, 0);
+        g_autofree char *out2 = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out2, NULL, "ResetDevice", "0000:03:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_cmpstr(out2, ==, "(uint32 2, ['0000:03:00.0', '0000:03:00.1', '0000:03:00.2'])");
+        assert_attr(f, "0000:03:00.0", "reset", "1");
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1002,5 +1158,10 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/exit-idle", test_exit_idle);
         ADD("/daemon/stop-answers-everyone", test_stop_answers_everyone);
         ADD("/daemon/bus-gone", test_bus_gone);
+#define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
+        ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
+        ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
+        ADD_ON("/daemon/attack/held-by-another-uid", attack_desc, test_held_by_another_uid);
+        ADD_ON("/daemon/attack/sriov-pf", attack_desc, test_sriov_pf);
         return g_test_run();
 }
