@@ -158,12 +158,14 @@ static void test_introspection(Fixture *f, gconstpointer data) {
         start_daemon(f);
         const char *intro[] = { "busctl", "introspect", DEST, PATH, NULL };
         g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, &out, NULL, intro), ==, 0);
-        for (const char *m = "ResetDevice\0GetResetInfo\0ClaimDevice\0ReleaseDevice\0ListDevices\0Version\0"
+        for (const char *m = "ResetDevice\0GetResetInfo\0ClaimDevice\0ReleaseDevice\0ListDevices\0ListDevicesEx\0Version\0"
                              "org.freedesktop.DBus.Peer\0org.freedesktop.DBus.Properties\0";
              *m; m += strlen(m) + 1)
                 g_assert_nonnull(strstr(out, m));
         g_assert_true(g_regex_match_simple("^\\.ResetDevice +method +su +uas", out, G_REGEX_MULTILINE, 0));
         g_assert_true(g_regex_match_simple("^\\.ListDevices +method +- +a\\(ssqqsssssuas\\)", out, G_REGEX_MULTILINE, 0));
+        g_assert_true(g_regex_match_simple("^\\.ListDevicesEx +method +- +a\\(ssqqsssssuasa\\{sv\\}\\)", out,
+                                           G_REGEX_MULTILINE, 0));
         const char *t[] = { "busctl", "tree", DEST, NULL };
         g_assert_cmpint(harness_run_logged(f->h, NULL, &tree, NULL, t), ==, 0);
         g_assert_nonnull(strstr(tree, PATH));
@@ -924,6 +926,8 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
                   { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
                 { { "ListDevices" },
                   { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
+                { { "ListDevicesEx" },
+                  { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
                 { { "ClaimDevice", "s", "0000:05:00.0" },
                   { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
                 /* nobody's claim now: nothing to release, for anyone */
@@ -1130,6 +1134,11 @@ static void test_sriov_pf(Fixture *f, gconstpointer data) {
         g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out2, NULL, "ResetDevice", "0000:03:00.0", "uint32 2", NULL), ==, 0);
         g_assert_cmpstr(out2, ==, "(uint32 2, ['0000:03:00.0', '0000:03:00.1', '0000:03:00.2'])");
         assert_attr(f, "0000:03:00.0", "reset", "1");
+        /* the relation, for everyone to see */
+        g_autofree char *list = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &list, NULL, "ListDevicesEx", NULL), ==, 0);
+        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>}"));
+        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>}"));
 }
 
 int main(int argc, char *argv[]) {
