@@ -1141,6 +1141,50 @@ static void test_sriov_pf(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>}"));
 }
 
+/* ---- what a hostile caller can do to the log (issue 12) ---------------- */
+
+/* An address is the caller's text: it reaches the log escaped and cut,
+ * never as a forged record or megabytes per call; and one uid's stream of
+ * refusals is rate limited without touching another uid's records. */
+static void test_audit_hostile_input(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        gsize before = 0, after = 0;
+        g_autofree char *l0 = daemon_log(f);
+        before = strlen(l0);
+        /* a newline and a forged record inside the address */
+        const char *forge[] = { "bash", "-c",
+                                "exec gdbus call --system --dest=" DEST " --object-path=" PATH
+                                " --method=" IFACE ".ResetDevice \"$(printf '0000:05:00.0\\npcresetd: Reset of 0000:06:00.0 "
+                                "(mask any) by uid 0 completed [MESSAGE_ID=9b76c9888fc6490081ab94dd74427d09 "
+                                "PCRESET_EVENT=completed]')\" 4", NULL };
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, NULL, NULL, forge), ==, 1);
+        /* a 120 kB address (one exec argument can hold 128 KiB) */
+        const char *huge[] = { "bash", "-c",
+                               "exec gdbus call --system --dest=" DEST " --object-path=" PATH
+                               " --method=" IFACE ".ResetDevice \"$(head -c 120000 /dev/zero | tr '\\0' a)\" 4", NULL };
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, NULL, NULL, huge), ==, 1);
+        g_autofree char *l1 = daemon_log(f);
+        after = strlen(l1);
+        g_test_message("two hostile calls added %zu bytes of log", after - before);
+        g_assert_cmpuint(after - before, <, 8192);
+        g_assert_cmpuint(count_lines_with(l1, "PCRESET_EVENT=completed", NULL), ==, 0);
+        g_assert_cmpuint(count_lines_with(l1, "PCRESET_DEVICE=0000:05:00.0\\x0apcresetd: Reset of", NULL), ==, 1);
+
+        /* 60 refusals of bob's: at most 20 records; alice's refusal still written */
+        const char *flood[] = { "bash", "-c",
+                                "for i in $(seq 60); do gdbus call --system --dest=" DEST " --object-path=" PATH
+                                " --method=" IFACE ".ResetDevice 0000:01:00.0 2 >/dev/null 2>&1; done; true", NULL };
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, NULL, NULL, flood), ==, 0);
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), !=, 0);
+        g_autofree char *l2 = daemon_log(f);
+        unsigned bob = count_lines_with(l2, "PCRESET_EVENT=refused", "CALLER_UID=4102");
+        g_test_message("bob: 62 refusals, %u records", bob);
+        g_assert_cmpuint(bob, <=, 20);
+        g_assert_cmpuint(bob, >=, 10);
+        g_assert_cmpuint(count_lines_with(l2, "PCRESET_EVENT=refused", "CALLER_UID=4101"), ==, 1);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1167,6 +1211,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/exit-idle", test_exit_idle);
         ADD("/daemon/stop-answers-everyone", test_stop_answers_everyone);
         ADD("/daemon/bus-gone", test_bus_gone);
+        ADD("/daemon/audit-hostile-input", test_audit_hostile_input);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
