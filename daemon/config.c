@@ -20,6 +20,8 @@ void config_init(Config *c) {
                 .max_per_minute = 60,
                 .max_wait_sec = 300,
                 .polkit_timeout_sec = 25,
+                .polkit_interactive_timeout_sec = 300,  /* a person typing a password */
+                .max_pending_auth_per_user = 8,
                 .use_reset_subordinate = true,
                 .userspace_bus_reset = true,
                 .ready_timeout_sec = 60,   /* the kernel's pci_dev_wait() bound */
@@ -129,6 +131,17 @@ static int handle_key(void *user, const char *section, const char *name, const c
         if (streq(section, "Limits") && streq(name, "PolkitTimeoutSec")) {
                 if (parse_unsigned(value, 1, 3600, &c->polkit_timeout_sec) < 0)
                         return refuse(s, "PolkitTimeoutSec=%s is not a number from 1 to 3600", value);
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "PolkitInteractiveTimeoutSec")) {
+                if (parse_unsigned(value, 1, 3600, &c->polkit_interactive_timeout_sec) < 0)
+                        return refuse(s, "PolkitInteractiveTimeoutSec=%s is not a number from 1 to 3600", value);
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "MaxPendingAuthorizationsPerUser")) {
+                if (parse_unsigned(value, 1, POLKIT_MAX_PENDING, &c->max_pending_auth_per_user) < 0)
+                        return refuse(s, "MaxPendingAuthorizationsPerUser=%s is not a number from 1 to %d", value,
+                                      POLKIT_MAX_PENDING);
                 return 1;
         }
         if (streq(section, "Reset") && streq(name, "UseResetSubordinate")) {

@@ -9,6 +9,11 @@
 
 #include <stdbool.h>
 
+/* Authorizations pending at once, all callers together: below dbus-daemon's
+ * max_replies_per_connection (128 on the system bus), so polkitd can always
+ * be asked by the daemon's one connection. */
+#define POLKIT_MAX_PENDING 96
+
 typedef struct Config {
         char **stub_drivers;          /* [Ownership] StubDrivers= */
         unsigned max_queued_per_user; /* [Limits] MaxQueuedPerUser= */
@@ -16,6 +21,8 @@ typedef struct Config {
         unsigned max_per_minute;      /* [Limits] MaxResetsPerMinute=, per uid, root exempt */
         unsigned max_wait_sec;        /* [Limits] MaxQueueWaitSec= */
         unsigned polkit_timeout_sec;  /* [Limits] PolkitTimeoutSec= */
+        unsigned polkit_interactive_timeout_sec; /* [Limits] PolkitInteractiveTimeoutSec= */
+        unsigned max_pending_auth_per_user;      /* [Limits] MaxPendingAuthorizationsPerUser= */
         bool use_reset_subordinate;   /* [Reset] UseResetSubordinate= */
         bool userspace_bus_reset;     /* [Reset] UserspaceBusReset= */
         unsigned ready_timeout_sec;   /* [Reset] DeviceReadyTimeoutSec= */

@@ -139,7 +139,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         if (r >= 0)
                 r = request_queue_new(e, m->scheduler, m->limits, &m->decide, &m->exec, &m->requests);
         if (r >= 0)
-                r = polkit_registry_new((uint64_t) m->config.polkit_timeout_sec * USEC_PER_SEC, &m->polkit);
+                r = polkit_registry_new(&m->config, &m->polkit);
         if (r < 0)
                 return r;
         log_info("Found %zu PCI functions under %s", topology_count(m->topology), m->sysfs_root);

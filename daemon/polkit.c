@@ -6,8 +6,6 @@
 #include "polkit.h"
 #include "util.h"
 
-/* a person typing a password gets more time */
-#define POLKIT_INTERACTIVE_TIMEOUT_USEC (300ULL * 1000000ULL)
 
 typedef struct Query Query;
 struct Query {
@@ -15,6 +13,7 @@ struct Query {
         sd_bus_message *call;
         sd_bus_slot *slot;
         char *sender;
+        uid_t uid;
         bool done;
         PolkitAnswer answer;     /* with the question it answers (action, details) */
         Query *prev, *next;
@@ -23,7 +22,7 @@ struct Query {
 struct PolkitRegistry {
         Query *queries;
         unsigned n;
-        uint64_t timeout_usec;
+        const Config *config;
 };
 
 void polkit_answer_done(PolkitAnswer *a) {
@@ -34,11 +33,11 @@ void polkit_answer_done(PolkitAnswer *a) {
         *a = (PolkitAnswer) {};
 }
 
-int polkit_registry_new(uint64_t timeout_usec, PolkitRegistry **ret) {
+int polkit_registry_new(const Config *config, PolkitRegistry **ret) {
         *ret = calloc(1, sizeof(PolkitRegistry));
         if (!*ret)
                 return -ENOMEM;
-        (*ret)->timeout_usec = timeout_usec;
+        (*ret)->config = config;
         return 0;
 }
 
@@ -125,7 +124,15 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *action, char *const *details) {
+static unsigned pending_of_uid(const PolkitRegistry *reg, uid_t uid) {
+        unsigned n = 0;
+        for (const Query *q = reg->queries; q; q = q->next)
+                n += !q->done && q->uid == uid;
+        return n;
+}
+
+static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action,
+                       char *const *details) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         sd_bus *bus = sd_bus_message_get_bus(call);
         const char *sender = sd_bus_message_get_sender(call);
@@ -155,6 +162,7 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         if (!q)
                 return -ENOMEM;
         q->registry = reg;
+        q->uid = uid;
         q->sender = strdup(sender);
         q->call = sd_bus_message_ref(call);
         /* the answer is bound to this very question */
@@ -172,7 +180,8 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
                 return -ENOMEM;
         }
         r = sd_bus_call_async(bus, &q->slot, m, on_reply, q,
-                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : reg->timeout_usec);
+                              (uint64_t) (interactive ? reg->config->polkit_interactive_timeout_sec
+                                                      : reg->config->polkit_timeout_sec) * USEC_PER_SEC);
         if (r < 0) {
                 query_free(q);
                 return r;
@@ -217,7 +226,19 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const cha
         if (uid == 0)
                 return 1;
 
-        int r = start_query(reg, call, action, details);
+        /* one uid's flood of questions must not fill the line to polkitd
+         * for everyone: a cap per uid, below one for all */
+        unsigned mine = pending_of_uid(reg, uid);
+        if (mine >= reg->config->max_pending_auth_per_user)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s now: uid %u already waits for %u authorizations "
+                                         "(MaxPendingAuthorizationsPerUser=%u)", what, (unsigned) uid, mine,
+                                         reg->config->max_pending_auth_per_user);
+        if (reg->n >= POLKIT_MAX_PENDING)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s now: %u authorizations are pending; try again shortly", what,
+                                         reg->n);
+        int r = start_query(reg, call, uid, action, details);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot ask polkit: %s", what,
                                          strerror(-r));

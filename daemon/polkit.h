@@ -25,6 +25,8 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "config.h"
+
 typedef struct PolkitRegistry PolkitRegistry;
 
 typedef struct PolkitAnswer {
@@ -39,9 +41,13 @@ typedef struct PolkitAnswer {
 
 void polkit_answer_done(PolkitAnswer *a);
 
-/* timeout: how long polkitd may take before the caller gets an error (a
- * hung polkitd must not hang callers); interactive checks get 5 minutes. */
-int polkit_registry_new(uint64_t timeout_usec, PolkitRegistry **ret);
+/* config (PolkitTimeoutSec, PolkitInteractiveTimeoutSec,
+ * MaxPendingAuthorizationsPerUser) is read at each check, so a reload
+ * applies: how long polkitd may take before the caller gets an error (a
+ * hung polkitd must not hang callers), and how many questions one uid may
+ * have pending (LimitsExceeded past that, and past POLKIT_MAX_PENDING for
+ * everyone together). */
+int polkit_registry_new(const Config *config, PolkitRegistry **ret);
 PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
 
 /* Removes and returns the answer waiting for this message, if any. Call it

@@ -1185,6 +1185,41 @@ static void test_audit_hostile_input(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(count_lines_with(l2, "PCRESET_EVENT=refused", "CALLER_UID=4101"), ==, 1);
 }
 
+/* One uid's flood of questions for polkit does not keep another uid's
+ * authorized calls from being asked (the daemon's one connection to
+ * polkitd has room for 128 pending replies on a system bus). */
+static void test_polkit_flood(Fixture *f, gconstpointer data) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
+                "  if (subject.user == 'pcr-alice') return polkit.Result.YES;\n"
+                "  if (subject.user == 'pcr-bob') return polkit.Result.NO;\n"
+                "});\n";
+        start_daemon(f);
+        harness_set_rules(f->h, rules);
+        const char *flood[] = { g_getenv("FLOOD_BIN"), "4", "32", "8", "ResetDevice", "0000:06:00.0", "2", NULL };
+        int fd = -1;
+        GPid p = harness_spawn(f->h, HARNESS_USER_BOB, flood, &fd);
+        g_usleep(500 * 1000);
+        unsigned ok = 0;
+        for (int i = 0; i < 10; i++) {
+                g_autofree char *err = NULL;
+                if (call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:06:00.0", "uint32 2", NULL) == 0)
+                        ok++;
+        }
+        g_assert_cmpint(harness_wait(p), ==, 0);
+        g_autoptr(GString) out = g_string_new(NULL);
+        char buf[1024];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+                g_string_append_len(out, buf, n);
+        close(fd);
+        g_test_message("bob's flood: %s", out->str);
+        g_assert_cmpuint(ok, ==, 10);
+        g_assert_nonnull(strstr(out->str, "org.freedesktop.DBus.Error.LimitsExceeded "));
+        g_assert_nonnull(strstr(out->str, "org.freedesktop.DBus.Error.AccessDenied "));
+        g_assert_null(strstr(out->str, "\nok "));
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1212,6 +1247,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/stop-answers-everyone", test_stop_answers_everyone);
         ADD("/daemon/bus-gone", test_bus_gone);
         ADD("/daemon/audit-hostile-input", test_audit_hostile_input);
+        ADD("/daemon/polkit-flood", test_polkit_flood);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
