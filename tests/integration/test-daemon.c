@@ -1220,6 +1220,40 @@ static void test_polkit_flood(Fixture *f, gconstpointer data) {
         g_assert_null(strstr(out->str, "\nok "));
 }
 
+/* Requests dropped unrun (MaxQueueWaitSec) do not use up the caller's
+ * MaxResetsPerMinute. */
+static void test_dropped_requests_do_not_count(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r6:2500", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Limits]\nMaxQueueWaitSec=1\nMaxResetsPerMinute=3\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        bind_fuse(f, specs, addrs);
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        harness_set_rules(f->h, rules_alice_all);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        GPid p[3];
+        for (int i = 0; i < 3; i++) {
+                p[i] = harness_spawn(f->h, HARNESS_USER_ALICE, req, NULL);
+                g_usleep(150 * 1000);
+        }
+        g_assert_cmpint(harness_wait(p[0]), ==, 0);   /* ran */
+        g_assert_cmpint(harness_wait(p[1]), ==, 1);   /* dropped after 1 s in the queue */
+        g_assert_cmpint(harness_wait(p[2]), ==, 1);
+        /* two more fit: only the one that ran counted */
+        for (int i = 0; i < 2; i++) {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        }
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.DBus.Error.LimitsExceeded", "MaxResetsPerMinute=3");
+        g_autofree char *dl = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=cancelled", "MaxQueueWaitSec=1"), ==, 2);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1248,6 +1282,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/bus-gone", test_bus_gone);
         ADD("/daemon/audit-hostile-input", test_audit_hostile_input);
         ADD("/daemon/polkit-flood", test_polkit_flood);
+        ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
