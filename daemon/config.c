@@ -31,6 +31,9 @@ void config_init(Config *c) {
 
 void config_done(Config *c) {
         c->stub_drivers = strv_free(c->stub_drivers);
+        for (size_t i = 0; c->retired && c->retired[i]; i++)
+                strv_free(c->retired[i]);
+        c->retired = mfree(c->retired);
 }
 
 typedef struct ParseState {
@@ -202,5 +205,34 @@ int config_load(Config *c, const char *path, bool must_exist, int *ret_line, cha
 bool config_is_stub_driver(const Config *c, const char *driver) {
         if (!driver)
                 return false;
-        return strv_contains(c->stub_drivers, driver) || endswith(driver, "_vfio_pci");
+        char **stubs = __atomic_load_n(&c->stub_drivers, __ATOMIC_ACQUIRE);
+        return strv_contains(stubs, driver) || endswith(driver, "_vfio_pci");
+}
+
+int config_replace(Config *c, Config *fresh) {
+        size_t n = 0;
+        while (c->retired && c->retired[n])
+                n++;
+        char ***r = reallocarray(c->retired, n + 2, sizeof(char **));
+        if (!r)
+                return -ENOMEM;
+        c->retired = r;
+        r[n] = c->stub_drivers;
+        r[n + 1] = NULL;
+
+        /* the loop's own settings: only the loop reads them */
+        c->max_queued_per_user = fresh->max_queued_per_user;
+        c->max_parallel = fresh->max_parallel;
+        c->max_per_minute = fresh->max_per_minute;
+        c->max_wait_sec = fresh->max_wait_sec;
+        c->polkit_timeout_sec = fresh->polkit_timeout_sec;
+        c->polkit_interactive_timeout_sec = fresh->polkit_interactive_timeout_sec;
+        c->max_pending_auth_per_user = fresh->max_pending_auth_per_user;
+        c->use_reset_subordinate = fresh->use_reset_subordinate;
+        c->userspace_bus_reset = fresh->userspace_bus_reset;
+        c->ready_timeout_sec = fresh->ready_timeout_sec;
+        /* the one workers read: atomically, the old list kept alive */
+        __atomic_store_n(&c->stub_drivers, TAKE_PTR(fresh->stub_drivers), __ATOMIC_RELEASE);
+        config_done(fresh);
+        return 0;
 }

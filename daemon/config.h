@@ -26,6 +26,7 @@ typedef struct Config {
         bool use_reset_subordinate;   /* [Reset] UseResetSubordinate= */
         bool userspace_bus_reset;     /* [Reset] UserspaceBusReset= */
         unsigned ready_timeout_sec;   /* [Reset] DeviceReadyTimeoutSec= */
+        char ***retired;              /* stub lists replaced by reloads (workers may still read them) */
 } Config;
 
 void config_init(Config *c);
@@ -33,5 +34,9 @@ void config_done(Config *c);
 /* 0 on success (also when the file does not exist and !must_exist);
  * -EINVAL with *ret_line set to the offending line for a bad file. */
 int config_load(Config *c, const char *path, bool must_exist, int *ret_line, char **ret_message);
+/* Takes fresh's settings (a reload, on the loop thread; fresh is left
+ * empty). Worker threads read only the stub list, which is swapped
+ * atomically; the old one lives until config_done(). */
+int config_replace(Config *c, Config *fresh);
 /* vfio-pci, pci-stub, the configured list, and any "*_vfio_pci" variant. */
 bool config_is_stub_driver(const Config *c, const char *driver);

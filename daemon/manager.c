@@ -91,7 +91,10 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         m->proc_root = strdup(o->proc_root);
         m->dev_root = strdup(o->dev_root);
         m->state_dir = strdup(o->state_dir);
-        if (!m->sysfs_root || !m->proc_root || !m->dev_root || !m->state_dir || !m->config.stub_drivers)
+        m->config_file = strdup(o->config_file);
+        m->config_must_exist = o->config_must_exist;
+        if (!m->sysfs_root || !m->proc_root || !m->dev_root || !m->state_dir || !m->config_file ||
+            !m->config.stub_drivers)
                 return -ENOMEM;
 
         r = config_load(&m->config, o->config_file, o->config_must_exist, &line, &message);
@@ -143,6 +146,31 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         if (r < 0)
                 return r;
         log_info("Found %zu PCI functions under %s", topology_count(m->topology), m->sysfs_root);
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_free_ char *message = NULL;
+        Config fresh;
+        int r, line = 0;
+
+        config_init(&fresh);
+        r = fresh.stub_drivers ? config_load(&fresh, m->config_file, m->config_must_exist, &line, &message) : -ENOMEM;
+        if (r == -EINVAL)
+                log_error("Not reloading: %s:%d: %s; the settings stay as they were", m->config_file, line,
+                          strempty(message));
+        else if (r < 0)
+                log_error_errno(r, "Not reloading: cannot read %s: %m; the settings stay as they were",
+                                m->config_file);
+        else
+                r = config_replace(&m->config, &fresh);
+        config_done(&fresh);
+        if (r < 0)
+                return r;
+        __atomic_store_n(&m->exec.ready_timeout_usec, (uint64_t) m->config.ready_timeout_sec * USEC_PER_SEC,
+                         __ATOMIC_RELAXED);
+        scheduler_set_max_parallel(m->scheduler, m->config.max_parallel);
+        log_info("Reloaded %s", m->config_file);
         return 0;
 }
 
@@ -235,6 +263,7 @@ Manager *manager_free(Manager *m) {
         free(m->proc_root);
         free(m->dev_root);
         free(m->state_dir);
+        free(m->config_file);
         sd_event_unref(m->event);
         free(m);
         return NULL;

@@ -1254,6 +1254,59 @@ static void test_dropped_requests_do_not_count(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=cancelled", "MaxQueueWaitSec=1"), ==, 2);
 }
 
+/* SIGHUP reloads pcresetd.conf (a bad file changes nothing) and never
+ * disturbs a reset in flight. */
+static void wait_for_log(Fixture *f, const char *needle) {
+        for (int i = 0; i < 100; i++) {
+                g_autofree char *log = daemon_log(f);
+                if (strstr(log, needle))
+                        return;
+                g_usleep(50 * 1000);
+        }
+        g_error("the daemon never logged '%s'", needle);
+}
+
+static void test_sighup_reload(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r6:1500", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=yes\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        bind_fuse(f, specs, addrs);
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        GPid pid = harness_daemon_pid(f->h);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "GetResetInfo", "0000:07:00.0", "uint32 16", NULL), ==, 0);
+
+        /* a reset in flight, and a SIGHUP in the middle of it */
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        GPid r = harness_spawn(f->h, NULL, req, NULL);
+        g_usleep(400 * 1000);
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=no\n", -1, NULL));
+        g_assert_cmpint(kill(pid, SIGHUP), ==, 0);
+        wait_for_log(f, "Reloaded ");
+        g_assert_cmpint(harness_wait(r), ==, 0);
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+        g_assert_cmpint(harness_daemon_pid(f->h), ==, pid);
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, NULL, NULL, &err, "GetResetInfo", "0000:07:00.0", "uint32 16", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.NotSupported", "UseResetSubordinate=no");
+        }
+        /* a file with a mistake: the old settings stay, and the log says why */
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=yes\nMaxQueueWaitSec=soon\n", -1, NULL));
+        g_assert_cmpint(kill(pid, SIGHUP), ==, 0);
+        wait_for_log(f, "Not reloading: ");
+        {
+                g_autofree char *err = NULL, *log = daemon_log(f);
+                g_assert_nonnull(strstr(log, "pcresetd.conf:3: "));
+                g_assert_cmpint(call(f, NULL, NULL, &err, "GetResetInfo", "0000:07:00.0", "uint32 16", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.NotSupported", "UseResetSubordinate=no");
+        }
+        g_assert_cmpint(harness_daemon_pid(f->h), ==, pid);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1283,6 +1336,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/audit-hostile-input", test_audit_hostile_input);
         ADD("/daemon/polkit-flood", test_polkit_flood);
         ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
+        ADD("/daemon/sighup-reload", test_sighup_reload);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
