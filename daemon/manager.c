@@ -239,12 +239,33 @@ int manager_start(Manager *m) {
         return 0;
 }
 
+/* While stopping, every call to the Manager is answered Cancelled: the
+ * caller calls again and D-Bus activation starts a new instance. */
+static int on_call_while_stopping(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        if (!sd_bus_message_is_method_call(msg, PCRESET1_MANAGER_INTERFACE, NULL))
+                return 0;
+        (void) sd_bus_reply_method_errorf(msg, PCRESET1_ERROR_CANCELLED,
+                                          "pcresetd is stopping; nothing was done, call again");
+        return 1;
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        /* queued callers get Cancelled; running resets finish and are
-         * answered as usual (the bus stays open until then) */
+        /* Everyone is answered: callers waiting for polkit and queued ones
+         * get Cancelled, running resets finish and are answered as usual,
+         * and calls that arrive meanwhile get Cancelled (the bus stays open
+         * until then). */
+        if (m->bus)
+                (void) sd_bus_add_filter(m->bus, NULL, on_call_while_stopping, m);
+        if (m->polkit)
+                polkit_cancel_pending(m->polkit, PCRESET1_ERROR_CANCELLED,
+                                      "pcresetd is stopping; nothing was done, call again");
         request_queue_free(m->requests);
+        /* bounded: a caller that keeps calling must not keep us alive */
+        for (uint64_t until = now_usec() + 2 * USEC_PER_SEC; m->bus && now_usec() < until;)
+                if (sd_bus_process(m->bus, NULL) <= 0)
+                        break;
         scheduler_free(m->scheduler);
         limits_free(m->limits);
         polkit_registry_free(m->polkit);

@@ -82,6 +82,16 @@ void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret) {
                 }
 }
 
+void polkit_cancel_pending(PolkitRegistry *r, const char *error_name, const char *message) {
+        for (Query *q = r->queries, *next; q; q = next) {
+                next = q->next;
+                if (q->done)
+                        continue; /* re-dispatched already: answered like any call now */
+                (void) sd_bus_reply_method_errorf(q->call, error_name, "%s", message);
+                query_free(q);
+        }
+}
+
 void polkit_forget_sender(PolkitRegistry *r, const char *sender) {
         for (Query *q = r->queries, *next; q; q = next) {
                 next = q->next;

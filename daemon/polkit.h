@@ -62,6 +62,9 @@ void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret);
 int polkit_check(PolkitRegistry *r, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
                  const char *what, PolkitAnswer *answer, sd_bus_error *error);
 
+/* The daemon stops: every caller still waiting for polkit gets error_name
+ * (Cancelled) with message. */
+void polkit_cancel_pending(PolkitRegistry *r, const char *error_name, const char *message);
 /* The caller left the bus: its pending checks are dropped unanswered. */
 void polkit_forget_sender(PolkitRegistry *r, const char *sender);
 unsigned polkit_n_pending(const PolkitRegistry *r);

@@ -882,6 +882,59 @@ static void test_stop_answers_everyone(Fixture *f, gconstpointer data) {
         assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
 }
 
+/* ...and so are callers waiting for polkit, and callers who call while the
+ * daemon drains its running resets: Cancelled, never NoReply. */
+static void test_stop_answers_pending_and_late(Fixture *f, gconstpointer data) {
+        static const char slow_rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id == 'org.freedesktop.pcreset1.reset' && subject.user == 'pcr-alice') {\n"
+                "    polkit.spawn(['/bin/sleep', '3']);\n"
+                "    return polkit.Result.YES;\n"
+                "  }\n"
+                "});\n";
+        const char *specs[] = { "r6:2000", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        harness_set_rules(f->h, slow_rules);
+        GPid pid = harness_daemon_pid(f->h);
+        const char *running[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                  "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        const char *asking[] = { "bash", "-c", "gdbus call --system --dest=" DEST " --object-path=" PATH
+                                 " --method=" IFACE ".ResetDevice 0000:05:00.0 'uint32 4' 2>&1", NULL };
+        /* busctl sends the call at once (gdbus would first introspect, and
+         * its call proper would come after the daemon left) */
+        const char *late[] = { "bash", "-c", "busctl --system call " DEST " " PATH " " IFACE
+                               " GetResetInfo su 0000:05:00.0 4 2>&1", NULL };
+        GPid a = harness_spawn(f->h, NULL, running, NULL);
+        int ask_fd = -1, late_fd = -1;
+        GPid b = harness_spawn(f->h, HARNESS_USER_ALICE, asking, &ask_fd);
+        g_usleep(400 * 1000);   /* a runs in the FUSE write, b waits for polkit */
+        g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+        g_usleep(300 * 1000);   /* draining a */
+        GPid c = harness_spawn(f->h, HARNESS_USER_BOB, late, &late_fd);
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_assert_cmpint(harness_wait(b), !=, 0);
+        g_assert_cmpint(harness_wait(c), !=, 0);
+        for (int i = 0; i < 2; i++) {
+                int fd = i == 0 ? ask_fd : late_fd;
+                char buf[1024] = "";
+                ssize_t n = read(fd, buf, sizeof buf - 1);
+                close(fd);
+                buf[n > 0 ? n : 0] = '\0';
+                g_test_message("%s: %s", i == 0 ? "waiting for polkit" : "called while draining", buf);
+                if (!strstr(buf, "Cancelled")) {
+                        g_autofree char *dl = daemon_log(f);
+                        g_test_message("daemon log:\n%s", dl);
+                }
+                g_assert_nonnull(strstr(buf, i == 0 ? "org.freedesktop.pcreset1.Error.Cancelled: pcresetd is stopping"
+                                                    : "Call failed: pcresetd is stopping; nothing was done"));
+        }
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        assert_attr(f, "0000:05:00.0", "reset", "");
+}
+
 /* --exit-idle: leaves when nothing is going on, stays while a claim exists. */
 static void test_exit_idle(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
@@ -1337,6 +1390,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/polkit-flood", test_polkit_flood);
         ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
         ADD("/daemon/sighup-reload", test_sighup_reload);
+        ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
