@@ -18,7 +18,8 @@ static void on_caller_gone(const char *sender, void *userdata) {
         Manager *m = userdata;
 
         polkit_forget_sender(m->polkit, sender);
-        request_queue_forget_sender(m->requests, sender);
+        if (m->requests) /* NULL while stopping */
+                request_queue_forget_sender(m->requests, sender);
 }
 
 static int on_uevent(sd_device_monitor *mon, sd_device *device, void *userdata) {
@@ -261,7 +262,7 @@ Manager *manager_free(Manager *m) {
         if (m->polkit)
                 polkit_cancel_pending(m->polkit, PCRESET1_ERROR_CANCELLED,
                                       "pcresetd is stopping; nothing was done, call again");
-        request_queue_free(m->requests);
+        m->requests = request_queue_free(m->requests);
         /* bounded: a caller that keeps calling must not keep us alive */
         for (uint64_t until = now_usec() + 2 * USEC_PER_SEC; m->bus && now_usec() < until;)
                 if (sd_bus_process(m->bus, NULL) <= 0)
