@@ -204,8 +204,16 @@ static int method_get_reset_info_ex(sd_bus_message *call, void *userdata, sd_bus
 static int claim_allowed(Manager *m, PciDevice *dev, uid_t uid, sd_bus_error *error) {
         _cleanup_(holders_freep) Holders *holders = NULL;
         DeviceVerdict v = {};
-        int r = ownership_evaluate(&m->exec.ownership, dev->name, dev->syspath, uid, NULL, &holders, &v);
+        uid_t owner;
+        int r;
 
+        /* the admin gave it to someone by its node: not to be claimed away */
+        r = ownership_node_owner(&m->exec.ownership, dev->syspath, &owner);
+        if (r > 0 && owner != uid)
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
+                                         "Cannot claim %s: its VFIO node belongs to %s. A claim never takes a device "
+                                         "away from its user", dev->name, uid == 0 ? "another uid" : "another user");
+        r = ownership_evaluate(&m->exec.ownership, dev->name, dev->syspath, uid, NULL, &holders, &v);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
                                          dev->name, strerror(-r));
@@ -302,8 +310,8 @@ static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is not claimed", name);
         if (holder != caller->uid && caller->uid != 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "%s is claimed by uid %u: only that user or root can release it", name,
-                                         (unsigned) holder);
+                                         "%s is claimed by another user: only that user or root can release it",
+                                         name);
         r = claims_remove(m->claims, name);
         if (r < 0 && r != -ENOENT)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot release %s: %s", name, strerror(-r));

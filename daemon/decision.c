@@ -203,16 +203,28 @@ static bool plan_touches(const ResetPlan *p, const char *name) {
         return false;
 }
 
-static bool accepted_touches(const ExecRequest *e, const char *name) {
+static const ExecDevice *accepted_device(const ExecRequest *e, const char *name) {
         for (size_t i = 0; i < e->n_affected; i++)
                 if (streq(e->affected[i].name, name))
-                        return true;
-        return false;
+                        return &e->affected[i];
+        return NULL;
 }
 
 bool decision_matches(const Decision *d, const ExecRequest *e, char **ret_why) {
         const ResetPlan *p = &d->plan;
         const char *bridge = p->target && p->target->parent ? p->target->parent->name : "";
+
+        /* the same devices, not only the same addresses: polkit rules and
+         * claims decided on vendor and product */
+        for (size_t i = 0; i < p->n_affected; i++) {
+                const ExecDevice *x = accepted_device(e, p->affected[i]->name);
+                if (x && (x->vendor_id != p->affected[i]->vendor_id || x->device_id != p->affected[i]->device_id)) {
+                        set_errorf(ret_why, 0, "%s was replaced by another device (%04x:%04x, was %04x:%04x) "
+                                   "while the request was queued", x->name, p->affected[i]->vendor_id,
+                                   p->affected[i]->device_id, x->vendor_id, x->device_id);
+                        return false;
+                }
+        }
 
         if (p->scope != e->scope || p->mechanism != e->mechanism || !streq_ptr(p->kernel_method, e->kernel_method) ||
             !streq(bridge, e->bridge.name)) {
@@ -222,7 +234,7 @@ bool decision_matches(const Decision *d, const ExecRequest *e, char **ret_why) {
                 return false;
         }
         for (size_t i = 0; i < p->n_affected; i++)
-                if (!accepted_touches(e, p->affected[i]->name)) {
+                if (!accepted_device(e, p->affected[i]->name)) {
                         set_errorf(ret_why, 0, "%s appeared below %s while the reset of %s was queued, and the reset "
                                    "would touch it", p->affected[i]->name, bridge[0] ? bridge : "the root bus",
                                    e->target.name);

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
 #include "holders.h"
@@ -91,11 +93,13 @@ static int add(Holders *h, Holder x) {
 
 /* One key of <fdinfo>/<fd>: "flags:\t0100002" -> "0100002". */
 static int read_fdinfo(int infofd, const char *fd, const char *key, char **ret) {
-        _cleanup_close_ int f = infofd >= 0 ? openat(infofd, fd, O_RDONLY | O_CLOEXEC) : -1;
         char buf[4096];
         ssize_t n;
 
         *ret = NULL;
+        if (infofd < 0)
+                return -ENOENT;
+        _cleanup_close_ int f = openat(infofd, fd, O_RDONLY | O_CLOEXEC);
         if (f < 0)
                 return -errno;
         n = read(f, buf, sizeof buf - 1);
@@ -202,12 +206,33 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
         return errno == 0 ? 0 : add_unreadable(h, proc_root, pid, errno);
 }
 
+/* A VFIO device region mapped and its fd closed: the mapping keeps the
+ * device open, and /proc/PID/maps shows it as the device's anon inode. */
+static int scan_maps(Holders *h, const char *proc_root, const char *pid) {
+        _cleanup_free_ char *p = strjoin_printf("%s/%s/maps", proc_root, pid);
+        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
+        char line[512];
+
+        if (!p)
+                return -ENOMEM;
+        if (!f)
+                return 0; /* a fake /proc has none; a real one that cannot be read was caught by its fd table */
+        while (fgets(line, sizeof line, f))
+                if (strstr(line, "anon_inode:[vfio-device]"))
+                        return add(h, (Holder) { .kind = HOLDER_DEVICE_FD_UNNAMED, .pid = atoi(pid),
+                                                 .uid = process_uid(proc_root, pid) });
+        return 0;
+}
+
 static int scan_pid(Holders *h, const char *proc_root, const char *pid) {
         _cleanup_free_ char *taskdir = strjoin_printf("%s/%s/task", proc_root, pid);
-        int r = 0;
+        int r;
 
         if (!taskdir)
                 return -ENOMEM;
+        r = scan_maps(h, proc_root, pid);
+        if (r < 0)
+                return r;
         _cleanup_closedir_ DIR *d = opendir(taskdir);
         if (!d) {
                 if (errno == ENOENT) {
@@ -231,6 +256,8 @@ static int scan_pid(Holders *h, const char *proc_root, const char *pid) {
 
 int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
         Holders *h = calloc(1, sizeof *h);
+        char self[32] = "";
+        struct statfs sfs;
         int r = 0;
 
         if (!h)
@@ -242,8 +269,12 @@ int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
                 holders_free(h);
                 return r;
         }
+        /* on the real /proc we are in it: the fds a caller passed as proof
+         * sit in our own table while we decide, and hold nothing for us */
+        if (fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC)
+                snprintf(self, sizeof self, "%d", (int) getpid());
         for (struct dirent *de; r >= 0 && (de = readdir(d));)
-                if (is_number(de->d_name))
+                if (is_number(de->d_name) && !streq(de->d_name, self))
                         r = scan_pid(h, proc_root, de->d_name);
         closedir(d);
         if (r < 0) {

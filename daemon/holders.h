@@ -17,8 +17,13 @@
  *  - a VFIO device fd (anon_inode:[vfio-device]) is a holder of the device
  *    its fdinfo names (vfio-device-syspath:, newer kernels); where the
  *    kernel names none, of every device bound to a stub driver;
+ *  - a VFIO device region mapped into a process (/proc/PID/maps shows
+ *    anon_inode:[vfio-device]) holds its device even after the fd is
+ *    closed: such a process may hold every device bound to a stub driver;
  *  - it fails closed: an fd table it cannot read makes its process a
- *    possible holder of every device bound to a stub driver.
+ *    possible holder of every device bound to a stub driver;
+ *  - the daemon itself (on the real /proc) is no holder: the fds a caller
+ *    passes as proof sit in its table while it decides.
  * Reads only; safe on any thread.
  */
 

@@ -136,6 +136,26 @@ static int find_holder(const OwnershipContext *ctx, const char *name, const Devi
         return *ret_text ? 1 : -ENOMEM;
 }
 
+int ownership_node_owner(const OwnershipContext *ctx, const char *syspath, uid_t *ret) {
+        _cleanup_(facts_done) DeviceFacts f = {};
+        int r = read_facts(syspath, &f);
+        struct stat st;
+
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *group_node = f.group ? strjoin_printf("%s/vfio/%s", ctx->dev_root, f.group) : NULL;
+        _cleanup_free_ char *cdev_node = f.cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, f.cdev) : NULL;
+        if (group_node && stat(group_node, &st) == 0 && st.st_uid != 0) {
+                *ret = st.st_uid;
+                return 1;
+        }
+        if (cdev_node && stat(cdev_node, &st) == 0 && st.st_uid != 0) {
+                *ret = st.st_uid;
+                return 1;
+        }
+        return 0;
+}
+
 int ownership_device_quiet(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t viewer,
                            Holders **holders, bool *ret, char **why) {
         _cleanup_(facts_done) DeviceFacts f = {};
@@ -194,6 +214,18 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
         else if (cdev_node && node_owned_by(cdev_node, uid))
                 owned_by = strjoin_printf("vfio device %s belongs to you", f.cdev);
 
+        /* A user owns a device only while no host driver has it: a claim
+         * made while it was idle, or a group node whose group also holds a
+         * host-bound function, must not make the host's device the user's
+         * (VFIO's hot reset wants every affected device on vfio too). Root,
+         * the admin, may reset a device under its host driver. */
+        if (owned_by && uid != 0 && f.driver && !stub) {
+                state = DEVICE_BUSY;
+                blocker = BLOCKER_HOST_DRIVER;
+                reason = strjoin_printf("%s, but bound to %s: in use by the host; a user's claim, node or fd "
+                                        "covers a device only while no host driver has it", owned_by, f.driver);
+                goto done;
+        }
         if (owned_by) {
                 /* ...unless someone else holds it: owning never takes a device away */
                 r = f.driver ? find_holder(ctx, name, &f, stub, uid, uid, holders, &held) : 0;

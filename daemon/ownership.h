@@ -73,6 +73,10 @@ void device_verdict_done(DeviceVerdict *v);
 int ownership_device_quiet(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t viewer,
                            Holders **holders, bool *ret, char **why);
 
+/* The non-root uid the device's VFIO group or cdev node belongs to: 1 with
+ * *ret, or 0 when root's (the default) or there is no node. */
+int ownership_node_owner(const OwnershipContext *ctx, const char *syspath, uid_t *ret);
+
 /* The verdict for uid. proven: addresses the caller proved with VFIO fds
  * for this call (may be NULL). */
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,

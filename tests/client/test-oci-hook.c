@@ -390,26 +390,36 @@ static const char rules_alice[] =
 static void test_rootless(Fixture *f, gconstpointer data) {
         start_daemon(f);
         g_autofree char *bundle = write_bundle(f, "ctr-g", NODE_12, NULL);
-        g_autofree char *state = state_json("ctr-g", "stopped", bundle, "\"" ANN_DEVICES "\": \"02:00.1\", "
+        g_autofree char *state = state_json("ctr-g", "stopped", bundle, "\"" ANN_DEVICES "\": \"02:00.0\", "
                                             "\"" ANN_REQUIRED "\": \"true\"");
         {
                 g_autofree char *err = NULL;
                 g_assert_cmpint(hook(f, HARNESS_USER_ALICE, state, NULL, FALSE, NULL, NULL, &err), ==, 6);
-                assert_contains(err, "0000:02:00.1 not reset: Interactive authentication is required to reset 0000:02:00.1");
+                assert_contains(err, "0000:02:00.0 not reset: Interactive authentication is required to reset 0000:02:00.0");
         }
         harness_set_rules(f->h, rules_alice);
         {
                 g_autofree char *out = NULL;
                 g_assert_cmpint(hook(f, HARNESS_USER_ALICE, state, NULL, FALSE, NULL, &out, NULL), ==, 0);
-                assert_contains(out, "oci-hook ctr-g: reset 0000:02:00.1: performed flr");
+                assert_contains(out, "oci-hook ctr-g: reset 0000:02:00.0: performed flr");
         }
         /* bob: polkit says nothing for him, and the proof is no authorization */
         {
                 g_autofree char *err = NULL;
                 g_assert_cmpint(hook(f, HARNESS_USER_BOB, state, NULL, FALSE, NULL, NULL, &err), ==, 6);
         }
+        /* a user's proof of group 12 does not make its host-bound audio
+         * function hers: busy, not reset */
+        {
+                g_autofree char *audio = state_json("ctr-g", "stopped", bundle, "\"" ANN_DEVICES "\": \"02:00.1\", "
+                                                    "\"" ANN_REQUIRED "\": \"true\"");
+                g_autofree char *err = NULL;
+                g_assert_cmpint(hook(f, HARNESS_USER_ALICE, audio, NULL, FALSE, NULL, NULL, &err), ==, 5);
+                assert_contains(err, "bound to snd_hda_intel");
+        }
         assert_log_count(f, "PCRESET_EVENT=completed", "CALLER_UID=4101", 1);
-        assert_completed(f, "0000:02:00.1", 1);
+        assert_completed(f, "0000:02:00.0", 1);
+        assert_completed(f, "0000:02:00.1", 0);
 }
 
 /* No VFIO device, no annotation: nothing to do, and no bus needed at all. */

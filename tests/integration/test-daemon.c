@@ -1196,6 +1196,107 @@ static void test_sriov_pf(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>}"));
 }
 
+/* ---- what the independent review found (each failed before its fix) ---- */
+
+static const char review_desc[] =
+        /* an idle vfio-pci NIC, nobody's yet */
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=8086 device=10d3 class=020000 driver=vfio-pci group=5 vfio methods=\"flr pm\"\n"
+        /* bob's device (his group node), his VM stopped right now */
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=12 vfio-owner=4102 methods=\"flr\"\n"
+        /* alice's GPU node; its HDMI audio (same group) is the host's */
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport reset_subordinate\n"
+        "03:00.0 vendor=10de device=1eb8 class=030000 driver=vfio-pci group=30 vfio-owner=4101 methods=\"flr bus\"\n"
+        "03:00.1 vendor=10de device=10f8 class=040300 driver=snd_hda_intel group=30 methods=\"flr\"\n";
+
+/* alice and bob may reset and claim everything: what is tested is ownership */
+static const char review_rules[] =
+        "polkit.addRule(function(action, subject) {\n"
+        "  if (action.id.indexOf('org.freedesktop.pcreset1.') != 0) return polkit.Result.NOT_HANDLED;\n"
+        "  if (subject.user == 'pcr-alice' || subject.user == 'pcr-bob') return polkit.Result.YES;\n"
+        "});\n";
+
+/* A claim made while the device was idle does not follow it back to a host
+ * driver (libvirt's managed hostdev at VM stop, an admin's rebind). */
+static void test_review_stale_claim(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        g_autofree char *info = NULL, *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ClaimDevice", "0000:01:00.0", NULL), ==, 0);
+        g_assert_cmpint(faketree_set_driver(harness_fake_root(f->h), "0000:01:00.0", "e1000e"), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", "0000:01:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(info, "'busy', \"claimed by you, but bound to e1000e: in use by the host; a user's claim"));
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "(e1000e)");
+        assert_attr(f, "0000:01:00.0", "reset", "");
+}
+
+/* ...nor to a new device at the same address, if a host driver has it. */
+static void test_review_claim_outlives_device(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        g_autofree char *link = g_build_filename(harness_fake_root(f->h), "sys/bus/pci/devices/0000:01:00.0", NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        g_autofree char *e1 = NULL, *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ClaimDevice", "0000:01:00.0", NULL), ==, 0);
+        g_assert_cmpint(unlink(link), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &e1, "GetResetInfo", "0000:01:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(e1, "org.freedesktop.pcreset1.Error.NoSuchDevice", NULL);
+        g_assert_cmpint(symlink(target, link), ==, 0);
+        g_assert_cmpint(faketree_set_driver(harness_fake_root(f->h), "0000:01:00.0", "e1000e"), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "(e1000e)");
+        assert_attr(f, "0000:01:00.0", "reset", "");
+}
+
+/* A claim never takes a device its node gives someone else. */
+static void test_review_claim_takes_node(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        g_autofree char *err = NULL, *after = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ClaimDevice", "0000:02:00.0", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy",
+                     "Cannot claim 0000:02:00.0: its VFIO node belongs to another user");
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &after, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(after, "'owned', 'vfio group 12 belongs to you'"));
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=claimed", NULL), ==, 0);
+}
+
+/* A group node does not make the host-bound function of its group the
+ * user's: no FLR of it, no bus reset through it, no claim of it. */
+static void test_review_group_mate(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        g_autofree char *info = NULL, *err = NULL, *err2 = NULL, *err3 = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", "0000:03:00.1", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(info, "'busy', \"vfio group 30 belongs to you, but bound to snd_hda_intel: in use by the host"));
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:03:00.1", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", NULL);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err2, "ResetDevice", "0000:03:00.0", "uint32 16", NULL), !=, 0);
+        assert_error(err2, "org.freedesktop.pcreset1.Error.DeviceBusy", "0000:03:00.1 (snd_hda_intel)");
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err3, "ClaimDevice", "0000:03:00.1", NULL), !=, 0);
+        assert_error(err3, "org.freedesktop.pcreset1.Error.DeviceBusy", "Cannot claim 0000:03:00.1");
+        assert_attr(f, "0000:03:00.1", "reset", "");
+        assert_attr(f, "0000:00:03.0", "reset_subordinate", "");
+        /* her own GPU function alone is still hers */
+        g_autofree char *out = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out, NULL, "ResetDevice", "0000:03:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_cmpstr(out, ==, "(uint32 2, ['0000:03:00.0'])");
+}
+
+/* ReleaseDevice names no claimer to strangers either. */
+static void test_review_release_hides_claimer(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, NULL, "ClaimDevice", "0000:01:00.0", NULL), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_CAROL, NULL, &err, "ReleaseDevice", "0000:01:00.0", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.DBus.Error.AccessDenied", "claimed by another user");
+        g_assert_null(strstr(err, "4102"));
+}
+
 /* ---- what a hostile caller can do to the log (issue 12) ---------------- */
 
 /* An address is the caller's text: it reaches the log escaped and cut,
@@ -1398,5 +1499,10 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
         ADD_ON("/daemon/attack/held-by-another-uid", attack_desc, test_held_by_another_uid);
         ADD_ON("/daemon/attack/sriov-pf", attack_desc, test_sriov_pf);
+        ADD_ON("/daemon/review/stale-claim", review_desc, test_review_stale_claim);
+        ADD_ON("/daemon/review/claim-outlives-device", review_desc, test_review_claim_outlives_device);
+        ADD_ON("/daemon/review/claim-takes-node", review_desc, test_review_claim_takes_node);
+        ADD_ON("/daemon/review/group-mate", review_desc, test_review_group_mate);
+        ADD_ON("/daemon/review/release-hides-claimer", review_desc, test_review_release_hides_claimer);
         return g_test_run();
 }

@@ -136,8 +136,9 @@ static void test_owned_under_driver(Fixture *f, gconstpointer data) {
         ExecRequest req;
         ExecResult res;
         uid_t holder;
-        g_assert_cmpint(claims_add(f->claims, "0000:02:00.0", 4101, 0x10de, 0x1eb8, &holder), ==, 0);
-        make_request(f, "02:00.0", PCRESET_SCOPE_FLR, 4101, &req);
+        /* root's claim: the reset runs under the host driver */
+        g_assert_cmpint(claims_add(f->claims, "0000:02:00.0", 0, 0x10de, 0x1eb8, &holder), ==, 0);
+        make_request(f, "02:00.0", PCRESET_SCOPE_FLR, 0, &req);
         executor_run(&f->exec, &req, &res);
         g_assert_cmpint(res.status, ==, EXEC_OK);
         exec_result_done(&res);
@@ -147,6 +148,15 @@ static void test_owned_under_driver(Fixture *f, gconstpointer data) {
         executor_run(&f->exec, &req, &res);
         g_assert_cmpint(res.status, ==, EXEC_BUSY);
         g_assert_nonnull(strstr(res.message, "claimed by another user"));
+        exec_result_done(&res);
+        exec_request_done(&req);
+        /* a user's claim does not cover a device a host driver has */
+        g_assert_cmpint(claims_remove(f->claims, "0000:02:00.0"), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:02:00.0", 4101, 0x10de, 0x1eb8, &holder), ==, 0);
+        make_request(f, "02:00.0", PCRESET_SCOPE_FLR, 4101, &req);
+        executor_run(&f->exec, &req, &res);
+        g_assert_cmpint(res.status, ==, EXEC_BUSY);
+        g_assert_nonnull(strstr(res.message, "claimed by you, but bound to e1000e"));
         exec_result_done(&res);
         exec_request_done(&req);
 }

@@ -2,6 +2,7 @@
 /* Ownership decisions and claims on fake trees. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "claims.h"
@@ -109,9 +110,15 @@ static void test_claims(Fixture *f, gconstpointer data) {
         g_assert_cmpint(claims_add(f->claims, "0000:01:00.0", 4102, 0x8086, 0x10d3, &holder), ==, -EBUSY);
         g_assert_cmpuint(holder, ==, 4101);
 
-        g_assert_cmpint(eval(f, "0000:01:00.0", 4101, &r, &under), ==, DEVICE_OWNED);
-        g_assert_true(under);  /* e1000e stays bound: the reset runs under it */
+        /* a user's claim covers a device only while no host driver has it */
+        assert_state(f, "0000:01:00.0", 4101, DEVICE_BUSY, "claimed by you, but bound to e1000e: in use by the host");
+        g_assert_cmpint(claims_remove(f->claims, "0000:01:00.0"), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:01:00.0", 0, 0x8086, 0x10d3, &holder), ==, 0);
+        g_assert_cmpint(eval(f, "0000:01:00.0", 0, &r, &under), ==, DEVICE_OWNED);
+        g_assert_true(under);  /* root's: e1000e stays bound, the reset runs under it */
         g_assert_nonnull(strstr(r, "runs under its host driver e1000e"));
+        g_assert_cmpint(claims_remove(f->claims, "0000:01:00.0"), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:01:00.0", 4101, 0x8086, 0x10d3, &holder), ==, 0);
         /* someone else's claim blocks, even an idle device */
         assert_state(f, "0000:01:00.0", 4102, DEVICE_BUSY, "claimed by another user");
         assert_state(f, "0000:01:00.0", 0, DEVICE_BUSY, "claimed by uid 4101");
@@ -256,6 +263,39 @@ static void test_unnamed_device_fd(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:02:00.0", 4102, DEVICE_BUSY, "pid 7011 (qemu-system-x86) holds a VFIO device fd");
 }
 
+/* On the real /proc the daemon is itself a process: the fds a caller
+ * passed as proof sit in its table while it decides, and must not count as
+ * a root holder against the caller. Here this test is the daemon: it holds
+ * /dev/full, which the fake sysfs calls VFIO group 77. */
+static void test_self_is_no_holder(Fixture *f, gconstpointer data) {
+        g_autofree char *chardir = g_build_filename(f->host->sys, "dev", "char", NULL);
+        g_autofree char *link = g_build_filename(chardir, "1:7", NULL);
+        g_autofree char *vgroup = g_build_filename(f->host->sys, "devices", "virtual", "vfio", "77", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(chardir, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(vgroup, 0755), ==, 0);
+        g_assert_cmpint(symlink("../../devices/virtual/vfio/77", link), ==, 0);
+        int fd = open("/dev/full", O_RDONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        Holders *h = NULL;
+        g_assert_cmpint(holders_scan("/proc", f->host->sys, &h), ==, 0);
+        g_assert_cmpuint(holders_n_tables(h), >, 1);
+        const Holder *x = holders_find(h, "0000:77:00.0", 77, NULL, false, (uid_t) -1);
+        g_assert_true(!x || x->pid != getpid());
+        holders_free(h);
+        /* the same fd table read as a fake /proc is a holder all the same */
+        g_autofree char *fake = g_build_filename(f->host->root, "realish", NULL);
+        g_autofree char *self = g_strdup_printf("%s/%d", fake, (int) getpid());
+        g_autofree char *fdlink = g_build_filename(self, "fd", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(self, 0755), ==, 0);
+        g_assert_cmpint(symlink("/proc/self/fd", fdlink), ==, 0);
+        g_assert_cmpint(holders_scan(fake, f->host->sys, &h), ==, 0);
+        x = holders_find(h, "0000:77:00.0", 77, NULL, false, (uid_t) -1);
+        g_assert_nonnull(x);
+        g_assert_cmpint(x->pid, ==, getpid());
+        holders_free(h);
+        close(fd);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -273,5 +313,6 @@ int main(int argc, char *argv[]) {
                    test_unreadable_fails_closed, fixture_teardown);
         g_test_add("/ownership/unnamed-device-fd", Fixture, unnamed_desc, fixture_setup, test_unnamed_device_fd,
                    fixture_teardown);
+        ADD("/ownership/self-is-no-holder", test_self_is_no_holder);
         return g_test_run();
 }
