@@ -49,7 +49,11 @@ static int setup_monitor(Manager *m) {
                 log_warning_errno(r, "No uevent monitor (%m): rescanning on each request instead");
                 m->monitor = sd_device_monitor_unref(m->monitor);
         }
-        m->decide.rescan = !m->monitor;
+        /* Always look at the device list at each call too (one readdir,
+         * a rescan only when it changed): sd-device's monitor hears udevd's
+         * rebroadcasts only, and without udevd (a minimal host, a guest)
+         * VFs enabled after start were never seen. */
+        m->decide.rescan = true;
         return 0;
 }
 
