@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* pcresetctl list: every PCI function as a tree, or as a JSON array. */
+/* pcresetctl list: every PCI function as a tree, or as a JSON array. An
+ * SR-IOV VF hangs below its PF (ListDevicesEx; a daemon without it gets
+ * ListDevices and the plain tree). */
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +18,8 @@ typedef struct Device {
         uint16_t vendor, device;
         uint32_t scopes;
         char **methods;
+        const char *physfn;     /* "" when not a VF (or unknown) */
+        char **vfs;
 
         /* the tree, as indexes into the device array, -1 for none */
         ssize_t parent_index, first_child, last_child, next_sibling;
@@ -28,17 +32,46 @@ typedef struct DeviceList {
 } DeviceList;
 
 static void device_list_done(DeviceList *l) {
-        for (size_t i = 0; i < l->n; i++)
+        for (size_t i = 0; i < l->n; i++) {
                 strv_free(l->devices[i].methods);
+                strv_free(l->devices[i].vfs);
+        }
         free(l->devices);
         *l = (DeviceList) {};
 }
 
-/* One ListDevices entry; returns 0 at the end of the array. */
-static int read_device(sd_bus_message *reply, Device *d) {
+/* ListDevicesEx's details: "physfn" s, "vfs" as; others are skipped. */
+static int read_device_details(sd_bus_message *reply, Device *d) {
+        int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key;
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r >= 0 && streq(key, "physfn"))
+                        r = sd_bus_message_read(reply, "v", "s", &d->physfn);
+                else if (r >= 0 && streq(key, "vfs")) {
+                        r = sd_bus_message_enter_container(reply, 'v', "as");
+                        if (r >= 0)
+                                r = sd_bus_message_read_strv(reply, &d->vfs);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                } else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(reply);
+}
+
+/* One ListDevices(Ex) entry; returns 0 at the end of the array. */
+static int read_device(sd_bus_message *reply, bool ex, Device *d) {
         int r;
 
-        r = sd_bus_message_enter_container(reply, 'r', "ssqqsssssuas");
+        d->physfn = "";
+        r = sd_bus_message_enter_container(reply, 'r', ex ? "ssqqsssssuasa{sv}" : "ssqqsssssuas");
         if (r <= 0)
                 return r;
         r = sd_bus_message_read(reply, "ssqqsssssu", &d->address, &d->parent, &d->vendor, &d->device, &d->name,
@@ -46,18 +79,20 @@ static int read_device(sd_bus_message *reply, Device *d) {
         if (r < 0)
                 return r;
         r = sd_bus_message_read_strv(reply, &d->methods);
+        if (r >= 0 && ex)
+                r = read_device_details(reply, d);
         if (r < 0)
                 return r;
         r = sd_bus_message_exit_container(reply);
         return r < 0 ? r : 1;
 }
 
-static int read_device_list(sd_bus_message *reply, DeviceList *ret) {
+static int read_device_list(sd_bus_message *reply, bool ex, DeviceList *ret) {
         DeviceList l = {};
         size_t allocated = 0;
         int r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "(ssqqsssssuas)");
+        r = sd_bus_message_enter_container(reply, 'a', ex ? "(ssqqsssssuasa{sv})" : "(ssqqsssssuas)");
         if (r < 0)
                 return r;
         for (;;) {
@@ -72,7 +107,7 @@ static int read_device_list(sd_bus_message *reply, DeviceList *ret) {
                         allocated = want;
                 }
                 l.devices[l.n] = (Device) {};
-                r = read_device(reply, &l.devices[l.n]);
+                r = read_device(reply, ex, &l.devices[l.n]);
                 if (r <= 0)
                         break;
                 l.n++;
@@ -81,6 +116,7 @@ static int read_device_list(sd_bus_message *reply, DeviceList *ret) {
                 r = sd_bus_message_exit_container(reply);
         if (r < 0) {
                 strv_free(l.devices[l.n].methods);
+                strv_free(l.devices[l.n].vfs);
                 device_list_done(&l);
                 return r;
         }
@@ -117,9 +153,11 @@ static int build_tree(DeviceList *l) {
         for (size_t i = 0; i < l->n; i++) {
                 Device *d = &l->devices[i];
 
-                if (isempty(d->parent) || streq(d->parent, d->address))
+                /* a VF is shown below its PF, not beside it */
+                const char *up = isempty(d->physfn) ? d->parent : d->physfn;
+                if (isempty(up) || streq(up, d->address))
                         continue;
-                DeviceIndex key = { .address = d->parent };
+                DeviceIndex key = { .address = up };
                 const DeviceIndex *hit = bsearch(&key, index, l->n, sizeof(DeviceIndex), compare_device_index);
                 if (!hit)
                         continue;
@@ -154,7 +192,12 @@ static void print_device_line(const Context *c, const Device *d, const char *pre
                 print_text(stdout, d->reason);
                 putchar(')');
         }
-        printf("  scopes: %s\n", pcreset_scope_format(d->scopes, scopes, sizeof scopes));
+        printf("  scopes: %s", pcreset_scope_format(d->scopes, scopes, sizeof scopes));
+        if (!isempty(d->physfn))
+                fputs("  SR-IOV VF", stdout);
+        else if (d->vfs && d->vfs[0])
+                printf("  SR-IOV PF, %zu VF%s", strv_length(d->vfs), d->vfs[1] ? "s" : "");
+        putchar('\n');
 }
 
 /* 3 characters per level; PCIe hierarchies are a handful of levels deep,
@@ -217,6 +260,8 @@ static json_object *device_json(const Device *d) {
         json_add_int(o, "scopes", d->scopes);
         json_object_object_add(o, "scope_names", scope_names_json(d->scopes));
         json_object_object_add(o, "methods", json_string_array(d->methods));
+        json_add_string(o, "physfn", d->physfn);
+        json_object_object_add(o, "vfs", json_string_array(d->vfs));
         return o;
 }
 
@@ -234,10 +279,17 @@ int verb_list(Context *c, const char *address) {
         _cleanup_(device_list_done) DeviceList l = {};
         int r;
 
-        r = call_manager(c, "ListDevices", NULL, &reply, &error, NULL);
+        bool ex = true;
+        r = call_manager(c, "ListDevicesEx", NULL, &reply, &error, NULL);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                /* an older daemon */
+                sd_bus_error_free(&error);
+                ex = false;
+                r = call_manager(c, "ListDevices", NULL, &reply, &error, NULL);
+        }
         if (r < 0)
                 return report_bus_error(c, &error, r);
-        r = read_device_list(reply, &l);
+        r = read_device_list(reply, ex, &l);
         if (r < 0)
                 return report_error(c, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
                                     "Cannot understand the device list sent by pcresetd", PCRESETCTL_EXIT_FAILURE);

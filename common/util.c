@@ -232,3 +232,25 @@ uint64_t now_usec(void) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000u;
 }
+
+char *escape_text(const char *s, size_t max) {
+        size_t n = strnlen(s, max + 1), k = 0;
+        char *out = malloc(n * 4 + sizeof("..."));
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n && i < max; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c == '\\') {
+                        out[k++] = '\\';
+                        out[k++] = '\\';
+                } else if (c >= 0x20 && c < 0x7f)
+                        out[k++] = (char) c;
+                else
+                        k += (size_t) sprintf(out + k, "\\x%02x", c);
+        }
+        if (n > max)
+                k += (size_t) sprintf(out + k, "...");
+        out[k] = '\0';
+        return out;
+}

@@ -101,6 +101,11 @@ char *strjoin_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 int set_errorf(char **ret, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int set_errorv(char **ret, int err, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
+/* Text a caller controls, made safe for a log line: printable ASCII is
+ * kept (a backslash doubled), every other byte becomes \xNN, and past max
+ * bytes of input the rest is cut with "...". NULL on ENOMEM. */
+char *escape_text(const char *s, size_t max);
+
 /* "yes"/"no", "true"/"false", "on"/"off", "1"/"0", any case; -EINVAL
  * otherwise. The config file and the OCI hook's annotations both take these. */
 int parse_boolean(const char *v, bool *ret);

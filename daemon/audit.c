@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <pthread.h>
+#include <time.h>
+
 #include "audit.h"
 #include "log.h"
 #include "pcreset1.h"
@@ -30,15 +33,82 @@ const char *audit_message_id(AuditEvent ev) {
                         fields[n++] = _s;                     \
         } while (0)
 
+/* Refusals cost a caller nothing, so one uid may cause them by the
+ * thousand: per uid, at most AUDIT_BURST refusal records per
+ * AUDIT_INTERVAL, the rest counted and reported with the next one that is
+ * written, as journald's own rate limiting does. A small table; the least
+ * recently used uid makes room. */
+#define AUDIT_BURST        20
+#define AUDIT_INTERVAL_USEC (10 * USEC_PER_SEC)
+#define AUDIT_RATE_SLOTS   64
+
+typedef struct RateSlot {
+        uid_t uid;
+        bool used;
+        uint64_t window_start, last;
+        unsigned in_window;
+        unsigned long long suppressed;
+} RateSlot;
+
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static RateSlot rate_slots[AUDIT_RATE_SLOTS];
+
+/* true: write the record (*ret_suppressed: how many were dropped before it). */
+static bool refusal_allowed(uid_t uid, unsigned long long *ret_suppressed) {
+        uint64_t now = now_usec();
+        RateSlot *slot = NULL, *oldest = &rate_slots[0];
+        bool allowed;
+
+        pthread_mutex_lock(&rate_lock);
+        for (size_t i = 0; i < AUDIT_RATE_SLOTS && !slot; i++) {
+                if (rate_slots[i].used && rate_slots[i].uid == uid)
+                        slot = &rate_slots[i];
+                else if (!rate_slots[i].used || rate_slots[i].last < oldest->last)
+                        oldest = &rate_slots[i];
+        }
+        if (!slot) {
+                slot = oldest;
+                *slot = (RateSlot) { .uid = uid, .used = true, .window_start = now };
+        }
+        slot->last = now;
+        if (now - slot->window_start >= AUDIT_INTERVAL_USEC) {
+                slot->window_start = now;
+                slot->in_window = 0;
+        }
+        allowed = slot->in_window < AUDIT_BURST;
+        if (allowed) {
+                slot->in_window++;
+                *ret_suppressed = slot->suppressed;
+                slot->suppressed = 0;
+        } else
+                slot->suppressed++;
+        pthread_mutex_unlock(&rate_lock);
+        return allowed;
+}
+
 void audit_log(const AuditRecord *rec) {
-        char *fields[20] = {};
+        char *fields[22] = {};
         size_t n = 0;
         char mbuf[128];
+        unsigned long long suppressed = 0;
+
+        /* root's refusals are the admin's own, never dropped */
+        if (rec->event == AUDIT_REFUSED && rec->caller && rec->caller->uid != 0 &&
+            !refusal_allowed(rec->caller->uid, &suppressed))
+                return;
+
         _cleanup_free_ char *aff = rec->affected ? strv_join(rec->affected, ",") : NULL, *msg = NULL;
         const char *scope = rec->scope ? pcreset_scope_bit_name(rec->scope) : NULL;
+        /* what a caller typed (an address, a message quoting it) reaches the
+         * log escaped and cut: no forged lines, no megabytes per call */
+        _cleanup_free_ char *device = escape_text(strempty(rec->device), 64);
+        _cleanup_free_ char *detail = rec->detail ? escape_text(rec->detail, 1024) : NULL;
+        _cleanup_free_ char *unit = rec->caller && rec->caller->unit ? escape_text(rec->caller->unit, 256) : NULL;
 
         ADD("PCRESET_EVENT=%s", events[rec->event].verb);
-        ADD("PCRESET_DEVICE=%s", strempty(rec->device));
+        ADD("PCRESET_DEVICE=%s", strempty(device));
+        if (suppressed)
+                ADD("PCRESET_SUPPRESSED=%llu", suppressed);
         if (rec->mask)
                 ADD("PCRESET_MASK=0x%08x", rec->mask);
         if (scope)
@@ -59,8 +129,8 @@ void audit_log(const AuditRecord *rec) {
                 ADD("CALLER_UID=%u", (unsigned) rec->caller->uid);
                 if (rec->caller->pid > 0)
                         ADD("CALLER_PID=%d", (int) rec->caller->pid);
-                if (rec->caller->unit)
-                        ADD("CALLER_UNIT=%s", rec->caller->unit);
+                if (unit)
+                        ADD("CALLER_UNIT=%s", unit);
         }
 
         bool is_reset = rec->mask != 0;
@@ -68,14 +138,17 @@ void audit_log(const AuditRecord *rec) {
         _cleanup_free_ char *by = rec->caller ? strjoin_printf(" by uid %u", (unsigned) rec->caller->uid) : NULL;
         if (by)
                 who = by;
+        _cleanup_free_ char *dropped = suppressed
+                ? strjoin_printf(" (%llu similar records of this uid suppressed before this one)", suppressed) : NULL;
         if (is_reset)
-                msg = strjoin_printf("Reset of %s (mask %s%s%s%s%s)%s %s%s%s", strempty(rec->device),
+                msg = strjoin_printf("Reset of %s (mask %s%s%s%s%s)%s %s%s%s%s", strempty(device),
                                      pcreset_scope_format(rec->mask, mbuf, sizeof mbuf), scope ? ", scope " : "",
                                      scope ? scope : "", rec->mechanism ? " via " : "", strempty(rec->mechanism),
-                                     who, events[rec->event].verb, rec->detail ? ": " : "", strempty(rec->detail));
+                                     who, events[rec->event].verb, detail ? ": " : "", strempty(detail),
+                                     strempty(dropped));
         else
-                msg = strjoin_printf("%s %s%s%s%s", strempty(rec->device), events[rec->event].verb, who,
-                                     rec->detail ? ": " : "", strempty(rec->detail));
+                msg = strjoin_printf("%s %s%s%s%s%s", strempty(device), events[rec->event].verb, who,
+                                     detail ? ": " : "", strempty(detail), strempty(dropped));
 
         log_struct_fields(events[rec->event].prio, events[rec->event].id, msg ?: "pcresetd audit record", fields);
         for (size_t i = 0; i < n; i++)

@@ -7,6 +7,11 @@
  * its own MESSAGE_ID so an admin can `journalctl MESSAGE_ID=...`; fields are
  * PCRESET_* (device, mask, method, affected, result) and CALLER_* (uid, pid,
  * unit).
+ *
+ * Caller-controlled text (the address as typed, messages quoting it, the
+ * unit) is escaped and cut (escape_text). Refusals of one non-root uid are
+ * rate limited (20 per 10 s), the number dropped reported with the next
+ * record written (PCRESET_SUPPRESSED=). Thread-safe.
  */
 
 #include <stdint.h>

@@ -312,10 +312,39 @@ static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_er
         return sd_bus_reply_method_return(call, NULL);
 }
 
-static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+/* ListDevicesEx's details of one device: the SR-IOV relation. */
+static int append_device_details(sd_bus_message *reply, Manager *m, PciDevice *d) {
+        PciDevice *vfs[PLAN_MAX_AFFECTED];
+        size_t n = topology_vfs(m->topology, d, vfs, ELEMENTSOF(vfs));
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "physfn", "s", d->physfn ? d->physfn->name : "");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "vfs");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < n && i < ELEMENTSOF(vfs); i++)
+                r = sd_bus_message_append(reply, "s", vfs[i]->name);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(holders_freep) Holders *holders = NULL;
-        Manager *m = userdata;
+        const char *type = ex ? "ssqqsssssuasa{sv}" : "ssqqsssssuas";
         const Caller *caller = NULL;
         int r;
 
@@ -326,7 +355,7 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
 
         r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssqqsssssuas)");
+                r = sd_bus_message_open_container(reply, 'a', ex ? "(ssqqsssssuasa{sv})" : "(ssqqsssssuas)");
         for (size_t i = 0; r >= 0 && i < topology_count(m->topology); i++) {
                 PciDevice *d = topology_get(m->topology, i);
                 _cleanup_strv_free_ char **methods = NULL;
@@ -335,7 +364,7 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
 
                 r = decision_describe_device(&m->decide, d, caller->uid, &holders, &v, &scopes, &methods);
                 if (r >= 0)
-                        r = sd_bus_message_open_container(reply, 'r', "ssqqsssssuas");
+                        r = sd_bus_message_open_container(reply, 'r', type);
                 if (r >= 0)
                         r = sd_bus_message_append(reply, "ssqqsssssu", d->name, d->parent ? d->parent->name : "",
                                                   d->vendor_id, d->device_id, strempty(d->label), strempty(v.driver),
@@ -343,6 +372,8 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
                                                   planner_domain_of(d)->name, scopes);
                 if (r >= 0)
                         r = sd_bus_message_append_strv(reply, methods);
+                if (r >= 0 && ex)
+                        r = append_device_details(reply, m, d);
                 if (r >= 0)
                         r = sd_bus_message_close_container(reply);
                 device_verdict_done(&v);
@@ -352,6 +383,14 @@ static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_erro
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_devices(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return list_devices(call, userdata, false, error);
+}
+
+static int method_list_devices_ex(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return list_devices(call, userdata, true, error);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -393,6 +432,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(ssqqsssssuas)", devices),
                                 method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListDevicesEx",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssqqsssssuasa{sv})", devices),
+                                method_list_devices_ex, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ResetStarted",
                                 SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ResetCompleted",

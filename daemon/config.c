@@ -20,6 +20,8 @@ void config_init(Config *c) {
                 .max_per_minute = 60,
                 .max_wait_sec = 300,
                 .polkit_timeout_sec = 25,
+                .polkit_interactive_timeout_sec = 300,  /* a person typing a password */
+                .max_pending_auth_per_user = 8,
                 .use_reset_subordinate = true,
                 .userspace_bus_reset = true,
                 .ready_timeout_sec = 60,   /* the kernel's pci_dev_wait() bound */
@@ -29,6 +31,9 @@ void config_init(Config *c) {
 
 void config_done(Config *c) {
         c->stub_drivers = strv_free(c->stub_drivers);
+        for (size_t i = 0; c->retired && c->retired[i]; i++)
+                strv_free(c->retired[i]);
+        c->retired = mfree(c->retired);
 }
 
 typedef struct ParseState {
@@ -131,6 +136,17 @@ static int handle_key(void *user, const char *section, const char *name, const c
                         return refuse(s, "PolkitTimeoutSec=%s is not a number from 1 to 3600", value);
                 return 1;
         }
+        if (streq(section, "Limits") && streq(name, "PolkitInteractiveTimeoutSec")) {
+                if (parse_unsigned(value, 1, 3600, &c->polkit_interactive_timeout_sec) < 0)
+                        return refuse(s, "PolkitInteractiveTimeoutSec=%s is not a number from 1 to 3600", value);
+                return 1;
+        }
+        if (streq(section, "Limits") && streq(name, "MaxPendingAuthorizationsPerUser")) {
+                if (parse_unsigned(value, 1, POLKIT_MAX_PENDING, &c->max_pending_auth_per_user) < 0)
+                        return refuse(s, "MaxPendingAuthorizationsPerUser=%s is not a number from 1 to %d", value,
+                                      POLKIT_MAX_PENDING);
+                return 1;
+        }
         if (streq(section, "Reset") && streq(name, "UseResetSubordinate")) {
                 if (parse_boolean(value, &c->use_reset_subordinate) < 0)
                         return refuse(s, "UseResetSubordinate=%s is not a boolean (yes/no)", value);
@@ -189,5 +205,34 @@ int config_load(Config *c, const char *path, bool must_exist, int *ret_line, cha
 bool config_is_stub_driver(const Config *c, const char *driver) {
         if (!driver)
                 return false;
-        return strv_contains(c->stub_drivers, driver) || endswith(driver, "_vfio_pci");
+        char **stubs = __atomic_load_n(&c->stub_drivers, __ATOMIC_ACQUIRE);
+        return strv_contains(stubs, driver) || endswith(driver, "_vfio_pci");
+}
+
+int config_replace(Config *c, Config *fresh) {
+        size_t n = 0;
+        while (c->retired && c->retired[n])
+                n++;
+        char ***r = reallocarray(c->retired, n + 2, sizeof(char **));
+        if (!r)
+                return -ENOMEM;
+        c->retired = r;
+        r[n] = c->stub_drivers;
+        r[n + 1] = NULL;
+
+        /* the loop's own settings: only the loop reads them */
+        c->max_queued_per_user = fresh->max_queued_per_user;
+        c->max_parallel = fresh->max_parallel;
+        c->max_per_minute = fresh->max_per_minute;
+        c->max_wait_sec = fresh->max_wait_sec;
+        c->polkit_timeout_sec = fresh->polkit_timeout_sec;
+        c->polkit_interactive_timeout_sec = fresh->polkit_interactive_timeout_sec;
+        c->max_pending_auth_per_user = fresh->max_pending_auth_per_user;
+        c->use_reset_subordinate = fresh->use_reset_subordinate;
+        c->userspace_bus_reset = fresh->userspace_bus_reset;
+        c->ready_timeout_sec = fresh->ready_timeout_sec;
+        /* the one workers read: atomically, the old list kept alive */
+        __atomic_store_n(&c->stub_drivers, TAKE_PTR(fresh->stub_drivers), __ATOMIC_RELEASE);
+        config_done(fresh);
+        return 0;
 }

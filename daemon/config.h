@@ -9,6 +9,11 @@
 
 #include <stdbool.h>
 
+/* Authorizations pending at once, all callers together: below dbus-daemon's
+ * max_replies_per_connection (128 on the system bus), so polkitd can always
+ * be asked by the daemon's one connection. */
+#define POLKIT_MAX_PENDING 96
+
 typedef struct Config {
         char **stub_drivers;          /* [Ownership] StubDrivers= */
         unsigned max_queued_per_user; /* [Limits] MaxQueuedPerUser= */
@@ -16,9 +21,12 @@ typedef struct Config {
         unsigned max_per_minute;      /* [Limits] MaxResetsPerMinute=, per uid, root exempt */
         unsigned max_wait_sec;        /* [Limits] MaxQueueWaitSec= */
         unsigned polkit_timeout_sec;  /* [Limits] PolkitTimeoutSec= */
+        unsigned polkit_interactive_timeout_sec; /* [Limits] PolkitInteractiveTimeoutSec= */
+        unsigned max_pending_auth_per_user;      /* [Limits] MaxPendingAuthorizationsPerUser= */
         bool use_reset_subordinate;   /* [Reset] UseResetSubordinate= */
         bool userspace_bus_reset;     /* [Reset] UserspaceBusReset= */
         unsigned ready_timeout_sec;   /* [Reset] DeviceReadyTimeoutSec= */
+        char ***retired;              /* stub lists replaced by reloads (workers may still read them) */
 } Config;
 
 void config_init(Config *c);
@@ -26,5 +34,9 @@ void config_done(Config *c);
 /* 0 on success (also when the file does not exist and !must_exist);
  * -EINVAL with *ret_line set to the offending line for a bad file. */
 int config_load(Config *c, const char *path, bool must_exist, int *ret_line, char **ret_message);
+/* Takes fresh's settings (a reload, on the loop thread; fresh is left
+ * empty). Worker threads read only the stub list, which is swapped
+ * atomically; the old one lives until config_done(). */
+int config_replace(Config *c, Config *fresh);
 /* vfio-pci, pci-stub, the configured list, and any "*_vfio_pci" variant. */
 bool config_is_stub_driver(const Config *c, const char *driver);

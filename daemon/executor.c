@@ -212,7 +212,7 @@ static void run_userspace_sbr(const ExecContext *ctx, const ExecRequest *req, Ex
         }
         uint64_t t0 = now_usec();
         r = sbr_run(&pci_config_ops, cfg, req->bridge.name, devs, req->n_affected,
-                    ctx->ready_timeout_usec ?: 60000000u, &message);
+                    __atomic_load_n(&ctx->ready_timeout_usec, __ATOMIC_RELAXED) ?: 60000000u, &message);
         ret->usec = now_usec() - t0;
         pci_config_free(cfg);
         if (r < 0)

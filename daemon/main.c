@@ -31,6 +31,13 @@ static void help(void) {
                PCRESETD_CONFIG_FILE);
 }
 
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading pcresetd.conf");
+        (void) manager_reload(userdata);
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving PCI resets");
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_SYSFS, ARG_PROC, ARG_DEV, ARG_STATE, ARG_CONFIG, ARG_DEBUG, ARG_EXIT_IDLE };
         static const struct option options[] = {
@@ -101,6 +108,7 @@ int main(int argc, char *argv[]) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         /* workers inherit the mask: signals reach the loop only */
         if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
             sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL) < 0 ||
@@ -114,6 +122,9 @@ int main(int argc, char *argv[]) {
 
         Manager *m = NULL;
         r = manager_new(e, &o, &m);
+        /* SIGHUP reloads pcresetd.conf, the systemd way (ExecReload=) */
+        if (r >= 0 && sd_event_add_signal(e, NULL, SIGHUP, on_sighup, m) < 0)
+                r = log_error_errno(-EIO, "Cannot set up signal handling");
         if (r >= 0)
                 r = manager_start(m);
         if (r >= 0) {

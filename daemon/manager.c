@@ -18,7 +18,8 @@ static void on_caller_gone(const char *sender, void *userdata) {
         Manager *m = userdata;
 
         polkit_forget_sender(m->polkit, sender);
-        request_queue_forget_sender(m->requests, sender);
+        if (m->requests) /* NULL while stopping */
+                request_queue_forget_sender(m->requests, sender);
 }
 
 static int on_uevent(sd_device_monitor *mon, sd_device *device, void *userdata) {
@@ -91,7 +92,10 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         m->proc_root = strdup(o->proc_root);
         m->dev_root = strdup(o->dev_root);
         m->state_dir = strdup(o->state_dir);
-        if (!m->sysfs_root || !m->proc_root || !m->dev_root || !m->state_dir || !m->config.stub_drivers)
+        m->config_file = strdup(o->config_file);
+        m->config_must_exist = o->config_must_exist;
+        if (!m->sysfs_root || !m->proc_root || !m->dev_root || !m->state_dir || !m->config_file ||
+            !m->config.stub_drivers)
                 return -ENOMEM;
 
         r = config_load(&m->config, o->config_file, o->config_must_exist, &line, &message);
@@ -139,10 +143,35 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         if (r >= 0)
                 r = request_queue_new(e, m->scheduler, m->limits, &m->decide, &m->exec, &m->requests);
         if (r >= 0)
-                r = polkit_registry_new((uint64_t) m->config.polkit_timeout_sec * USEC_PER_SEC, &m->polkit);
+                r = polkit_registry_new(&m->config, &m->polkit);
         if (r < 0)
                 return r;
         log_info("Found %zu PCI functions under %s", topology_count(m->topology), m->sysfs_root);
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_free_ char *message = NULL;
+        Config fresh;
+        int r, line = 0;
+
+        config_init(&fresh);
+        r = fresh.stub_drivers ? config_load(&fresh, m->config_file, m->config_must_exist, &line, &message) : -ENOMEM;
+        if (r == -EINVAL)
+                log_error("Not reloading: %s:%d: %s; the settings stay as they were", m->config_file, line,
+                          strempty(message));
+        else if (r < 0)
+                log_error_errno(r, "Not reloading: cannot read %s: %m; the settings stay as they were",
+                                m->config_file);
+        else
+                r = config_replace(&m->config, &fresh);
+        config_done(&fresh);
+        if (r < 0)
+                return r;
+        __atomic_store_n(&m->exec.ready_timeout_usec, (uint64_t) m->config.ready_timeout_sec * USEC_PER_SEC,
+                         __ATOMIC_RELAXED);
+        scheduler_set_max_parallel(m->scheduler, m->config.max_parallel);
+        log_info("Reloaded %s", m->config_file);
         return 0;
 }
 
@@ -211,12 +240,33 @@ int manager_start(Manager *m) {
         return 0;
 }
 
+/* While stopping, every call to the Manager is answered Cancelled: the
+ * caller calls again and D-Bus activation starts a new instance. */
+static int on_call_while_stopping(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        if (!sd_bus_message_is_method_call(msg, PCRESET1_MANAGER_INTERFACE, NULL))
+                return 0;
+        (void) sd_bus_reply_method_errorf(msg, PCRESET1_ERROR_CANCELLED,
+                                          "pcresetd is stopping; nothing was done, call again");
+        return 1;
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        /* queued callers get Cancelled; running resets finish and are
-         * answered as usual (the bus stays open until then) */
-        request_queue_free(m->requests);
+        /* Everyone is answered: callers waiting for polkit and queued ones
+         * get Cancelled, running resets finish and are answered as usual,
+         * and calls that arrive meanwhile get Cancelled (the bus stays open
+         * until then). */
+        if (m->bus)
+                (void) sd_bus_add_filter(m->bus, NULL, on_call_while_stopping, m);
+        if (m->polkit)
+                polkit_cancel_pending(m->polkit, PCRESET1_ERROR_CANCELLED,
+                                      "pcresetd is stopping; nothing was done, call again");
+        m->requests = request_queue_free(m->requests);
+        /* bounded: a caller that keeps calling must not keep us alive */
+        for (uint64_t until = now_usec() + 2 * USEC_PER_SEC; m->bus && now_usec() < until;)
+                if (sd_bus_process(m->bus, NULL) <= 0)
+                        break;
         scheduler_free(m->scheduler);
         limits_free(m->limits);
         polkit_registry_free(m->polkit);
@@ -235,6 +285,7 @@ Manager *manager_free(Manager *m) {
         free(m->proc_root);
         free(m->dev_root);
         free(m->state_dir);
+        free(m->config_file);
         sd_event_unref(m->event);
         free(m);
         return NULL;

@@ -44,6 +44,8 @@ typedef struct Manager {
         sd_device_monitor *monitor;
 
         char *sysfs_root, *proc_root, *dev_root, *state_dir;
+        char *config_file;
+        bool config_must_exist;
         Config config;
         Topology *topology;
         Claims *claims;
@@ -61,6 +63,9 @@ typedef struct Manager {
 
 /* Loads config, repairs state left by a crash, scans the topology. */
 int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret);
+/* SIGHUP: reads the config file again; a file that does not parse changes
+ * nothing and says why. Requests already accepted keep their plans. */
+int manager_reload(Manager *m);
 /* Connects to the system bus ($DBUS_SYSTEM_BUS_ADDRESS honoured), serves
  * the object and takes the name. */
 int manager_start(Manager *m);

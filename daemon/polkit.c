@@ -6,8 +6,6 @@
 #include "polkit.h"
 #include "util.h"
 
-/* a person typing a password gets more time */
-#define POLKIT_INTERACTIVE_TIMEOUT_USEC (300ULL * 1000000ULL)
 
 typedef struct Query Query;
 struct Query {
@@ -15,28 +13,31 @@ struct Query {
         sd_bus_message *call;
         sd_bus_slot *slot;
         char *sender;
+        uid_t uid;
         bool done;
-        PolkitAnswer answer;
+        PolkitAnswer answer;     /* with the question it answers (action, details) */
         Query *prev, *next;
 };
 
 struct PolkitRegistry {
         Query *queries;
         unsigned n;
-        uint64_t timeout_usec;
+        const Config *config;
 };
 
 void polkit_answer_done(PolkitAnswer *a) {
         free(a->error_name);
         free(a->error_message);
+        free(a->action);
+        strv_free(a->details);
         *a = (PolkitAnswer) {};
 }
 
-int polkit_registry_new(uint64_t timeout_usec, PolkitRegistry **ret) {
+int polkit_registry_new(const Config *config, PolkitRegistry **ret) {
         *ret = calloc(1, sizeof(PolkitRegistry));
         if (!*ret)
                 return -ENOMEM;
-        (*ret)->timeout_usec = timeout_usec;
+        (*ret)->config = config;
         return 0;
 }
 
@@ -81,6 +82,16 @@ void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret) {
                 }
 }
 
+void polkit_cancel_pending(PolkitRegistry *r, const char *error_name, const char *message) {
+        for (Query *q = r->queries, *next; q; q = next) {
+                next = q->next;
+                if (q->done)
+                        continue; /* re-dispatched already: answered like any call now */
+                (void) sd_bus_reply_method_errorf(q->call, error_name, "%s", message);
+                query_free(q);
+        }
+}
+
 void polkit_forget_sender(PolkitRegistry *r, const char *sender) {
         for (Query *q = r->queries, *next; q; q = next) {
                 next = q->next;
@@ -123,7 +134,15 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *action, char *const *details) {
+static unsigned pending_of_uid(const PolkitRegistry *reg, uid_t uid) {
+        unsigned n = 0;
+        for (const Query *q = reg->queries; q; q = q->next)
+                n += !q->done && q->uid == uid;
+        return n;
+}
+
+static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action,
+                       char *const *details) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         sd_bus *bus = sd_bus_message_get_bus(call);
         const char *sender = sd_bus_message_get_sender(call);
@@ -153,19 +172,26 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         if (!q)
                 return -ENOMEM;
         q->registry = reg;
+        q->uid = uid;
         q->sender = strdup(sender);
         q->call = sd_bus_message_ref(call);
+        /* the answer is bound to this very question */
+        q->answer.action = strdup(action);
+        for (size_t i = 0; details && details[i]; i++)
+                if (strv_extend(&q->answer.details, details[i]) < 0)
+                        q->answer.action = mfree(q->answer.action);
         q->next = reg->queries;
         if (reg->queries)
                 reg->queries->prev = q;
         reg->queries = q;
         reg->n++;
-        if (!q->sender) {
+        if (!q->sender || !q->answer.action) {
                 query_free(q);
                 return -ENOMEM;
         }
         r = sd_bus_call_async(bus, &q->slot, m, on_reply, q,
-                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : reg->timeout_usec);
+                              (uint64_t) (interactive ? reg->config->polkit_interactive_timeout_sec
+                                                      : reg->config->polkit_timeout_sec) * USEC_PER_SEC);
         if (r < 0) {
                 query_free(q);
                 return r;
@@ -173,8 +199,23 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         return 0;
 }
 
+static bool strv_equal(char *const *a, char *const *b) {
+        size_t i = 0;
+        for (; a && b && a[i] && b[i]; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return (!a || !a[i]) && (!b || !b[i]);
+}
+
 int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
                  const char *what, PolkitAnswer *answer, sd_bus_error *error) {
+        /* An answer is used only for the question it answered: when the
+         * handler, run again, would now ask something else (another
+         * method, other affected devices), polkit is asked that. */
+        if (answer->have && (!streq_ptr(answer->action, action) || !strv_equal(answer->details, details))) {
+                log_debug("The question changed while polkit answered (%s): asking again", what);
+                polkit_answer_done(answer);
+        }
         if (answer->have) {
                 if (answer->error_name)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
@@ -195,7 +236,19 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const cha
         if (uid == 0)
                 return 1;
 
-        int r = start_query(reg, call, action, details);
+        /* one uid's flood of questions must not fill the line to polkitd
+         * for everyone: a cap per uid, below one for all */
+        unsigned mine = pending_of_uid(reg, uid);
+        if (mine >= reg->config->max_pending_auth_per_user)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s now: uid %u already waits for %u authorizations "
+                                         "(MaxPendingAuthorizationsPerUser=%u)", what, (unsigned) uid, mine,
+                                         reg->config->max_pending_auth_per_user);
+        if (reg->n >= POLKIT_MAX_PENDING)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s now: %u authorizations are pending; try again shortly", what,
+                                         reg->n);
+        int r = start_query(reg, call, uid, action, details);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot ask polkit: %s", what,
                                          strerror(-r));

@@ -11,6 +11,10 @@
  * since the world may have changed) and its polkit_take() at the start
  * picks up the answer. The loop never waits for polkitd.
  *
+ * An answer is bound to what it authorized: polkit_check() uses it only
+ * if the handler asks the same action with the same details (rules decide
+ * on scope and affected); a different question is asked anew.
+ *
  * Subjects are system-bus-name subjects of the caller; uid 0 is authorized
  * without asking (polkit would say yes anyway). Details are given by the
  * daemon only.
@@ -21,6 +25,8 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "config.h"
+
 typedef struct PolkitRegistry PolkitRegistry;
 
 typedef struct PolkitAnswer {
@@ -29,13 +35,19 @@ typedef struct PolkitAnswer {
         bool challenge;     /* polkit wants interactive authentication */
         char *error_name;   /* the check itself failed (polkitd gone, ...) */
         char *error_message;
+        char *action;       /* the question it answers */
+        char **details;
 } PolkitAnswer;
 
 void polkit_answer_done(PolkitAnswer *a);
 
-/* timeout: how long polkitd may take before the caller gets an error (a
- * hung polkitd must not hang callers); interactive checks get 5 minutes. */
-int polkit_registry_new(uint64_t timeout_usec, PolkitRegistry **ret);
+/* config (PolkitTimeoutSec, PolkitInteractiveTimeoutSec,
+ * MaxPendingAuthorizationsPerUser) is read at each check, so a reload
+ * applies: how long polkitd may take before the caller gets an error (a
+ * hung polkitd must not hang callers), and how many questions one uid may
+ * have pending (LimitsExceeded past that, and past POLKIT_MAX_PENDING for
+ * everyone together). */
+int polkit_registry_new(const Config *config, PolkitRegistry **ret);
 PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
 
 /* Removes and returns the answer waiting for this message, if any. Call it
@@ -50,6 +62,9 @@ void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret);
 int polkit_check(PolkitRegistry *r, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
                  const char *what, PolkitAnswer *answer, sd_bus_error *error);
 
+/* The daemon stops: every caller still waiting for polkit gets error_name
+ * (Cancelled) with message. */
+void polkit_cancel_pending(PolkitRegistry *r, const char *error_name, const char *message);
 /* The caller left the bus: its pending checks are dropped unanswered. */
 void polkit_forget_sender(PolkitRegistry *r, const char *sender);
 unsigned polkit_n_pending(const PolkitRegistry *r);

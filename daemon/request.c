@@ -34,6 +34,8 @@ struct Request {
         ExecResult result;
         SchedJob job;
         sd_event_source *wait_timer;   /* MaxQueueWaitSec while queued */
+        uint64_t accepted_at;          /* its stamp in the caller's rate window */
+        bool ran;                      /* the executor ran: it counts */
         Request *prev, *next;
 };
 
@@ -70,6 +72,9 @@ static Request *request_free(Request *r) {
         if (!r)
                 return NULL;
         RequestQueue *q = r->queue;
+        /* a reset that never ran does not count against the caller's rate */
+        if (!r->ran)
+                limits_forget_accepted(q->limits, r->caller.uid, r->accepted_at);
         if (r->prev)
                 r->prev->next = r->next;
         else if (q->requests == r)
@@ -138,6 +143,7 @@ static void request_started(SchedJob *j) {
 
 static void request_run(SchedJob *j) {
         Request *r = job_request(j);
+        r->ran = true;
         executor_run(r->queue->exec, &r->exec, &r->result);
 }
 
@@ -256,6 +262,7 @@ int request_queue_submit(RequestQueue *q, sd_bus_message *call, const Caller *ca
         if (k < 0)
                 log_warning_errno(k, "Cannot bound the queue wait of a reset of %s: %m", p->target->name);
         (void) sd_event_now(q->event, CLOCK_MONOTONIC, &now);
+        r->accepted_at = now;
         limits_note_accepted(q->limits, caller->uid, now);
         request_audit(r, AUDIT_ACCEPTED, "queued", NULL);
         return scheduler_submit(q->scheduler, &r->job);

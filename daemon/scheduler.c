@@ -252,6 +252,11 @@ int scheduler_cancel(Scheduler *s, SchedJob *j) {
         return 0;
 }
 
+void scheduler_set_max_parallel(Scheduler *s, unsigned max_parallel) {
+        s->max_parallel = max_parallel ?: 1;
+        dispatch(s);
+}
+
 unsigned scheduler_n_running(const Scheduler *s) {
         return s->n_running;
 }

@@ -115,6 +115,16 @@ void limits_note_accepted(Limits *l, uid_t uid, uint64_t now) {
         w->stamps[w->n++] = now;
 }
 
+void limits_forget_accepted(Limits *l, uid_t uid, uint64_t when) {
+        Window *w = find_window(l, uid);
+        for (unsigned i = 0; w && i < w->n; i++)
+                if (w->stamps[i] == when) {
+                        memmove(w->stamps + i, w->stamps + i + 1, (w->n - i - 1) * sizeof(uint64_t));
+                        w->n--;
+                        return;
+                }
+}
+
 uint64_t limits_queue_wait_usec(const Limits *l) {
         return (uint64_t) l->config->max_wait_sec * USEC_PER_SEC;
 }

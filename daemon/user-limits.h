@@ -26,6 +26,9 @@ Limits *limits_free(Limits *l);
 int limits_admit(Limits *l, uid_t uid, unsigned n_queued, uint64_t now, char **ret_message);
 /* Counts an accepted reset against uid's rate window. */
 void limits_note_accepted(Limits *l, uid_t uid, uint64_t now);
+/* A reset accepted at `when` that never ran (dropped from the queue,
+ * its caller gone, refused right before it): it does not count. */
+void limits_forget_accepted(Limits *l, uid_t uid, uint64_t when);
 uint64_t limits_queue_wait_usec(const Limits *l);
 /* uids with a live rate window (for tests: windows must expire). */
 unsigned limits_n_windows(Limits *l, uint64_t now);

@@ -92,12 +92,14 @@ enum Call {
         CALL_GET_MACHINE_ID,      /* - */
         CALL_ANY_MEMBER,          /* s: a Manager member name, then su */
         CALL_WRONG_SIGNATURE,     /* a Manager method (variant) with the arguments of another */
+        CALL_LIST_DEVICES_EX,     /* - */
         _CALL_MAX,
 };
 
 static const char *const manager_methods[] = {
         "ResetDevice", "ResetDeviceEx", "GetResetInfo", "GetResetInfoEx",
         "ClaimDevice", "ReleaseDevice", "ListDevices",  "ResetDeviceWithFds",
+        "ListDevicesEx",
 };
 
 /* What the contract (README, interface XML) lets a caller see, plus what
@@ -423,6 +425,9 @@ static bool one_call(FuzzInput *in, Claimed *claimed) {
                 break;
         case CALL_LIST_DEVICES:
                 member = manager_methods[c];
+                break;
+        case CALL_LIST_DEVICES_EX:
+                member = "ListDevicesEx";
                 break;
         case CALL_PROPERTY_GET:
         case CALL_PROPERTY_GET_ALL:

@@ -469,7 +469,7 @@ static void test_completion(Fixture *f, gconstpointer data) {
         g_autoptr(GString) want = g_string_new(NULL);
         for (size_t i = 0; i < json_object_array_length(list); i++)
                 g_string_append_printf(want, "%s%s", i ? "," : "", jstr(json_object_array_get_idx(list, i), "address"));
-        g_assert_cmpuint(json_object_array_length(list), ==, 17);
+        g_assert_cmpuint(json_object_array_length(list), ==, 21);
         {
                 g_auto(GStrv) got = complete(f, "pcresetctl reset ");
                 g_autofree char *joined = g_strjoinv(",", got);

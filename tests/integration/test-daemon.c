@@ -57,7 +57,7 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         f->h = harness_new(&error);
         g_assert_no_error(error);
-        g_assert_true(harness_build_tree(f->h, host_desc, &error));
+        g_assert_true(harness_build_tree(f->h, data ?: host_desc, &error));
         g_assert_no_error(error);
 }
 
@@ -158,12 +158,14 @@ static void test_introspection(Fixture *f, gconstpointer data) {
         start_daemon(f);
         const char *intro[] = { "busctl", "introspect", DEST, PATH, NULL };
         g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, &out, NULL, intro), ==, 0);
-        for (const char *m = "ResetDevice\0GetResetInfo\0ClaimDevice\0ReleaseDevice\0ListDevices\0Version\0"
+        for (const char *m = "ResetDevice\0GetResetInfo\0ClaimDevice\0ReleaseDevice\0ListDevices\0ListDevicesEx\0Version\0"
                              "org.freedesktop.DBus.Peer\0org.freedesktop.DBus.Properties\0";
              *m; m += strlen(m) + 1)
                 g_assert_nonnull(strstr(out, m));
         g_assert_true(g_regex_match_simple("^\\.ResetDevice +method +su +uas", out, G_REGEX_MULTILINE, 0));
         g_assert_true(g_regex_match_simple("^\\.ListDevices +method +- +a\\(ssqqsssssuas\\)", out, G_REGEX_MULTILINE, 0));
+        g_assert_true(g_regex_match_simple("^\\.ListDevicesEx +method +- +a\\(ssqqsssssuasa\\{sv\\}\\)", out,
+                                           G_REGEX_MULTILINE, 0));
         const char *t[] = { "busctl", "tree", DEST, NULL };
         g_assert_cmpint(harness_run_logged(f->h, NULL, &tree, NULL, t), ==, 0);
         g_assert_nonnull(strstr(tree, PATH));
@@ -762,7 +764,9 @@ static void test_limits(Fixture *f, gconstpointer data) {
         g_assert_cmpint(harness_wait(a), ==, 0);
         g_autoptr(GPtrArray) log = fuse_log(f);
         g_assert_cmpuint(log->len, ==, 1);     /* alice's never ran */
-        /* the rate: alice's dropped request counted, one more is fine, then no */
+        /* the rate: alice's dropped request never ran and does not count
+         * (issue 12): two more are fine, then no */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
         g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
         {
                 g_autofree char *err = NULL;
@@ -880,6 +884,59 @@ static void test_stop_answers_everyone(Fixture *f, gconstpointer data) {
         assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
 }
 
+/* ...and so are callers waiting for polkit, and callers who call while the
+ * daemon drains its running resets: Cancelled, never NoReply. */
+static void test_stop_answers_pending_and_late(Fixture *f, gconstpointer data) {
+        static const char slow_rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id == 'org.freedesktop.pcreset1.reset' && subject.user == 'pcr-alice') {\n"
+                "    polkit.spawn(['/bin/sleep', '3']);\n"
+                "    return polkit.Result.YES;\n"
+                "  }\n"
+                "});\n";
+        const char *specs[] = { "r6:2000", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        harness_set_rules(f->h, slow_rules);
+        GPid pid = harness_daemon_pid(f->h);
+        const char *running[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                  "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        const char *asking[] = { "bash", "-c", "gdbus call --system --dest=" DEST " --object-path=" PATH
+                                 " --method=" IFACE ".ResetDevice 0000:05:00.0 'uint32 4' 2>&1", NULL };
+        /* busctl sends the call at once (gdbus would first introspect, and
+         * its call proper would come after the daemon left) */
+        const char *late[] = { "bash", "-c", "busctl --system call " DEST " " PATH " " IFACE
+                               " GetResetInfo su 0000:05:00.0 4 2>&1", NULL };
+        GPid a = harness_spawn(f->h, NULL, running, NULL);
+        int ask_fd = -1, late_fd = -1;
+        GPid b = harness_spawn(f->h, HARNESS_USER_ALICE, asking, &ask_fd);
+        g_usleep(400 * 1000);   /* a runs in the FUSE write, b waits for polkit */
+        g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+        g_usleep(300 * 1000);   /* draining a */
+        GPid c = harness_spawn(f->h, HARNESS_USER_BOB, late, &late_fd);
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_assert_cmpint(harness_wait(b), !=, 0);
+        g_assert_cmpint(harness_wait(c), !=, 0);
+        for (int i = 0; i < 2; i++) {
+                int fd = i == 0 ? ask_fd : late_fd;
+                char buf[1024] = "";
+                ssize_t n = read(fd, buf, sizeof buf - 1);
+                close(fd);
+                buf[n > 0 ? n : 0] = '\0';
+                g_test_message("%s: %s", i == 0 ? "waiting for polkit" : "called while draining", buf);
+                if (!strstr(buf, "Cancelled")) {
+                        g_autofree char *dl = daemon_log(f);
+                        g_test_message("daemon log:\n%s", dl);
+                }
+                g_assert_nonnull(strstr(buf, i == 0 ? "org.freedesktop.pcreset1.Error.Cancelled: pcresetd is stopping"
+                                                    : "Call failed: pcresetd is stopping; nothing was done"));
+        }
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        assert_attr(f, "0000:05:00.0", "reset", "");
+}
+
 /* --exit-idle: leaves when nothing is going on, stays while a claim exists. */
 static void test_exit_idle(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
@@ -923,6 +980,8 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
                 { { "GetResetInfoEx", "su", "0000:01:00.0", "39" },
                   { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
                 { { "ListDevices" },
+                  { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
+                { { "ListDevicesEx" },
                   { { OK, OK }, { OK, OK }, { OK, OK }, { OK, OK } } },
                 { { "ClaimDevice", "s", "0000:05:00.0" },
                   { { OK, OK }, { OK, OK }, { DENIED, DENIED }, { NEEDS_AUTH, DENIED } } },
@@ -976,6 +1035,333 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
 #undef NEEDS_AUTH
 }
 
+/* ---- a hostile user with a polkit grant for some devices (issue 11) ----- */
+
+static const char attack_desc[] =
+        /* alice's VM device, its function 1 hidden until the test shows it */
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport reset_subordinate\n"
+        "01:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=30 vfio-owner=4101 methods=\"flr pm bus\"\n"
+        "01:00.1 vendor=8086 device=10d3 class=020000 driver=e1000e group=31 methods=\"flr\"\n"
+        /* alice's node, but bob's process holds the group (an fd she handed on) */
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=40 vfio-owner=4101 open-by=5100@4102 "
+        "methods=\"flr pm\"\n"
+        /* an SR-IOV PF of alice's with two VFs, one held by bob */
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport\n"
+        "03:00.0 vendor=1b36 device=0010 class=010802 driver=vfio-pci group=50 vfio-owner=4101 methods=\"flr\"\n"
+        "03:00.1 vendor=1b36 device=0010 class=010802 driver=vfio-pci group=51 vf-of=03:00.0 vfio-owner=4101 "
+        "methods=\"flr\"\n"
+        "03:00.2 vendor=1b36 device=0010 class=010802 driver=vfio-pci group=52 vf-of=03:00.0 vfio-owner=4102 "
+        "open-by=5200@4102 methods=\"flr\"\n"
+        /* a device whose reset the test can change under a pending authorization */
+        "00:04.0 bridge=root-port secondary=04 driver=pcieport\n"
+        "04:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=60 vfio-owner=4101 methods=\"flr pm\"\n";
+
+/* Alice may reset what is hers; polkit answers resets of 04:00.0 slowly,
+ * and says yes only to an FLR. */
+static const char rules_attack[] =
+        "polkit.addRule(function(action, subject) {\n"
+        "  if (action.id != 'org.freedesktop.pcreset1.reset' && action.id != 'org.freedesktop.pcreset1.claim')\n"
+        "    return polkit.Result.NOT_HANDLED;\n"
+        "  if (subject.user != 'pcr-alice') return polkit.Result.NOT_HANDLED;\n"
+        "  if (action.lookup('device') == '0000:04:00.0') {\n"
+        "    polkit.spawn(['/bin/sleep', '1']);\n"
+        "    return action.lookup('scope') == 'flr' ? polkit.Result.YES : polkit.Result.NO;\n"
+        "  }\n"
+        "  if (action.lookup('device') == '0000:03:00.0')\n"
+        "    return action.lookup('affected') == '0000:03:00.0,0000:03:00.1,0000:03:00.2' ? polkit.Result.YES : polkit.Result.NO;\n"
+        "  return polkit.Result.YES;\n"
+        "});\n";
+
+/* A polkit "yes" answers one question: when the plan changes while polkit
+ * thinks, the new plan is asked about, not waved through. */
+static void test_polkit_answer_bound(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDeviceEx", "0000:04:00.0", "uint32 6", NULL };
+        int fd = -1;
+        GPid p = harness_spawn(f->h, HARNESS_USER_ALICE, req, &fd);
+        g_usleep(400 * 1000);   /* polkit is asked about an FLR and sleeps */
+        g_autofree char *rm = attr_path(f, "0000:04:00.0", "reset_method");
+        g_assert_true(g_file_set_contents(rm, "pm\n", -1, NULL));  /* the admin turns FLR off meanwhile */
+        g_assert_cmpint(harness_wait(p), ==, 1);
+        close(fd);
+        assert_attr(f, "0000:04:00.0", "reset", "");
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=refused", "PCRESET_DEVICE=0000:04:00.0 PCRESET_MASK=0x00000006 PCRESET_SCOPE=pm"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:04:00.0"), ==, 0);
+}
+
+/* The affected set is decided again right before the reset: a device that
+ * appears below the bridge while the request waits is not reset unchecked. */
+static void test_affected_set_grows_while_queued(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r1:1000", NULL };
+        const char *addrs[] = { "0000:01:00.0" };
+        g_autofree char *link = g_build_filename(harness_fake_root(f->h), "sys/bus/pci/devices/0000:01:00.1", NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        g_assert_nonnull(target);
+        g_assert_cmpint(unlink(link), ==, 0);   /* 01:00.1 is not there yet */
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        {
+                g_autofree char *info = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", "0000:01:00.0", "uint32 16", NULL), ==, 0);
+                g_assert_cmpstr(info, ==, "(uint32 16, [('0000:01:00.0', 'owned', 'vfio group 30 belongs to you')])");
+        }
+        const char *first[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                "--method=" IFACE ".ResetDevice", "0000:01:00.0", "uint32 2", NULL };
+        const char *second[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                                 "--method=" IFACE ".ResetDevice", "0000:01:00.0", "uint32 16", NULL };
+        int fd1 = -1, fd2 = -1;
+        GPid a = harness_spawn(f->h, HARNESS_USER_ALICE, first, &fd1);
+        g_usleep(300 * 1000);   /* the FLR runs, held in the FUSE write */
+        GPid b = harness_spawn(f->h, HARNESS_USER_ALICE, second, &fd2);
+        g_usleep(300 * 1000);   /* the bus reset was accepted and waits */
+        g_assert_cmpint(symlink(target, link), ==, 0);  /* the host's NIC appears below the port */
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_assert_cmpint(harness_wait(b), ==, 1);
+        close(fd1);
+        close(fd2);
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);   /* only the FLR ran */
+        g_autofree char *rs = read_attr(f, "0000:00:01.0", "reset_subordinate");
+        g_assert_cmpstr(rs, ==, "");
+        assert_attr(f, "0000:01:00.1", "reset", "");
+        g_autofree char *dl = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=accepted", "PCRESET_DEVICE=0000:01:00.0 PCRESET_MASK=0x00000010"), ==, 1);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=failed", "PCRESET_RESULT=org.freedesktop.pcreset1.Error.DeviceBusy"), ==, 1);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=completed", "PCRESET_SCOPE=bus"), ==, 0);
+}
+
+/* Owning a node or holding a claim never takes a device from another
+ * uid's process; who that is stays between root and that uid. */
+static void test_held_by_another_uid(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        g_autofree char *ainfo = NULL, *binfo = NULL, *rinfo = NULL, *err = NULL, *err2 = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &ainfo, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        /* gdbus quotes a string with an apostrophe in double quotes */
+        g_assert_nonnull(strstr(ainfo, "'busy', \"vfio group 40 belongs to you, but vfio group 40 is in use by another user's process\""));
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &binfo, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(binfo, "vfio group 40 is open by pid 5100 (qemu-system-x86)"));
+        g_assert_cmpint(call(f, NULL, &rinfo, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(rinfo, "pid 5100"));
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:02:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "in use by another user's process");
+        g_assert_null(strstr(err, "5100"));
+        /* claiming it does not help her: the claim is refused */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err2, "ClaimDevice", "0000:02:00.0", NULL), !=, 0);
+        assert_error(err2, "org.freedesktop.pcreset1.Error.DeviceBusy",
+                     "Cannot claim 0000:02:00.0: vfio group 40 belongs to you, but vfio group 40 is in use by another user's process");
+        /* ListDevices tells strangers no pids either */
+        g_autofree char *list = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &list, NULL, "ListDevices", NULL), ==, 0);
+        g_assert_null(strstr(list, "5100"));
+        g_assert_null(strstr(list, "5200"));
+        assert_attr(f, "0000:02:00.0", "reset", "");
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=claimed", NULL), ==, 0);
+}
+
+/* Any reset of an SR-IOV PF touches its VFs: each must be the caller's or
+ * idle, and polkit is told about them. */
+static void test_sriov_pf(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        g_autofree char *info = NULL, *err = NULL, *out = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", "0000:03:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_cmpstr(info, ==, "(uint32 2, [('0000:03:00.0', 'owned', 'vfio group 50 belongs to you'), "
+                        "('0000:03:00.1', 'owned', 'vfio group 51 belongs to you'), "
+                        "('0000:03:00.2', 'busy', \"bound to vfio-pci and vfio group 52 is in use by another user's process\")])");
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:03:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "0000:03:00.2 (vfio-pci)");
+        /* her own VF alone: only that VF */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out, NULL, "ResetDevice", "0000:03:00.1", "uint32 2", NULL), ==, 0);
+        g_assert_cmpstr(out, ==, "(uint32 2, ['0000:03:00.1'])");
+        assert_attr(f, "0000:03:00.0", "reset", "");
+        /* bob lets go of his VF: now the PF reset runs, and polkit's rule saw all three */
+        g_assert_cmpint(faketree_unset_open(harness_fake_root(f->h), 5200, "/dev/vfio/52"), ==, 1);
+        g_autofree char *node = g_build_filename(harness_fake_root(f->h), "dev/vfio/52", NULL);
+        g_assert_cmpint(chown(node, 4101, -1), ==, 0);
+        g_autofree char *out2 = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out2, NULL, "ResetDevice", "0000:03:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_cmpstr(out2, ==, "(uint32 2, ['0000:03:00.0', '0000:03:00.1', '0000:03:00.2'])");
+        assert_attr(f, "0000:03:00.0", "reset", "1");
+        /* the relation, for everyone to see */
+        g_autofree char *list = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &list, NULL, "ListDevicesEx", NULL), ==, 0);
+        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>}"));
+        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>}"));
+}
+
+/* ---- what a hostile caller can do to the log (issue 12) ---------------- */
+
+/* An address is the caller's text: it reaches the log escaped and cut,
+ * never as a forged record or megabytes per call; and one uid's stream of
+ * refusals is rate limited without touching another uid's records. */
+static void test_audit_hostile_input(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        gsize before = 0, after = 0;
+        g_autofree char *l0 = daemon_log(f);
+        before = strlen(l0);
+        /* a newline and a forged record inside the address */
+        const char *forge[] = { "bash", "-c",
+                                "exec gdbus call --system --dest=" DEST " --object-path=" PATH
+                                " --method=" IFACE ".ResetDevice \"$(printf '0000:05:00.0\\npcresetd: Reset of 0000:06:00.0 "
+                                "(mask any) by uid 0 completed [MESSAGE_ID=9b76c9888fc6490081ab94dd74427d09 "
+                                "PCRESET_EVENT=completed]')\" 4", NULL };
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, NULL, NULL, forge), ==, 1);
+        /* a 120 kB address (one exec argument can hold 128 KiB) */
+        const char *huge[] = { "bash", "-c",
+                               "exec gdbus call --system --dest=" DEST " --object-path=" PATH
+                               " --method=" IFACE ".ResetDevice \"$(head -c 120000 /dev/zero | tr '\\0' a)\" 4", NULL };
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, NULL, NULL, huge), ==, 1);
+        g_autofree char *l1 = daemon_log(f);
+        after = strlen(l1);
+        g_test_message("two hostile calls added %zu bytes of log", after - before);
+        g_assert_cmpuint(after - before, <, 8192);
+        g_assert_cmpuint(count_lines_with(l1, "PCRESET_EVENT=completed", NULL), ==, 0);
+        g_assert_cmpuint(count_lines_with(l1, "PCRESET_DEVICE=0000:05:00.0\\x0apcresetd: Reset of", NULL), ==, 1);
+
+        /* 60 refusals of bob's: at most 20 records; alice's refusal still written */
+        const char *flood[] = { "bash", "-c",
+                                "for i in $(seq 60); do gdbus call --system --dest=" DEST " --object-path=" PATH
+                                " --method=" IFACE ".ResetDevice 0000:01:00.0 2 >/dev/null 2>&1; done; true", NULL };
+        g_assert_cmpint(harness_run_logged(f->h, HARNESS_USER_BOB, NULL, NULL, flood), ==, 0);
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), !=, 0);
+        g_autofree char *l2 = daemon_log(f);
+        unsigned bob = count_lines_with(l2, "PCRESET_EVENT=refused", "CALLER_UID=4102");
+        g_test_message("bob: 62 refusals, %u records", bob);
+        g_assert_cmpuint(bob, <=, 20);
+        g_assert_cmpuint(bob, >=, 10);
+        g_assert_cmpuint(count_lines_with(l2, "PCRESET_EVENT=refused", "CALLER_UID=4101"), ==, 1);
+}
+
+/* One uid's flood of questions for polkit does not keep another uid's
+ * authorized calls from being asked (the daemon's one connection to
+ * polkitd has room for 128 pending replies on a system bus). */
+static void test_polkit_flood(Fixture *f, gconstpointer data) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
+                "  if (subject.user == 'pcr-alice') return polkit.Result.YES;\n"
+                "  if (subject.user == 'pcr-bob') return polkit.Result.NO;\n"
+                "});\n";
+        start_daemon(f);
+        harness_set_rules(f->h, rules);
+        const char *flood[] = { g_getenv("FLOOD_BIN"), "4", "32", "8", "ResetDevice", "0000:06:00.0", "2", NULL };
+        int fd = -1;
+        GPid p = harness_spawn(f->h, HARNESS_USER_BOB, flood, &fd);
+        g_usleep(500 * 1000);
+        unsigned ok = 0;
+        for (int i = 0; i < 10; i++) {
+                g_autofree char *err = NULL;
+                if (call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:06:00.0", "uint32 2", NULL) == 0)
+                        ok++;
+        }
+        g_assert_cmpint(harness_wait(p), ==, 0);
+        g_autoptr(GString) out = g_string_new(NULL);
+        char buf[1024];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+                g_string_append_len(out, buf, n);
+        close(fd);
+        g_test_message("bob's flood: %s", out->str);
+        g_assert_cmpuint(ok, ==, 10);
+        g_assert_nonnull(strstr(out->str, "org.freedesktop.DBus.Error.LimitsExceeded "));
+        g_assert_nonnull(strstr(out->str, "org.freedesktop.DBus.Error.AccessDenied "));
+        g_assert_null(strstr(out->str, "\nok "));
+}
+
+/* Requests dropped unrun (MaxQueueWaitSec) do not use up the caller's
+ * MaxResetsPerMinute. */
+static void test_dropped_requests_do_not_count(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r6:2500", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Limits]\nMaxQueueWaitSec=1\nMaxResetsPerMinute=3\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        bind_fuse(f, specs, addrs);
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        harness_set_rules(f->h, rules_alice_all);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        GPid p[3];
+        for (int i = 0; i < 3; i++) {
+                p[i] = harness_spawn(f->h, HARNESS_USER_ALICE, req, NULL);
+                g_usleep(150 * 1000);
+        }
+        g_assert_cmpint(harness_wait(p[0]), ==, 0);   /* ran */
+        g_assert_cmpint(harness_wait(p[1]), ==, 1);   /* dropped after 1 s in the queue */
+        g_assert_cmpint(harness_wait(p[2]), ==, 1);
+        /* two more fit: only the one that ran counted */
+        for (int i = 0; i < 2; i++) {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        }
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.DBus.Error.LimitsExceeded", "MaxResetsPerMinute=3");
+        g_autofree char *dl = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(dl, "PCRESET_EVENT=cancelled", "MaxQueueWaitSec=1"), ==, 2);
+}
+
+/* SIGHUP reloads pcresetd.conf (a bad file changes nothing) and never
+ * disturbs a reset in flight. */
+static void wait_for_log(Fixture *f, const char *needle) {
+        for (int i = 0; i < 100; i++) {
+                g_autofree char *log = daemon_log(f);
+                if (strstr(log, needle))
+                        return;
+                g_usleep(50 * 1000);
+        }
+        g_error("the daemon never logged '%s'", needle);
+}
+
+static void test_sighup_reload(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r6:1500", NULL };
+        const char *addrs[] = { "0000:06:00.0" };
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=yes\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        bind_fuse(f, specs, addrs);
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        GPid pid = harness_daemon_pid(f->h);
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "GetResetInfo", "0000:07:00.0", "uint32 16", NULL), ==, 0);
+
+        /* a reset in flight, and a SIGHUP in the middle of it */
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        GPid r = harness_spawn(f->h, NULL, req, NULL);
+        g_usleep(400 * 1000);
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=no\n", -1, NULL));
+        g_assert_cmpint(kill(pid, SIGHUP), ==, 0);
+        wait_for_log(f, "Reloaded ");
+        g_assert_cmpint(harness_wait(r), ==, 0);
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+        g_assert_cmpint(harness_daemon_pid(f->h), ==, pid);
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, NULL, NULL, &err, "GetResetInfo", "0000:07:00.0", "uint32 16", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.NotSupported", "UseResetSubordinate=no");
+        }
+        /* a file with a mistake: the old settings stay, and the log says why */
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nUseResetSubordinate=yes\nMaxQueueWaitSec=soon\n", -1, NULL));
+        g_assert_cmpint(kill(pid, SIGHUP), ==, 0);
+        wait_for_log(f, "Not reloading: ");
+        {
+                g_autofree char *err = NULL, *log = daemon_log(f);
+                g_assert_nonnull(strstr(log, "pcresetd.conf:3: "));
+                g_assert_cmpint(call(f, NULL, NULL, &err, "GetResetInfo", "0000:07:00.0", "uint32 16", NULL), !=, 0);
+                assert_error(err, "org.freedesktop.pcreset1.Error.NotSupported", "UseResetSubordinate=no");
+        }
+        g_assert_cmpint(harness_daemon_pid(f->h), ==, pid);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1002,5 +1388,15 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/exit-idle", test_exit_idle);
         ADD("/daemon/stop-answers-everyone", test_stop_answers_everyone);
         ADD("/daemon/bus-gone", test_bus_gone);
+        ADD("/daemon/audit-hostile-input", test_audit_hostile_input);
+        ADD("/daemon/polkit-flood", test_polkit_flood);
+        ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
+        ADD("/daemon/sighup-reload", test_sighup_reload);
+        ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
+#define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
+        ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
+        ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
+        ADD_ON("/daemon/attack/held-by-another-uid", attack_desc, test_held_by_another_uid);
+        ADD_ON("/daemon/attack/sriov-pf", attack_desc, test_sriov_pf);
         return g_test_run();
 }

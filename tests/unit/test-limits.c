@@ -77,11 +77,26 @@ static void test_windows_expire(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(limits_n_windows(f->limits, 91 * SEC), ==, 0);
 }
 
+/* A reset dropped unrun gives its place in the window back. */
+static void test_forget(Fixture *f, gconstpointer data) {
+        for (int i = 0; i < 5; i++)
+                limits_note_accepted(f->limits, 1000, (10 + i) * SEC);
+        g_assert_cmpint(limits_admit(f->limits, 1000, 0, 20 * SEC, NULL), ==, -EUSERS);
+        limits_forget_accepted(f->limits, 1000, 12 * SEC);
+        g_assert_cmpint(limits_admit(f->limits, 1000, 0, 20 * SEC, NULL), ==, 0);
+        /* forgetting what was never counted changes nothing */
+        limits_forget_accepted(f->limits, 1000, 99 * SEC);
+        limits_forget_accepted(f->limits, 4242, 10 * SEC);
+        limits_note_accepted(f->limits, 1000, 21 * SEC);
+        g_assert_cmpint(limits_admit(f->limits, 1000, 0, 22 * SEC, NULL), ==, -EUSERS);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/limits/queue-cap", Fixture, NULL, setup, test_queue_cap, teardown);
         g_test_add("/limits/rate", Fixture, NULL, setup, test_rate, teardown);
         g_test_add("/limits/root-not-rate-limited", Fixture, NULL, setup, test_root_not_rate_limited, teardown);
         g_test_add("/limits/windows-expire", Fixture, NULL, setup, test_windows_expire, teardown);
+        g_test_add("/limits/forget", Fixture, NULL, setup, test_forget, teardown);
         return g_test_run();
 }
