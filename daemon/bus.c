@@ -112,8 +112,9 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         r = caller_get(m->callers, call, &caller, error);
         if (r < 0)
                 return r;
+        /* a reset is decided on a fresh scan; only read-only calls share one */
         r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
-                                                         .proven = proven }, &d);
+                                                         .proven = proven, .fresh = true }, &d);
         if (r < 0)
                 return r;
         if (d.error) {
@@ -351,7 +352,6 @@ static int append_device_details(sd_bus_message *reply, Manager *m, PciDevice *d
 
 static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(holders_freep) Holders *holders = NULL;
         const char *type = ex ? "ssqqsssssuasa{sv}" : "ssqqsssssuas";
         const Caller *caller = NULL;
         int r;
@@ -370,7 +370,7 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
                 DeviceVerdict v = {};
                 uint32_t scopes = 0;
 
-                r = decision_describe_device(&m->decide, d, caller->uid, &holders, &v, &scopes, &methods);
+                r = decision_describe_device(&m->decide, d, caller->uid, &v, &scopes, &methods);
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'r', type);
                 if (r >= 0)

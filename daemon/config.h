@@ -9,10 +9,13 @@
 
 #include <stdbool.h>
 
-/* Authorizations pending at once, all callers together: below dbus-daemon's
- * max_replies_per_connection (128 on the system bus), so polkitd can always
- * be asked by the daemon's one connection. */
+/* Authorizations pending at once, all callers together: together below
+ * dbus-daemon's max_replies_per_connection (128 on the system bus), so
+ * polkitd can always be asked by the daemon's one connection. Interactive
+ * ones (a person typing a password, or an agent that never answers) have
+ * their own share: they cannot crowd out the quick non-interactive ones. */
 #define POLKIT_MAX_PENDING 96
+#define POLKIT_MAX_PENDING_INTERACTIVE 24
 
 typedef struct Config {
         char **stub_drivers;          /* [Ownership] StubDrivers= */

@@ -36,6 +36,33 @@ static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, uid_t vie
         };
 }
 
+void holders_cache_done(HoldersCache *c) {
+        c->holders = holders_free(c->holders);
+}
+
+/* The scan a decision starts from: the cached one while it is young enough
+ * (NULL: the first device that needs one scans). */
+static Holders *holders_begin(const DecisionContext *ctx, bool fresh) {
+        HoldersCache *c = ctx->cache;
+        if (!c || !c->holders || fresh || now_usec() - c->at >= HOLDERS_CACHE_USEC)
+                return NULL;
+        return c->holders;
+}
+
+/* After the decision: a new scan goes to the cache, or is freed. */
+static void holders_end(const DecisionContext *ctx, Holders *used, Holders *begun) {
+        HoldersCache *c = ctx->cache;
+        if (!used || used == begun)
+                return;
+        if (!c) {
+                holders_free(used);
+                return;
+        }
+        holders_free(c->holders);
+        c->holders = used;
+        c->at = now_usec();
+}
+
 void decision_refresh(const DecisionContext *ctx) {
         if (!ctx->rescan)
                 return;
@@ -147,7 +174,6 @@ const char *decision_find_device(const DecisionContext *ctx, const char *address
 }
 
 int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision *ret) {
-        _cleanup_(holders_freep) Holders *holders = NULL;
         _cleanup_strv_free_ char **methods = NULL;
         _cleanup_free_ char *reason = NULL;
         Decision *d = ret;
@@ -166,22 +192,27 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
         if (r < 0)
                 return refuse(d, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
                               d->device->name, strerror(-r));
+        Holders *begun = holders_begin(ctx, in->fresh), *holders = begun;
         QuietCtx q;
         PlannerEnv env = planner_env(ctx, &q, in->uid, &holders);
         r = planner_plan(ctx->topology, d->device, in->mask, methods, &env, &d->plan, &reason);
+        if (r >= 0)
+                for (; d->n_verdicts < d->plan.n_affected; d->n_verdicts++) {
+                        const PciDevice *x = d->plan.affected[d->n_verdicts];
+                        r = ownership_evaluate(ctx->ownership, x->name, x->syspath, in->uid, in->proven, &holders,
+                                               &d->verdicts[d->n_verdicts]);
+                        if (r < 0) {
+                                holders_end(ctx, holders, begun);
+                                return refuse(d, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
+                                              x->name, strerror(-r));
+                        }
+                }
+        holders_end(ctx, holders, begun);
         if (r == -EOPNOTSUPP)
                 return refuse(d, PCRESET1_ERROR_NOT_SUPPORTED, "%s", reason ?: "not supported");
         if (r < 0)
                 return refuse(d, SD_BUS_ERROR_FAILED, "Cannot plan a reset of %s: %s", d->device->name, strerror(-r));
 
-        for (; d->n_verdicts < d->plan.n_affected; d->n_verdicts++) {
-                const PciDevice *x = d->plan.affected[d->n_verdicts];
-                r = ownership_evaluate(ctx->ownership, x->name, x->syspath, in->uid, in->proven, &holders,
-                                       &d->verdicts[d->n_verdicts]);
-                if (r < 0)
-                        return refuse(d, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s", x->name,
-                                      strerror(-r));
-        }
         d->busy = busy_message(d);
         return polkit_question(in, d);
 }
@@ -248,18 +279,22 @@ bool decision_matches(const Decision *d, const ExecRequest *e, char **ret_why) {
         return true;
 }
 
-int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders **holders,
-                             DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods) {
+int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, DeviceVerdict *ret_verdict,
+                             uint32_t *ret_scopes, char ***ret_methods) {
+        Holders *begun = holders_begin(ctx, false), *holders = begun;
         char **methods = NULL;
         QuietCtx q;
 
-        int r = ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, NULL, holders, ret_verdict);
-        if (r < 0)
+        int r = ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, NULL, &holders, ret_verdict);
+        if (r < 0) {
+                holders_end(ctx, holders, begun);
                 return r;
+        }
         if (reset_method_read(d->syspath, &methods) < 0)
                 methods = NULL;
-        PlannerEnv env = planner_env(ctx, &q, uid, holders);
+        PlannerEnv env = planner_env(ctx, &q, uid, &holders);
         *ret_scopes = planner_available_scopes(ctx->topology, d, methods, &env);
+        holders_end(ctx, holders, begun);
         *ret_methods = methods;
         return 0;
 }

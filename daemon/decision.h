@@ -25,16 +25,30 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "holders.h"
+#include "util.h"
 #include "executor.h"
 #include "ownership.h"
 #include "planner.h"
 #include "topology.h"
 
+/* The last /proc scan (holders.h), shared by the decisions of the next
+ * HOLDERS_CACHE_USEC: a stranger's flood of read-only calls then costs at
+ * most one scan per period, whatever they hold. A decision right before a
+ * reset always scans afresh. */
+#define HOLDERS_CACHE_USEC (250 * USEC_PER_MSEC)
+typedef struct HoldersCache {
+        Holders *holders;
+        uint64_t at;
+} HoldersCache;
+void holders_cache_done(HoldersCache *c);
+
 typedef struct DecisionContext {
         Topology *topology;
+        HoldersCache *cache;    /* may be NULL: every decision scans */
         const OwnershipContext *ownership;
         const Config *config;
-        bool rescan;            /* no uevents: look at sysfs again before each decision */
+        bool rescan;            /* look at the device list before each decision (one readdir) */
 } DecisionContext;
 
 typedef struct DecisionInput {
@@ -42,6 +56,7 @@ typedef struct DecisionInput {
         uint32_t mask;
         uid_t uid;
         char *const *proven;    /* devices the caller proved with VFIO fds, may be NULL */
+        bool fresh;             /* right before a reset: no cached scan */
 } DecisionInput;
 
 typedef struct Decision {
@@ -86,9 +101,8 @@ char **decision_affected(const Decision *d);
 bool decision_matches(const Decision *d, const ExecRequest *accepted, char **ret_why);
 
 /* For ListDevices: one device's verdict for uid, the scope bits it can be
- * reset with now and its reset_method words (NULL if none). holders: the
- * /proc scan shared across devices. */
-int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders **holders,
-                             DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods);
+ * reset with now and its reset_method words (NULL if none). */
+int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, DeviceVerdict *ret_verdict,
+                             uint32_t *ret_scopes, char ***ret_methods);
 /* Without uevents, sysfs is looked at again (ListDevices' once per call). */
 void decision_refresh(const DecisionContext *ctx);

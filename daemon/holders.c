@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <linux/magic.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -21,6 +23,7 @@ struct Holders {
         Holder *items;
         size_t n;
         unsigned n_tables;
+        bool real_proc;            /* <proc> is procfs: pids are real (kcmp, our own pid) */
         const char *sysfs_root;
         RdevCache *cache;
         size_t n_cache;
@@ -101,10 +104,10 @@ static int read_fdinfo(int infofd, const char *fd, const char *key, char **ret) 
                 return -ENOENT;
         _cleanup_close_ int f = openat(infofd, fd, O_RDONLY | O_CLOEXEC);
         if (f < 0)
-                return -errno;
+                return -(errno ?: EIO);
         n = read(f, buf, sizeof buf - 1);
         if (n < 0)
-                return -errno;
+                return -(errno ?: EIO);
         buf[n] = '\0';
         size_t k = strlen(key);
         for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
@@ -117,10 +120,33 @@ static int read_fdinfo(int infofd, const char *fd, const char *key, char **ret) 
         return -ENOENT;
 }
 
+/* Whether the mount an fd lives on is nodev (mount id from fdinfo, options
+ * from the process' mountinfo): no device node there can be opened, so an
+ * fd on it holds no device. A user's FUSE mount is nodev, and denies us
+ * its files: that must not make every device look held (fail closed is
+ * for what we cannot tell, and this we can). */
+static bool on_nodev_mount(const char *proc_root, const char *pid, int infofd, const char *fd) {
+        _cleanup_free_ char *mnt = NULL, *p = strjoin_printf("%s/%s/mountinfo", proc_root, pid);
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[4096];
+
+        if (!p || read_fdinfo(infofd, fd, "mnt_id", &mnt) < 0 || !mnt || !(f = fopen(p, "re")))
+                return false;
+        unsigned long want = strtoul(mnt, NULL, 10);
+        while (fgets(line, sizeof line, f)) {
+                unsigned long id;
+                char opts[1024];
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... */
+                if (sscanf(line, "%lu %*u %*s %*s %*s %1023s", &id, opts) == 2 && id == want)
+                        return strstr(opts, "nodev") != NULL;
+        }
+        return false;
+}
+
 /* O_PATH fds cannot use a device. Unknown flags count as a real open. */
 static bool is_o_path(int infofd, const char *fd) {
         _cleanup_free_ char *flags = NULL;
-        if (read_fdinfo(infofd, fd, "flags", &flags) < 0)
+        if (read_fdinfo(infofd, fd, "flags", &flags) < 0 || !flags)
                 return false;
         return (strtoul(flags, NULL, 8) & O_PATH) != 0;
 }
@@ -168,7 +194,7 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
                 Holder x = { .pid = atoi(pid) };
                 if (streq(text, "anon_inode:[vfio-device]")) {
                         _cleanup_free_ char *syspath = NULL;
-                        if (read_fdinfo(infofd, de->d_name, "vfio-device-syspath", &syspath) >= 0) {
+                        if (read_fdinfo(infofd, de->d_name, "vfio-device-syspath", &syspath) >= 0 && syspath) {
                                 const char *slash = strrchr(syspath, '/');
                                 x.kind = HOLDER_DEVICE_FD;
                                 x.device = strdup(slash ? slash + 1 : syspath);
@@ -181,9 +207,11 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
                         struct statx stx;
                         const VfioNode *node = NULL;
                         if (statx(dfd, de->d_name, AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
-                                if (errno == ENOENT)
+                                int e = errno;
+                                if (e == ENOENT || ((e == EACCES || e == EPERM) &&
+                                                    on_nodev_mount(proc_root, pid, infofd, de->d_name)))
                                         continue;
-                                return add_unreadable(h, proc_root, pid, errno);
+                                return add_unreadable(h, proc_root, pid, e);
                         }
                         if (!S_ISCHR(stx.stx_mode))
                                 continue;
@@ -244,8 +272,15 @@ static int scan_pid(Holders *h, const char *proc_root, const char *pid) {
                 }
                 return errno == ESRCH ? 0 : add_unreadable(h, proc_root, pid, errno);
         }
+        pid_t leader = atoi(pid);
         for (struct dirent *de; r >= 0 && (de = readdir(d));) {
                 if (!is_number(de->d_name))
+                        continue;
+                /* threads share their process' fd table unless they
+                 * unshared it: read each table once, not once per thread */
+                pid_t tid = atoi(de->d_name);
+                if (h->real_proc && tid != leader &&
+                    syscall(SYS_kcmp, leader, tid, KCMP_FILES, 0, 0) == 0)
                         continue;
                 _cleanup_free_ char *fd = strjoin_printf("%s/%s/fd", taskdir, de->d_name);
                 _cleanup_free_ char *info = strjoin_printf("%s/%s/fdinfo", taskdir, de->d_name);
@@ -271,7 +306,8 @@ int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
         }
         /* on the real /proc we are in it: the fds a caller passed as proof
          * sit in our own table while we decide, and hold nothing for us */
-        if (fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC)
+        h->real_proc = fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+        if (h->real_proc)
                 snprintf(self, sizeof self, "%d", (int) getpid());
         for (struct dirent *de; r >= 0 && (de = readdir(d));)
                 if (is_number(de->d_name) && !streq(de->d_name, self))

@@ -139,7 +139,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 return log_error_errno(r, "Cannot enumerate PCI devices under %s: %m", m->sysfs_root);
         claims_prune(m->claims, claim_lookup, m);
         m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->exec.ownership,
-                                        .config = &m->config, .rescan = true };
+                                        .config = &m->config, .rescan = true, .cache = &m->holders_cache };
 
         r = scheduler_new(e, m->config.max_parallel, &m->scheduler);
         if (r >= 0)
@@ -282,6 +282,7 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush(m->bus);
                 sd_bus_flush_close_unref(m->bus);
         }
+        holders_cache_done(&m->holders_cache);
         topology_free(m->topology);
         claims_free(m->claims);
         config_done(&m->config);

@@ -56,6 +56,7 @@ typedef struct Manager {
         RequestQueue *requests;
         ExecContext exec;
         DecisionContext decide;
+        HoldersCache holders_cache;
 
         uint64_t exit_idle_usec;
         sd_event_source *idle_timer;

@@ -14,6 +14,7 @@ struct Query {
         sd_bus_slot *slot;
         char *sender;
         uid_t uid;
+        bool interactive;
         bool done;
         PolkitAnswer answer;     /* with the question it answers (action, details) */
         Query *prev, *next;
@@ -141,6 +142,13 @@ static unsigned pending_of_uid(const PolkitRegistry *reg, uid_t uid) {
         return n;
 }
 
+static unsigned pending_of_kind(const PolkitRegistry *reg, bool interactive) {
+        unsigned n = 0;
+        for (const Query *q = reg->queries; q; q = q->next)
+                n += !q->done && q->interactive == interactive;
+        return n;
+}
+
 static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action,
                        char *const *details) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -173,6 +181,7 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, con
                 return -ENOMEM;
         q->registry = reg;
         q->uid = uid;
+        q->interactive = interactive;
         q->sender = strdup(sender);
         q->call = sd_bus_message_ref(call);
         /* the answer is bound to this very question */
@@ -244,10 +253,12 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const cha
                                          "Cannot %s now: uid %u already waits for %u authorizations "
                                          "(MaxPendingAuthorizationsPerUser=%u)", what, (unsigned) uid, mine,
                                          reg->config->max_pending_auth_per_user);
-        if (reg->n >= POLKIT_MAX_PENDING)
+        bool interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
+        unsigned all = pending_of_kind(reg, interactive);
+        if (all >= (interactive ? POLKIT_MAX_PENDING_INTERACTIVE : POLKIT_MAX_PENDING))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot %s now: %u authorizations are pending; try again shortly", what,
-                                         reg->n);
+                                         "Cannot %s now: %u %sauthorizations are pending; try again shortly", what,
+                                         all, interactive ? "interactive " : "");
         int r = start_query(reg, call, uid, action, details);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot ask polkit: %s", what,

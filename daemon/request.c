@@ -112,7 +112,8 @@ static bool request_prepare(SchedJob *j) {
         _cleanup_free_ char *why = NULL;
 
         int k = decision_make(q->decide, &(DecisionInput) { .address = r->exec.target.name, .mask = r->mask,
-                                                            .uid = r->exec.uid, .proven = r->exec.proven }, &d);
+                                                            .uid = r->exec.uid, .proven = r->exec.proven,
+                                                            .fresh = true }, &d);
         ExecStatus status = EXEC_OK;
         if (k < 0)
                 status = EXEC_FAILED, why = strdup("out of memory");

@@ -26,16 +26,18 @@ static const char *describe_mode(mode_t m) {
 }
 
 int vfio_fd_devices(const char *sysfs_root, int fd, char ***devices, char **ret_error) {
-        struct stat st;
+        struct statx stx;
         VfioNode node;
         int r, flags;
 
         *ret_error = NULL;
-        if (fstat(fd, &st) < 0)
-                return set_errorf(ret_error, -errno, "cannot fstat the passed fd: %m");
-        if (!S_ISCHR(st.st_mode))
+        /* AT_STATX_DONT_SYNC: a caller's fd on a FUSE or NFS file must not
+         * make us wait for its server on the bus loop */
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0)
+                return set_errorf(ret_error, -errno, "cannot stat the passed fd: %m");
+        if (!S_ISCHR(stx.stx_mode))
                 return set_errorf(ret_error, -EINVAL, "the passed fd is %s, not a VFIO group or device",
-                                  describe_mode(st.st_mode));
+                                  describe_mode(stx.stx_mode));
         /* O_PATH needs only search permission on /dev/vfio: anyone can have
          * one, of any node, while another process holds the group */
         flags = fcntl(fd, F_GETFL);
@@ -45,7 +47,7 @@ int vfio_fd_devices(const char *sysfs_root, int fd, char ***devices, char **ret_
                 return set_errorf(ret_error, -EPERM, "the passed fd was opened with O_PATH, which proves nothing: "
                                   "pass an fd that really opened the VFIO group or device");
 
-        unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
+        unsigned maj = stx.stx_rdev_major, min = stx.stx_rdev_minor;
         r = vfio_node_from_devnum(sysfs_root, maj, min, &node);
         if (r == -ENOMEM)
                 return r;

@@ -296,6 +296,32 @@ static void test_self_is_no_holder(Fixture *f, gconstpointer data) {
         close(fd);
 }
 
+/* A process with many threads sharing one fd table costs one table, not
+ * one per thread (a user could otherwise multiply the scan's cost). */
+static gpointer sleeper(gpointer data) {
+        g_usleep(GPOINTER_TO_UINT(data));
+        return NULL;
+}
+
+static void test_threads_share_one_table(Fixture *f, gconstpointer data) {
+        Holders *h = NULL;
+        g_assert_cmpint(holders_scan("/proc", f->host->sys, &h), ==, 0);
+        unsigned before = holders_n_tables(h);
+        holders_free(h);
+        GThread *t[64];
+        for (size_t i = 0; i < G_N_ELEMENTS(t); i++)
+                t[i] = g_thread_new("sleeper", sleeper, GUINT_TO_POINTER(2 * G_USEC_PER_SEC));
+        g_usleep(100 * 1000);
+        g_assert_cmpint(holders_scan("/proc", f->host->sys, &h), ==, 0);
+        unsigned after = holders_n_tables(h);
+        holders_free(h);
+        for (size_t i = 0; i < G_N_ELEMENTS(t); i++)
+                g_thread_join(t[i]);
+        g_test_message("fd tables read: %u without the threads, %u with 64 more", before, after);
+        /* other processes may come and go meanwhile; 64 threads may not count */
+        g_assert_cmpuint(after, <, before + 16);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -314,5 +340,6 @@ int main(int argc, char *argv[]) {
         g_test_add("/ownership/unnamed-device-fd", Fixture, unnamed_desc, fixture_setup, test_unnamed_device_fd,
                    fixture_teardown);
         ADD("/ownership/self-is-no-holder", test_self_is_no_holder);
+        ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
         return g_test_run();
 }
