@@ -33,6 +33,14 @@ static const Narrowed *narrowed_find_locked(const char *syspath) {
 static int narrowed_register(const char *syspath, const char *rm, char **ret_orig) {
         _cleanup_free_ char *orig = NULL;
         pthread_mutex_lock(&narrowed_lock);
+        /* still registered: an earlier restore failed, and the file holds
+         * our narrowed list, not the admin's: the admin's is this one */
+        const Narrowed *stale = narrowed_find_locked(syspath);
+        if (stale) {
+                int r = (*ret_orig = strdup(stale->orig)) ? 0 : -ENOMEM;
+                pthread_mutex_unlock(&narrowed_lock);
+                return r;
+        }
         int r = read_one_line_file(rm, &orig);
         Narrowed *n = r >= 0 ? calloc(1, sizeof *n) : NULL;
         if (r >= 0 && (!n || !(n->syspath = strdup(syspath)) || !(n->orig = strdup(orig)))) {
@@ -152,11 +160,16 @@ int reset_method_restore(ResetMethodNarrowing *n) {
                 return 0;
         n->active = false;
         r = write_back(n->path, n->name, n->orig);
-        narrowed_unregister(n->syspath);
-        if (r < 0)
-                /* keep the record: the next start tries again */
+        if (r < 0) {
+                /* keep both the record and the registration: readers keep
+                 * seeing the admin's list, the next reset of this device
+                 * narrows from it (not from our narrowed one), and the
+                 * next start repairs it if nobody does before */
                 log_error_errno(r, "%s: cannot restore reset_method '%s': %m", n->name, n->orig);
-        else if (unlink(n->record) < 0)
+                return r;
+        }
+        narrowed_unregister(n->syspath);
+        if (unlink(n->record) < 0)
                 log_warning("%s: cannot remove %s: %m", n->name, n->record);
         return r;
 }

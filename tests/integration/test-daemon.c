@@ -1463,6 +1463,41 @@ static void test_sighup_reload(Fixture *f, gconstpointer data) {
         g_assert_cmpint(harness_daemon_pid(f->h), ==, pid);
 }
 
+/* A restore of reset_method that fails keeps the admin's list: readers see
+ * it, the next reset narrows from it, and it is written back once writing
+ * works again (the 0.1 daemon lost it for good). */
+static void test_failed_restore_keeps_original(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *mnt = g_build_filename(harness_dir(f->h), "fuse", NULL);
+        g_autofree char *flog = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
+        const char *specs[] = { "r6:800", "rm6", NULL };
+        f->fuse = fakereset_start(g_getenv("FAKERESET_FUSE_BIN"), mnt, flog, specs, &error);
+        g_assert_no_error(error);
+        g_autofree char *reset = attr_path(f, "0000:06:00.0", "reset");
+        g_autofree char *rm = attr_path(f, "0000:06:00.0", "reset_method");
+        g_assert_cmpint(fakereset_bind(f->fuse, "r6", reset), ==, 0);
+        g_assert_cmpint(fakereset_bind(f->fuse, "rm6", rm), ==, 0);
+        start_daemon(f);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:06:00.0", "uint32 2", NULL };
+        GPid p = harness_spawn(f->h, NULL, req, NULL);
+        g_usleep(400 * 1000);   /* narrowed to "flr", the reset blocks in FUSE */
+        assert_attr(f, "0000:06:00.0", "reset_method", "flr");
+        g_assert_cmpint(fakereset_set(f->fuse, "rm6", 0, EIO), ==, 0);  /* the restore will fail */
+        g_assert_cmpint(harness_wait(p), ==, 1);
+        assert_attr(f, "0000:06:00.0", "reset_method", "flr");
+        g_assert_cmpint(fakereset_set(f->fuse, "rm6", 0, 0), ==, 0);
+        /* the daemon still knows the admin's list: PM is planned from it */
+        g_autofree char *info = NULL, *out = NULL;
+        g_assert_cmpint(call(f, NULL, &info, NULL, "GetResetInfo", "0000:06:00.0", "uint32 4", NULL), ==, 0);
+        g_assert_true(g_str_has_prefix(info, "(uint32 4, "));
+        g_assert_cmpint(call(f, NULL, &out, NULL, "ResetDevice", "0000:06:00.0", "uint32 4", NULL), ==, 0);
+        /* ...and gives it back */
+        assert_attr(f, "0000:06:00.0", "reset_method", "pm flr");
+        g_autofree char *record = g_build_filename(harness_state_dir(f->h), "inflight", "0000:06:00.0", NULL);
+        g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1493,6 +1528,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/polkit-flood", test_polkit_flood);
         ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
         ADD("/daemon/sighup-reload", test_sighup_reload);
+        ADD("/daemon/failed-restore-keeps-original", test_failed_restore_keeps_original);
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
