@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <pci/header.h>
+
 #include "executor.h"
 #include "log.h"
 #include "pciconfig.h"
@@ -192,12 +194,43 @@ static bool recheck_quiet(const ExecContext *ctx, const ExecRequest *req, ExecRe
         return ok;
 }
 
+/* Secondary Bus Reset of bridge's Bridge Control, read (and cleared) through
+ * sysfs config: 1 set, 0 clear, <0 unreadable. */
+static int sbr_bit(const char *syspath, bool clear) {
+        _cleanup_free_ char *p = strjoin_printf("%s/config", syspath);
+        uint8_t bc;
+
+        if (!p)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(p, (clear ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0 || pread(fd, &bc, 1, PCI_BRIDGE_CONTROL) != 1)
+                return -(errno ?: EIO);
+        if (!(bc & PCI_BRIDGE_CTL_BUS_RESET))
+                return 0;
+        bc &= (uint8_t) ~PCI_BRIDGE_CTL_BUS_RESET;
+        if (clear && pwrite(fd, &bc, 1, PCI_BRIDGE_CONTROL) != 1)
+                return -(errno ?: EIO);
+        return 1;
+}
+
+static char *sbr_record_path(const ExecContext *ctx, const char *bridge) {
+        return strjoin_printf("%s/inflight-sbr/%s", ctx->state_dir, bridge);
+}
+
 static void run_userspace_sbr(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        _cleanup_free_ char *record = sbr_record_path(ctx, req->bridge.name);
         PciConfig *cfg = NULL;
         char *message = NULL;
 
         if (!recheck_quiet(ctx, req, ret))
                 return;
+        /* a crash while Secondary Bus Reset is asserted must not leave the
+         * bus below held in reset: the next start clears it */
+        if (!record || write_file_atomic(record, req->bridge.name) < 0) {
+                set_result(ret, EXEC_FAILED, EIO, "cannot record the bus reset of %s in the state directory",
+                           req->bridge.name);
+                return;
+        }
         _cleanup_free_ SbrDevice *devs = calloc(req->n_affected ?: 1, sizeof(SbrDevice));
         if (!devs) {
                 set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
@@ -219,6 +252,36 @@ static void run_userspace_sbr(const ExecContext *ctx, const ExecRequest *req, Ex
                 set_result(ret, EXEC_FAILED, -r, "userspace bus reset of %s below %s failed: %s", req->target.name,
                            req->bridge.name, message ?: strerror(-r));
         free(message);
+        /* the record goes once the bit is known to be clear */
+        if (sbr_bit(req->bridge.syspath, false) == 0)
+                (void) unlink(record);
+}
+
+int executor_repair_sbr(const ExecContext *ctx, char *const *bridges) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/inflight-sbr", ctx->state_dir);
+        int n = 0, r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        /* every bridge: a reset left asserted by anyone, recorded or not */
+        STRV_FOREACH(b, (char **) bridges) {
+                _cleanup_free_ char *syspath = strjoin_printf("%s/bus/pci/devices/%s", ctx->sysfs_root, *b);
+                if (!syspath)
+                        return -ENOMEM;
+                r = sbr_bit(syspath, true);
+                if (r > 0) {
+                        log_notice("%s: Secondary Bus Reset was left asserted (an interrupted bus reset); cleared", *b);
+                        n++;
+                } else if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "%s: cannot check its Bridge Control: %m", *b);
+                _cleanup_free_ char *rec = sbr_record_path(ctx, *b);
+                if (rec)
+                        (void) unlink(rec);
+        }
+        return n;
 }
 
 /* Data Link Layer Link Active of a bridge's PCIe link, from its config

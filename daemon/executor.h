@@ -73,3 +73,8 @@ void exec_result_done(ExecResult *r);
 
 void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret);
 
+/* At start: clears Secondary Bus Reset left asserted on any of bridges (a
+ * crash in the middle of a userspace bus reset, whose record is in
+ * <state>/inflight-sbr/). Returns the number cleared. */
+int executor_repair_sbr(const ExecContext *ctx, char *const *bridges);
+

@@ -138,6 +138,19 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Cannot enumerate PCI devices under %s: %m", m->sysfs_root);
         claims_prune(m->claims, claim_lookup, m);
+
+        /* ...and no bus left held in reset */
+        _cleanup_strv_free_ char **bridges = NULL;
+        for (size_t i = 0; i < topology_count(m->topology); i++)
+                if (topology_get(m->topology, i)->is_bridge &&
+                    strv_extend(&bridges, topology_get(m->topology, i)->name) < 0)
+                        return -ENOMEM;
+        r = executor_repair_sbr(&m->exec, bridges);
+        if (r < 0)
+                return log_error_errno(r, "Cannot check bridges for an interrupted bus reset: %m");
+        if (r > 0)
+                audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "bridge control", .result = "ok",
+                                           .detail = "Secondary Bus Reset cleared after an interrupted bus reset" });
         m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->exec.ownership,
                                         .config = &m->config, .rescan = true, .cache = &m->holders_cache };
 

@@ -1498,6 +1498,35 @@ static void test_failed_restore_keeps_original(Fixture *f, gconstpointer data) {
         g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
 }
 
+/* A crash in the middle of a userspace bus reset left Secondary Bus Reset
+ * asserted: the next start clears it (recorded or not) and says so. */
+static void test_sbr_left_asserted(Fixture *f, gconstpointer data) {
+        g_autofree char *cfg = attr_path(f, "0000:00:08.0", "config");
+        g_autofree char *bytes = NULL;
+        gsize len = 0;
+        g_assert_true(g_file_get_contents(cfg, &bytes, &len, NULL));
+        g_assert_cmpuint(len, >, 0x3e);
+        bytes[0x3e] |= 0x40;
+        g_assert_true(g_file_set_contents(cfg, bytes, (gssize) len, NULL));
+        g_autofree char *dir = g_build_filename(harness_state_dir(f->h), "inflight-sbr", NULL);
+        g_autofree char *rec = g_build_filename(dir, "0000:00:08.0", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+        g_assert_true(g_file_set_contents(rec, "0000:00:08.0", -1, NULL));
+        start_daemon(f);
+        g_autofree char *after = NULL;
+        g_assert_true(g_file_get_contents(cfg, &after, &len, NULL));
+        g_assert_cmphex(after[0x3e] & 0x40, ==, 0);
+        g_assert_false(g_file_test(rec, G_FILE_TEST_EXISTS));
+        g_autofree char *log = daemon_log(f);
+        g_assert_nonnull(strstr(log, "0000:00:08.0: Secondary Bus Reset was left asserted"));
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=repaired", "PCRESET_DEVICE=bridge control"), ==, 1);
+        /* and a userspace bus reset leaves no record behind */
+        g_autofree char *out = NULL;
+        g_assert_cmpint(call(f, NULL, &out, NULL, "ResetDeviceEx", "0000:08:00.1", "uint32 16", NULL), ==, 0);
+        g_assert_nonnull(strstr(out, "'userspace-sbr'"));
+        g_assert_false(g_file_test(rec, G_FILE_TEST_EXISTS));
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1529,6 +1558,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
         ADD("/daemon/sighup-reload", test_sighup_reload);
         ADD("/daemon/failed-restore-keeps-original", test_failed_restore_keeps_original);
+        ADD("/daemon/sbr-left-asserted", test_sbr_left_asserted);
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
