@@ -226,7 +226,8 @@ static void run_userspace_sbr(const ExecContext *ctx, const ExecRequest *req, Ex
                 return;
         /* a crash while Secondary Bus Reset is asserted must not leave the
          * bus below held in reset: the next start clears it */
-        if (!record || write_file_atomic(record, req->bridge.name) < 0) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/inflight-sbr", ctx->state_dir);
+        if (!record || !dir || mkdir_p(dir, 0700) < 0 || write_file_atomic(record, req->bridge.name) < 0) {
                 set_result(ret, EXEC_FAILED, EIO, "cannot record the bus reset of %s in the state directory",
                            req->bridge.name);
                 return;
