@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include "claims.h"
 #include "log.h"
 #include "util.h"
+
+#define CLAIMS_MAX      4096u   /* PCI functions a host can have, and then some */
+#define CLAIMS_LINE_MAX 128u
 
 typedef struct Claim {
         char address[PCI_ADDRESS_MAX];
@@ -41,34 +46,87 @@ static int save_locked(Claims *c) {
         return write_file_atomic(c->path, buf);
 }
 
+/* 0..4294967294, decimal digits only: no sign, no wrap-around. */
+static int parse_uid(const char *s, uid_t *ret) {
+        char *end;
+        if (*s < '0' || *s > '9' || strlen(s) > 10)
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || *end || v >= (unsigned long long) (uid_t) -1)
+                return -EINVAL;
+        *ret = (uid_t) v;
+        return 0;
+}
+
+/* Exactly four hex digits. */
+static int parse_id(const char *s, uint16_t *ret) {
+        if (strlen(s) != 4 || strspn(s, "0123456789abcdefABCDEF") != 4)
+                return -EINVAL;
+        *ret = (uint16_t) strtoul(s, NULL, 16);
+        return 0;
+}
+
+/* One line "ADDRESS UID VENDOR DEVICE", nothing more, nothing less. */
+static int parse_line(const char *line, Claim *ret) {
+        char addr[PCI_ADDRESS_MAX + 1], uid[16], vendor[8], device[8], extra[2];
+        PciAddress a;
+
+        if (sscanf(line, "%24s %15s %7s %7s %1s", addr, uid, vendor, device, extra) != 4 ||
+            pci_address_parse(addr, &a) < 0 || parse_uid(uid, &ret->uid) < 0 || parse_id(vendor, &ret->vendor) < 0 ||
+            parse_id(device, &ret->device) < 0)
+                return -EINVAL;
+        pci_address_format(&a, ret->address);
+        return 0;
+}
+
+/* The file is ours, but read as if it were not: not through a symlink, not
+ * past CLAIMS_MAX entries or lines of more than CLAIMS_LINE_MAX bytes, and
+ * nothing of its content reaches the log (only line numbers). */
 static int load(Claims *c) {
-        _cleanup_fclose_ FILE *f = fopen(c->path, "re");
-        char line[256];
+        _cleanup_close_ int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        unsigned lineno = 0;
+        struct stat st;
 
-        if (!f)
+        if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
-        while (fgets(line, sizeof line, f)) {
-                char addr[64];
-                unsigned uid, vendor, device;
-                PciAddress a;
-
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
+        if (!f)
+                return -errno;
+        fd = -1;
+        unsigned bad = 0;
+        for (ssize_t n; (n = getline(&line, &cap, f)) >= 0;) {
+                Claim cl;
+                if (++lineno > 2 * CLAIMS_MAX) {
+                        log_warning("%s: more than %u lines; ignoring the rest", c->path, 2 * CLAIMS_MAX);
+                        break;
+                }
                 if (line[0] == '#' || line[0] == '\n')
                         continue;
-                if (sscanf(line, "%63s %u %x %x", addr, &uid, &vendor, &device) != 4 ||
-                    pci_address_parse(addr, &a) < 0 || vendor > 0xffff || device > 0xffff) {
-                        log_warning("%s: ignoring malformed line: %s", c->path, line);
+                if ((size_t) n > CLAIMS_LINE_MAX || memchr(line, '\0', (size_t) n) || parse_line(line, &cl) < 0 ||
+                    find_locked(c, cl.address)) {
+                        bad++;
                         continue;
                 }
-                Claim *n = realloc(c->items, sizeof(Claim) * (c->n + 1));
-                if (!n)
+                if (c->n >= CLAIMS_MAX) {
+                        log_warning("%s: more than %u claims; ignoring the rest from line %u", c->path, CLAIMS_MAX,
+                                    lineno);
+                        break;
+                }
+                Claim *items = reallocarray(c->items, c->n + 1, sizeof(Claim));
+                if (!items)
                         return -ENOMEM;
-                c->items = n;
-                Claim *cl = &c->items[c->n++];
-                pci_address_format(&a, cl->address);
-                cl->uid = uid;
-                cl->vendor = (uint16_t) vendor;
-                cl->device = (uint16_t) device;
+                c->items = items;
+                c->items[c->n++] = cl;
         }
+        if (bad > 0)
+                log_warning("%s: ignored %u malformed or repeated claim lines", c->path, bad);
         return 0;
 }
 
@@ -116,6 +174,10 @@ int claims_add(Claims *c, const char *address, uid_t uid, uint16_t vendor, uint1
                         *ret_holder = cl->uid;
                         r = -EBUSY;
                 }
+                goto out;
+        }
+        if (c->n >= CLAIMS_MAX) {
+                r = -ENOSPC;
                 goto out;
         }
         Claim *n = realloc(c->items, sizeof(Claim) * (c->n + 1));

@@ -64,11 +64,14 @@ static void holders_end(const DecisionContext *ctx, Holders *used, Holders *begu
 }
 
 void decision_refresh(const DecisionContext *ctx) {
+        bool changed = false;
         if (!ctx->rescan)
                 return;
-        int r = topology_refresh(ctx->topology, NULL);
+        int r = topology_refresh(ctx->topology, &changed);
         if (r < 0)
                 log_warning_errno(r, "Rescanning PCI devices failed: %m");
+        else if (changed && ctx->topology_changed)
+                ctx->topology_changed(ctx->userdata);
 }
 
 __attribute__((format(printf, 3, 4)))

@@ -49,6 +49,8 @@ typedef struct DecisionContext {
         const OwnershipContext *ownership;
         const Config *config;
         bool rescan;            /* look at the device list before each decision (one readdir) */
+        void (*topology_changed)(void *userdata);  /* after a rescan that changed something */
+        void *userdata;
 } DecisionContext;
 
 typedef struct DecisionInput {

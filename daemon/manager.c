@@ -22,6 +22,15 @@ static void on_caller_gone(const char *sender, void *userdata) {
                 request_queue_forget_sender(m->requests, sender);
 }
 
+static bool claim_lookup(void *userdata, const char *address, uint16_t *vendor, uint16_t *device);
+
+/* A claim goes with its device: when a device is gone, or another one (other
+ * ids) sits at its address, its claim is dropped then, not at next start. */
+static void on_topology_changed(void *userdata) {
+        Manager *m = userdata;
+        claims_prune(m->claims, claim_lookup, m);
+}
+
 static int on_uevent(sd_device_monitor *mon, sd_device *device, void *userdata) {
         Manager *m = userdata;
 
@@ -29,6 +38,8 @@ static int on_uevent(sd_device_monitor *mon, sd_device *device, void *userdata) 
         int r = topology_refresh(m->topology, NULL);
         if (r < 0)
                 log_warning_errno(r, "Rescanning PCI devices after a uevent failed: %m");
+        else
+                on_topology_changed(m);
         return 0;
 }
 
@@ -114,6 +125,14 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         r = mkdir_p(m->state_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Cannot create state directory %s: %m", m->state_dir);
+        /* the state directory is ours alone: never one reached through a
+         * symlink or writable by others (claims and repair records in it) */
+        struct stat st;
+        if (lstat(m->state_dir, &st) < 0)
+                return log_error_errno(-errno, "Cannot check state directory %s: %m", m->state_dir);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
+                return log_error_errno(-EPERM, "State directory %s must be a real directory of uid %u that no one "
+                                       "else may write to", m->state_dir, (unsigned) geteuid());
 
         r = claims_new(m->state_dir, &m->claims);
         if (r < 0)
@@ -152,7 +171,8 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "bridge control", .result = "ok",
                                            .detail = "Secondary Bus Reset cleared after an interrupted bus reset" });
         m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->exec.ownership,
-                                        .config = &m->config, .rescan = true, .cache = &m->holders_cache };
+                                        .config = &m->config, .rescan = true, .cache = &m->holders_cache,
+                                        .topology_changed = on_topology_changed, .userdata = m };
 
         r = scheduler_new(e, m->config.max_parallel, &m->scheduler);
         if (r >= 0)

@@ -322,6 +322,60 @@ static void test_threads_share_one_table(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(after, <, before + 16);
 }
 
+/* The claims file, read strictly: a long line's tail, a second claim of
+ * the same device, uids that wrap, a symlink, a huge file. */
+static void test_claims_file_strict(Fixture *f, gconstpointer data) {
+        g_autofree char *path = g_build_filename(f->host->state, "claims", NULL);
+        g_autoptr(GString) text = g_string_new("# pcresetd claims: address uid vendor device\n");
+        g_string_append(text, "0000:01:00.0 4101 8086 10d3\n");
+        for (int i = 0; i < 300; i++)
+                g_string_append_c(text, 'x');
+        g_string_append(text, " 0000:03:00.1 4102 1af4 1041\n");   /* a tail that looks like a claim */
+        g_string_append(text, "0000:01:00.0 4102 8086 10d3\n");      /* a second claim of 01:00.0 */
+        g_string_append(text, "0000:02:00.0 -1 10de 1eb8\n");
+        g_string_append(text, "0000:02:00.1 99999999999 10de 10f8\n");
+        g_string_append(text, "0000:04:00.0 4101 8086 1521 extra\n");
+        g_string_append(text, "0000:04:00.1 4101 86 1521\n");
+        g_assert_true(g_file_set_contents(path, text->str, -1, NULL));
+        Claims *c = NULL;
+        uid_t uid = 0;
+        g_assert_cmpint(claims_new(f->host->state, &c), ==, 0);
+        g_assert_cmpuint(claims_count(c), ==, 1);
+        g_assert_cmpint(claims_get(c, "0000:01:00.0", &uid), ==, 0);
+        g_assert_cmpuint(uid, ==, 4101);
+        g_assert_cmpint(claims_get(c, "0000:03:00.1", &uid), ==, -ENOENT);
+        g_assert_cmpint(claims_get(c, "0000:02:00.0", &uid), ==, -ENOENT);
+        g_assert_cmpint(claims_get(c, "0000:02:00.1", &uid), ==, -ENOENT);
+        /* a release really releases: no second claim resurfaces */
+        g_assert_cmpint(claims_remove(c, "0000:01:00.0"), ==, 0);
+        claims_free(c);
+        g_assert_cmpint(claims_new(f->host->state, &c), ==, 0);
+        g_assert_cmpint(claims_get(c, "0000:01:00.0", &uid), ==, -ENOENT);
+        claims_free(c);
+
+        /* a symlinked file is not followed */
+        g_autofree char *elsewhere = g_build_filename(f->host->root, "elsewhere", NULL);
+        g_assert_true(g_file_set_contents(elsewhere, "0000:01:00.0 4101 8086 10d3\n", -1, NULL));
+        g_assert_cmpint(unlink(path), ==, 0);
+        g_assert_cmpint(symlink(elsewhere, path), ==, 0);
+        g_assert_cmpint(claims_new(f->host->state, &c), <, 0);
+
+        /* a million lines for absent devices: bounded, and quick */
+        g_assert_cmpint(unlink(path), ==, 0);
+        g_autoptr(GString) big = g_string_new(NULL);
+        for (unsigned i = 0; i < 1000000; i++)
+                g_string_append_printf(big, "%04x:%02x:%02x.%u %u 8086 10d3\n", 1 + i / 65536 % 4, i / 256 % 256,
+                                       i / 8 % 32, i % 8, 4101);
+        g_assert_true(g_file_set_contents(path, big->str, (gssize) big->len, NULL));
+        gint64 t0 = g_get_monotonic_time();
+        g_assert_cmpint(claims_new(f->host->state, &c), ==, 0);
+        gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+        g_test_message("1M claim lines: %u kept, %" G_GINT64_FORMAT " ms", claims_count(c), ms);
+        g_assert_cmpuint(claims_count(c), ==, 4096);
+        g_assert_cmpint(ms, <, 2000);
+        claims_free(c);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -341,5 +395,6 @@ int main(int argc, char *argv[]) {
                    fixture_teardown);
         ADD("/ownership/self-is-no-holder", test_self_is_no_holder);
         ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
+        ADD("/ownership/claims-file-strict", test_claims_file_strict);
         return g_test_run();
 }
