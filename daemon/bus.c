@@ -88,6 +88,21 @@ static int read_proofs(Manager *m, sd_bus_message *call, char ***proven, sd_bus_
         return sd_bus_message_exit_container(call);
 }
 
+/* The decision needs a /proc scan: the call waits for one (off the loop)
+ * and runs again. */
+static int wait_for_scan(Manager *m, sd_bus_message *call, sd_bus_error *error) {
+        int r = scanner_wait(m->scanner, call);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many calls wait for a scan of open files; try again shortly");
+        return r < 0 ? r : 1;
+}
+
+static int scan_failed(int err, sd_bus_error *error) {
+        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot tell who holds VFIO devices open: %s",
+                                 strerror(-err));
+}
+
 static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_bus_error *error) {
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_strv_free_ char **proven = NULL;
@@ -98,23 +113,26 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         uint32_t mask = 0;
         int r;
 
-        /* first: an authorization answer for this very message may be waiting */
-        polkit_take(m->polkit, call, &answer);
-
         r = sd_bus_message_read(call, "su", &address, &mask);
-        if (r < 0)
-                return r;
-        if (fds) {
+        if (r >= 0 && fds)
                 r = read_proofs(m, call, &proven, error);
-                if (r < 0)
-                        return r;
-        }
-        r = caller_get(m->callers, call, &caller, error);
-        if (r < 0)
-                return r;
-        /* a reset is decided on a fresh scan; only read-only calls share one */
-        r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
-                                                         .proven = proven, .fresh = true }, &d);
+        if (r >= 0)
+                r = caller_get(m->callers, call, &caller, error);
+        /* a reset is decided on a scan that started after the call came:
+         * the call waits for one, and keeps a polkit answer meanwhile */
+        int scan_error = 0;
+        Holders *holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
+        if (r >= 0 && !scan_error)
+                r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask,
+                                                                 .uid = caller->uid, .proven = proven,
+                                                                 .holders = holders }, &d);
+        if (r == -EAGAIN)
+                return wait_for_scan(m, call, error);
+        /* from here on this call is answered: an authorization answer for it
+         * may be waiting */
+        polkit_take(m->polkit, call, &answer);
+        if (scan_error)
+                return scan_failed(scan_error, error);
         if (r < 0)
                 return r;
         if (d.error) {
@@ -166,7 +184,14 @@ static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_erro
         r = caller_get(m->callers, call, &caller, error);
         if (r < 0)
                 return r;
-        r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid }, &d);
+        int scan_error = 0;
+        Holders *holders = scanner_get(m->scanner, call, false, &scan_error);
+        if (scan_error)
+                return scan_failed(scan_error, error);
+        r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
+                                                         .holders = holders }, &d);
+        if (r == -EAGAIN)
+                return wait_for_scan(m, call, error);
         if (r < 0)
                 return r;
         if (d.error)
@@ -202,8 +227,7 @@ static int method_get_reset_info_ex(sd_bus_message *call, void *userdata, sd_bus
         return get_reset_info(call, userdata, true, error);
 }
 
-static int claim_allowed(Manager *m, PciDevice *dev, uid_t uid, sd_bus_error *error) {
-        _cleanup_(holders_freep) Holders *holders = NULL;
+static int claim_allowed(Manager *m, PciDevice *dev, uid_t uid, Holders *holders, sd_bus_error *error) {
         DeviceVerdict v = {};
         uid_t owner;
         int r;
@@ -214,7 +238,9 @@ static int claim_allowed(Manager *m, PciDevice *dev, uid_t uid, sd_bus_error *er
                 return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
                                          "Cannot claim %s: its VFIO node belongs to %s. A claim never takes a device "
                                          "away from its user", dev->name, uid == 0 ? "another uid" : "another user");
-        r = ownership_evaluate(&m->exec.ownership, dev->name, dev->syspath, uid, NULL, &holders, &v);
+        r = ownership_evaluate(&m->decide_ownership, dev->name, dev->syspath, uid, NULL, &holders, &v);
+        if (r == -EAGAIN)
+                return r;
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
                                          dev->name, strerror(-r));
@@ -234,17 +260,27 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         const char *address = NULL, *e;
         PciDevice *dev = NULL;
         uid_t holder = 0;
-        int r;
-
-        polkit_take(m->polkit, call, &answer);
+        int r, scan_error = 0;
 
         r = sd_bus_message_read(call, "s", &address);
+        if (r >= 0)
+                r = caller_get(m->callers, call, &caller, error);
+        Holders *holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
+        e = r >= 0 && !scan_error ? decision_find_device(&m->decide, address, &dev, &message) : NULL;
+        /* A claim never takes a device away: only an idle device, or one
+         * already the caller's, can be claimed. Root, the admin, may also
+         * claim a device the host's own driver has (its reset then runs
+         * under that driver), never one another user's process holds. */
+        if (r >= 0 && !scan_error && !e && claims_get(m->claims, dev->name, &holder) < 0)
+                r = claim_allowed(m, dev, caller->uid, holders, error);
+        if (r == -EAGAIN)
+                return wait_for_scan(m, call, error);
+        /* from here on this call is answered */
+        polkit_take(m->polkit, call, &answer);
         if (r < 0)
                 return r;
-        r = caller_get(m->callers, call, &caller, error);
-        if (r < 0)
-                return r;
-        e = decision_find_device(&m->decide, address, &dev, &message);
+        if (scan_error)
+                return scan_failed(scan_error, error);
         if (e)
                 return sd_bus_error_set(error, e, message);
         if (claims_get(m->claims, dev->name, &holder) >= 0) {
@@ -257,13 +293,6 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
                 return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
                                          "%s is already claimed by another user", dev->name);
         }
-        /* A claim never takes a device away: only an idle device, or one
-         * already the caller's, can be claimed. Root, the admin, may also
-         * claim a device the host's own driver has (its reset then runs
-         * under that driver), never one another user's process holds. */
-        r = claim_allowed(m, dev, caller->uid, error);
-        if (r < 0)
-                return r;
 
         char vendor[8], product[8];
         snprintf(vendor, sizeof vendor, "%04x", dev->vendor_id);
@@ -354,11 +383,14 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *type = ex ? "ssqqsssssuasa{sv}" : "ssqqsssssuas";
         const Caller *caller = NULL;
-        int r;
+        int r, scan_error = 0;
 
         r = caller_get(m->callers, call, &caller, error);
         if (r < 0)
                 return r;
+        Holders *holders = scanner_get(m->scanner, call, false, &scan_error);
+        if (scan_error)
+                return scan_failed(scan_error, error);
         decision_refresh(&m->decide);
 
         r = sd_bus_message_new_method_return(call, &reply);
@@ -370,7 +402,9 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
                 DeviceVerdict v = {};
                 uint32_t scopes = 0;
 
-                r = decision_describe_device(&m->decide, d, caller->uid, &v, &scopes, &methods);
+                r = decision_describe_device(&m->decide, d, caller->uid, holders, &v, &scopes, &methods);
+                if (r == -EAGAIN)
+                        return wait_for_scan(m, call, error);
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'r', type);
                 if (r >= 0)

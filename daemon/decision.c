@@ -15,15 +15,17 @@ typedef struct QuietCtx {
         const OwnershipContext *ownership;
         uid_t viewer;
         Holders **holders;
+        bool needed_scan;       /* a quiet check wanted a scan it was not given */
 } QuietCtx;
 
 static bool device_quiet(void *userdata, const PciDevice *d, char **why) {
         QuietCtx *q = userdata;
         bool quiet = false;
 
-        if (ownership_device_quiet(q->ownership, d->name, d->syspath, q->viewer, q->holders, &quiet, why) < 0)
-                return false;
-        return quiet;
+        int r = ownership_device_quiet(q->ownership, d->name, d->syspath, q->viewer, q->holders, &quiet, why);
+        if (r == -EAGAIN)
+                q->needed_scan = true;
+        return r >= 0 && quiet;
 }
 
 static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, uid_t viewer, Holders **holders) {
@@ -34,33 +36,6 @@ static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, uid_t vie
                 .quiet = device_quiet,
                 .userdata = q,
         };
-}
-
-void holders_cache_done(HoldersCache *c) {
-        c->holders = holders_free(c->holders);
-}
-
-/* The scan a decision starts from: the cached one while it is young enough
- * (NULL: the first device that needs one scans). */
-static Holders *holders_begin(const DecisionContext *ctx, bool fresh) {
-        HoldersCache *c = ctx->cache;
-        if (!c || !c->holders || fresh || now_usec() - c->at >= HOLDERS_CACHE_USEC)
-                return NULL;
-        return c->holders;
-}
-
-/* After the decision: a new scan goes to the cache, or is freed. */
-static void holders_end(const DecisionContext *ctx, Holders *used, Holders *begun) {
-        HoldersCache *c = ctx->cache;
-        if (!used || used == begun)
-                return;
-        if (!c) {
-                holders_free(used);
-                return;
-        }
-        holders_free(c->holders);
-        c->holders = used;
-        c->at = now_usec();
 }
 
 void decision_refresh(const DecisionContext *ctx) {
@@ -195,7 +170,7 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
         if (r < 0)
                 return refuse(d, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
                               d->device->name, strerror(-r));
-        Holders *begun = holders_begin(ctx, in->fresh), *holders = begun;
+        Holders *holders = in->holders;
         QuietCtx q;
         PlannerEnv env = planner_env(ctx, &q, in->uid, &holders);
         r = planner_plan(ctx->topology, d->device, in->mask, methods, &env, &d->plan, &reason);
@@ -204,13 +179,15 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
                         const PciDevice *x = d->plan.affected[d->n_verdicts];
                         r = ownership_evaluate(ctx->ownership, x->name, x->syspath, in->uid, in->proven, &holders,
                                                &d->verdicts[d->n_verdicts]);
-                        if (r < 0) {
-                                holders_end(ctx, holders, begun);
+                        if (r == -EAGAIN)
+                                return r;
+                        if (r < 0)
                                 return refuse(d, SD_BUS_ERROR_FAILED, "Cannot decide whether %s is in use: %s",
                                               x->name, strerror(-r));
-                        }
                 }
-        holders_end(ctx, holders, begun);
+        /* a quiet check of the planner wanted a scan: its answer is unknown */
+        if (q.needed_scan)
+                return -EAGAIN;
         if (r == -EOPNOTSUPP)
                 return refuse(d, PCRESET1_ERROR_NOT_SUPPORTED, "%s", reason ?: "not supported");
         if (r < 0)
@@ -282,22 +259,23 @@ bool decision_matches(const Decision *d, const ExecRequest *e, char **ret_why) {
         return true;
 }
 
-int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, DeviceVerdict *ret_verdict,
-                             uint32_t *ret_scopes, char ***ret_methods) {
-        Holders *begun = holders_begin(ctx, false), *holders = begun;
+int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders *holders,
+                             DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods) {
         char **methods = NULL;
         QuietCtx q;
 
         int r = ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, NULL, &holders, ret_verdict);
-        if (r < 0) {
-                holders_end(ctx, holders, begun);
+        if (r < 0)
                 return r;
-        }
         if (reset_method_read(d->syspath, &methods) < 0)
                 methods = NULL;
         PlannerEnv env = planner_env(ctx, &q, uid, &holders);
         *ret_scopes = planner_available_scopes(ctx->topology, d, methods, &env);
-        holders_end(ctx, holders, begun);
+        if (q.needed_scan) {
+                strv_free(methods);
+                device_verdict_done(ret_verdict);
+                return -EAGAIN;
+        }
         *ret_methods = methods;
         return 0;
 }

@@ -16,8 +16,9 @@
  *     the verdicts;
  *  4. what polkit must be asked: the action, its details (device, vendor,
  *     product, scope, mask, affected) and a phrase for messages.
- * It reads sysfs and /proc, never writes, never replies, and never asks
- * polkit. Loop thread only (it uses the topology).
+ * It reads sysfs, never /proc itself (the scan it decides on is given:
+ * scanner.h), never writes, never replies, and never asks polkit. Loop
+ * thread only (it uses the topology).
  */
 
 #include <stdbool.h>
@@ -32,20 +33,8 @@
 #include "planner.h"
 #include "topology.h"
 
-/* The last /proc scan (holders.h), shared by the decisions of the next
- * HOLDERS_CACHE_USEC: a stranger's flood of read-only calls then costs at
- * most one scan per period, whatever they hold. A decision right before a
- * reset always scans afresh. */
-#define HOLDERS_CACHE_USEC (250 * USEC_PER_MSEC)
-typedef struct HoldersCache {
-        Holders *holders;
-        uint64_t at;
-} HoldersCache;
-void holders_cache_done(HoldersCache *c);
-
 typedef struct DecisionContext {
         Topology *topology;
-        HoldersCache *cache;    /* may be NULL: every decision scans */
         const OwnershipContext *ownership;
         const Config *config;
         bool rescan;            /* look at the device list before each decision (one readdir) */
@@ -58,7 +47,7 @@ typedef struct DecisionInput {
         uint32_t mask;
         uid_t uid;
         char *const *proven;    /* devices the caller proved with VFIO fds, may be NULL */
-        bool fresh;             /* right before a reset: no cached scan */
+        Holders *holders;       /* the /proc scan to decide on (scanner.h), may be NULL */
 } DecisionInput;
 
 typedef struct Decision {
@@ -89,8 +78,9 @@ const char *decision_parse_address(const char *address, char name[static PCI_ADD
 const char *decision_find_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
                                  char **ret_message);
 
-/* 0 with *ret filled (check ret->error, then ret->busy); <0 only when out
- * of memory. */
+/* 0 with *ret filled (check ret->error, then ret->busy); -EAGAIN when a
+ * verdict needs a /proc scan and in->holders is NULL (the caller waits for
+ * one and decides again); other <0 only when out of memory. */
 int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision *ret);
 void decision_done(Decision *d);
 
@@ -104,7 +94,7 @@ bool decision_matches(const Decision *d, const ExecRequest *accepted, char **ret
 
 /* For ListDevices: one device's verdict for uid, the scope bits it can be
  * reset with now and its reset_method words (NULL if none). */
-int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, DeviceVerdict *ret_verdict,
-                             uint32_t *ret_scopes, char ***ret_methods);
+int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders *holders,
+                             DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods);
 /* Without uevents, sysfs is looked at again (ListDevices' once per call). */
 void decision_refresh(const DecisionContext *ctx);

@@ -18,6 +18,8 @@ static void on_caller_gone(const char *sender, void *userdata) {
         Manager *m = userdata;
 
         polkit_forget_sender(m->polkit, sender);
+        if (m->scanner)
+                scanner_forget_sender(m->scanner, sender);
         if (m->requests) /* NULL while stopping */
                 request_queue_forget_sender(m->requests, sender);
 }
@@ -170,15 +172,19 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         if (r > 0)
                 audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "bridge control", .result = "ok",
                                            .detail = "Secondary Bus Reset cleared after an interrupted bus reset" });
-        m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->exec.ownership,
-                                        .config = &m->config, .rescan = true, .cache = &m->holders_cache,
+        m->decide_ownership = m->exec.ownership;
+        m->decide_ownership.no_scan = true;
+        m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->decide_ownership,
+                                        .config = &m->config, .rescan = true,
                                         .topology_changed = on_topology_changed, .userdata = m };
 
-        r = scheduler_new(e, m->config.max_parallel, &m->scheduler);
+        r = scanner_new(e, m->proc_root, m->sysfs_root, &m->scanner);
+        if (r >= 0)
+                r = scheduler_new(e, m->config.max_parallel, &m->scheduler);
         if (r >= 0)
                 r = limits_new(&m->config, &m->limits);
         if (r >= 0)
-                r = request_queue_new(e, m->scheduler, m->limits, &m->decide, &m->exec, &m->requests);
+                r = request_queue_new(e, m->scheduler, m->limits, &m->decide, m->scanner, &m->exec, &m->requests);
         if (r >= 0)
                 r = polkit_registry_new(&m->config, &m->polkit);
         if (r < 0)
@@ -239,7 +245,7 @@ static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t now = now_usec(), idle_since = caller_registry_last_activity(m->callers);
 
         if (caller_registry_count(m->callers) == 0 && request_queue_count(m->requests) == 0 &&
-            polkit_n_pending(m->polkit) == 0 && claims_count(m->claims) == 0 &&
+            polkit_n_pending(m->polkit) == 0 && scanner_n_waiting(m->scanner) == 0 && claims_count(m->claims) == 0 &&
             now - idle_since >= m->exit_idle_usec) {
                 log_info("Idle for %llu s, exiting", (unsigned long long) (m->exit_idle_usec / USEC_PER_SEC));
                 /* give up the name first, so new callers activate a new instance */
@@ -300,6 +306,8 @@ Manager *manager_free(Manager *m) {
                 polkit_cancel_pending(m->polkit, PCRESET1_ERROR_CANCELLED,
                                       "pcresetd is stopping; nothing was done, call again");
         m->requests = request_queue_free(m->requests);
+        /* calls waiting for a scan come back, and are answered Cancelled */
+        m->scanner = scanner_free(m->scanner);
         /* bounded: a caller that keeps calling must not keep us alive */
         for (uint64_t until = now_usec() + 2 * USEC_PER_SEC; m->bus && now_usec() < until;)
                 if (sd_bus_process(m->bus, NULL) <= 0)
@@ -315,7 +323,6 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush(m->bus);
                 sd_bus_flush_close_unref(m->bus);
         }
-        holders_cache_done(&m->holders_cache);
         topology_free(m->topology);
         claims_free(m->claims);
         config_done(&m->config);

@@ -24,6 +24,7 @@
 #include "user-limits.h"
 #include "polkit.h"
 #include "request.h"
+#include "scanner.h"
 #include "scheduler.h"
 #include "topology.h"
 
@@ -56,7 +57,8 @@ typedef struct Manager {
         RequestQueue *requests;
         ExecContext exec;
         DecisionContext decide;
-        HoldersCache holders_cache;
+        Scanner *scanner;
+        OwnershipContext decide_ownership;  /* the loop's: never scans (no_scan) */
 
         uint64_t exit_idle_usec;
         sd_event_source *idle_timer;

@@ -125,6 +125,8 @@ static int find_holder(const OwnershipContext *ctx, const char *name, const Devi
                        uid_t except_uid, uid_t viewer, Holders **holders, char **ret_text) {
         *ret_text = NULL;
         if (!*holders) {
+                if (ctx->no_scan)
+                        return -EAGAIN;
                 int r = holders_scan(ctx->proc_root, ctx->sysfs_root, holders);
                 if (r < 0)
                         return r;

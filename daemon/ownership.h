@@ -44,6 +44,7 @@ typedef struct OwnershipContext {
         const char *proc_root;
         const Config *config;
         Claims *claims;
+        bool no_scan;        /* a scan is needed and none was given: -EAGAIN (the bus loop never scans) */
 } OwnershipContext;
 
 /* Why a device is busy. */

@@ -17,6 +17,7 @@ struct RequestQueue {
         Scheduler *scheduler;
         Limits *limits;
         const DecisionContext *decide;
+        Scanner *scanner;
         const ExecContext *exec;
         Request *requests;      /* accepted, queued or running */
         unsigned n;
@@ -111,12 +112,24 @@ static bool request_prepare(SchedJob *j) {
         _cleanup_(decision_done) Decision d = {};
         _cleanup_free_ char *why = NULL;
 
-        int k = decision_make(q->decide, &(DecisionInput) { .address = r->exec.target.name, .mask = r->mask,
-                                                            .uid = r->exec.uid, .proven = r->exec.proven,
-                                                            .fresh = true }, &d);
+        /* The loop cannot wait here: the last scan decides (the executor
+         * checks ownership on a fresh one right before the reset anyway);
+         * only if there never was one is it scanned for, here. */
+        _cleanup_(holders_freep) Holders *own = NULL;
+        DecisionInput in = { .address = r->exec.target.name, .mask = r->mask, .uid = r->exec.uid,
+                             .proven = r->exec.proven, .holders = scanner_last(q->scanner) };
+        int k = decision_make(q->decide, &in, &d);
+        if (k == -EAGAIN) {
+                decision_done(&d);
+                k = holders_scan(q->exec->ownership.proc_root, q->exec->ownership.sysfs_root, &own);
+                in.holders = own;
+                if (k >= 0)
+                        k = decision_make(q->decide, &in, &d);
+        }
         ExecStatus status = EXEC_OK;
         if (k < 0)
-                status = EXEC_FAILED, why = strdup("out of memory");
+                status = EXEC_FAILED, why = strjoin_printf("cannot decide about %s again before its reset: %s",
+                                                           r->exec.target.name, strerror(-k));
         else if (d.error && streq(d.error, PCRESET1_ERROR_NO_SUCH_DEVICE))
                 status = EXEC_GONE, why = strjoin_printf("%s was removed while the request was queued",
                                                           r->exec.target.name);
@@ -183,12 +196,12 @@ static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 int request_queue_new(sd_event *event, Scheduler *scheduler, Limits *limits, const DecisionContext *decide,
-                      const ExecContext *exec, RequestQueue **ret) {
+                      Scanner *scanner, const ExecContext *exec, RequestQueue **ret) {
         RequestQueue *q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
         *q = (RequestQueue) { .event = event, .scheduler = scheduler, .limits = limits, .decide = decide,
-                              .exec = exec };
+                              .scanner = scanner, .exec = exec };
         *ret = q;
         return 0;
 }

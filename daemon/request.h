@@ -27,12 +27,13 @@
 #include "decision.h"
 #include "executor.h"
 #include "user-limits.h"
+#include "scanner.h"
 #include "scheduler.h"
 
 typedef struct RequestQueue RequestQueue;
 
 int request_queue_new(sd_event *event, Scheduler *scheduler, Limits *limits, const DecisionContext *decide,
-                      const ExecContext *exec, RequestQueue **ret);
+                      Scanner *scanner, const ExecContext *exec, RequestQueue **ret);
 /* Queued requests are answered Cancelled; running ones finish and are
  * answered (the bus must still be open). */
 RequestQueue *request_queue_free(RequestQueue *q);

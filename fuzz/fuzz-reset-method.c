@@ -144,7 +144,20 @@ static void check_plan(PciDevice *dev, uint32_t mask, char **methods, const Plan
         for (size_t i = 0; i < p.n_affected; i++)
                 has_target |= p.affected[i] == dev;
         FUZZ_CHECK(has_target, "%s mask 0x%x: the target is not among the affected", d, mask);
-        FUZZ_CHECK(!p.link || p.bridge, "%s mask 0x%x: a link reset without a bridge", d, mask);
+        /* link: it excludes its domain's subtree - a link reset through a
+         * bridge, or any reset of a bridge itself (everything below it is
+         * disrupted, and counted as affected) */
+        FUZZ_CHECK(!p.link || p.bridge || dev->is_bridge, "%s mask 0x%x: a link reset without a bridge", d, mask);
+        if (dev->is_bridge)
+                for (size_t i = 0; i < topology_count(topology); i++) {
+                        PciDevice *x = topology_get(topology, i);
+                        bool listed = false;
+                        if (!pci_device_is_below(x, dev))
+                                continue;
+                        for (size_t k = 0; k < p.n_affected; k++)
+                                listed |= p.affected[k] == x;
+                        FUZZ_CHECK(listed, "%s mask 0x%x: %s below the bridge is not affected", d, mask, x->name);
+                }
 
         switch (p.mechanism) {
         case MECHANISM_KERNEL_METHOD:

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "log.h"
+#include "scanner.h"
+#include "util.h"
+
+typedef struct Waiter Waiter;
+struct Waiter {
+        sd_bus_message *call;
+        bool satisfied;         /* its scan finished: the next get() of it uses the last scan */
+        uint64_t generation;    /* the scan it waits for */
+        Waiter *next;
+};
+
+struct Scanner {
+        char *proc_root, *sysfs_root;
+        sd_event_source *source;
+        int efd;
+
+        Holders *last;          /* the last scan that succeeded */
+        uint64_t last_at;       /* when it started */
+        int last_error;         /* the last scan's failure, 0 if it succeeded */
+        uint64_t generation;    /* of the last one started */
+
+        bool running;           /* a worker scans */
+        pthread_t thread;
+        Holders *result;        /* the worker's, handed over through efd */
+        int result_r;
+        uint64_t started_at;
+        bool again;             /* waiters came during the running scan: one more after it */
+
+        Waiter *waiters;
+        unsigned n_waiters;
+};
+
+static void *scan_worker(void *p) {
+        Scanner *s = p;
+        Holders *h = NULL;
+
+        s->result_r = holders_scan(s->proc_root, s->sysfs_root, &h);
+        s->result = h;
+        uint64_t one = 1;
+        (void) !write(s->efd, &one, sizeof one);
+        return NULL;
+}
+
+static int start_scan(Scanner *s) {
+        pthread_attr_t attr;
+
+        s->generation++;
+        s->started_at = now_usec();
+        s->again = false;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        int r = pthread_create(&s->thread, &attr, scan_worker, s);
+        pthread_attr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        s->running = true;
+        return 0;
+}
+
+static void waiter_free(Waiter *w) {
+        sd_bus_message_unref(w->call);
+        free(w);
+}
+
+/* Puts every waiter of a finished scan back into its bus's read queue. */
+static void wake(Scanner *s, uint64_t generation) {
+        for (Waiter *w = s->waiters; w; w = w->next) {
+                if (w->satisfied || w->generation > generation)
+                        continue;
+                w->satisfied = true;
+                int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->call), w->call);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot put a call back after a /proc scan: %m");
+        }
+}
+
+static int on_scan_done(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Scanner *s = userdata;
+        uint64_t v;
+
+        (void) !read(s->efd, &v, sizeof v);
+        if (!s->running)
+                return 0;
+        pthread_join(s->thread, NULL);
+        s->running = false;
+        s->last_error = s->result_r < 0 ? s->result_r : 0;
+        if (s->result_r < 0)
+                log_warning_errno(s->result_r, "Scanning %s for open VFIO nodes failed: %m", s->proc_root);
+        else {
+                holders_free(s->last);
+                s->last = TAKE_PTR(s->result);
+                s->last_at = s->started_at;
+        }
+        /* the waiters run again: with this scan, or with its error */
+        wake(s, s->generation);
+        if (s->again && start_scan(s) < 0)
+                wake(s, s->generation + 1);
+        return 0;
+}
+
+int scanner_new(sd_event *e, const char *proc_root, const char *sysfs_root, Scanner **ret) {
+        Scanner *s = calloc(1, sizeof *s);
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        s->proc_root = strdup(proc_root);
+        s->sysfs_root = strdup(sysfs_root);
+        if (s->efd < 0 || !s->proc_root || !s->sysfs_root) {
+                r = s->efd < 0 ? -errno : -ENOMEM;
+                scanner_free(s);
+                return r;
+        }
+        r = sd_event_add_io(e, &s->source, s->efd, EPOLLIN, on_scan_done, s);
+        if (r < 0) {
+                scanner_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+Scanner *scanner_free(Scanner *s) {
+        if (!s)
+                return NULL;
+        if (s->running) {
+                pthread_join(s->thread, NULL);
+                holders_free(s->result);
+        }
+        /* put back whoever waits: they are answered as any call now */
+        for (Waiter *w = s->waiters; w; w = w->next)
+                (void) sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->call), w->call);
+        while (s->waiters) {
+                Waiter *w = s->waiters;
+                s->waiters = w->next;
+                waiter_free(w);
+        }
+        holders_free(s->last);
+        sd_event_source_disable_unref(s->source);
+        if (s->efd >= 0)
+                close(s->efd);
+        free(s->proc_root);
+        free(s->sysfs_root);
+        free(s);
+        return NULL;
+}
+
+Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_error) {
+        *ret_error = 0;
+        for (Waiter **p = &s->waiters; *p; p = &(*p)->next)
+                if ((*p)->call == call && (*p)->satisfied) {
+                        Waiter *w = *p;
+                        *p = w->next;
+                        waiter_free(w);
+                        s->n_waiters--;
+                        *ret_error = s->last_error;
+                        return s->last_error < 0 ? NULL : s->last;
+                }
+        if (!fresh && s->last && now_usec() - s->last_at < SCANNER_SHARE_USEC)
+                return s->last;
+        return NULL;
+}
+
+Holders *scanner_last(Scanner *s) {
+        return s->last;
+}
+
+int scanner_wait(Scanner *s, sd_bus_message *call) {
+        if (s->n_waiters >= SCANNER_MAX_WAITERS)
+                return -EBUSY;
+        Waiter *w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->call = sd_bus_message_ref(call);
+        if (!s->running) {
+                int r = start_scan(s);
+                if (r < 0) {
+                        waiter_free(w);
+                        return r;
+                }
+                w->generation = s->generation;
+        } else {
+                /* the running scan may have passed what this call needs */
+                s->again = true;
+                w->generation = s->generation + 1;
+        }
+        w->next = s->waiters;
+        s->waiters = w;
+        s->n_waiters++;
+        return 0;
+}
+
+void scanner_forget_sender(Scanner *s, const char *sender) {
+        for (Waiter **p = &s->waiters; *p;) {
+                Waiter *w = *p;
+                if (streq_ptr(sd_bus_message_get_sender(w->call), sender)) {
+                        *p = w->next;
+                        waiter_free(w);
+                        s->n_waiters--;
+                } else
+                        p = &w->next;
+        }
+}
+
+unsigned scanner_n_waiting(const Scanner *s) {
+        return s->n_waiters;
+}
