@@ -1527,6 +1527,56 @@ static void test_sbr_left_asserted(Fixture *f, gconstpointer data) {
         g_assert_false(g_file_test(rec, G_FILE_TEST_EXISTS));
 }
 
+/* The scan of /proc costs what strangers hold, so it never runs on the bus
+ * loop: while bob holds 300,000 fds and floods calls that need scans, root's
+ * unrelated calls are answered at once. */
+static void test_scan_off_the_loop(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        const char *args[] = { "--proc-root", "/proc", NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        const char *hog[] = { g_getenv("FDHOG_BIN"), "300000", NULL };
+        int hog_fd = -1;
+        GPid hp = harness_spawn(f->h, HARNESS_USER_BOB, hog, &hog_fd);
+        char ready[16] = "";
+        g_assert_cmpint(read(hog_fd, ready, sizeof ready - 1), >, 0);
+        g_assert_true(g_str_has_prefix(ready, "ready"));
+
+        /* what one scan costs now, seen by a call that needs one */
+        gint64 t0 = g_get_monotonic_time();
+        g_autofree char *info = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &info, NULL, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        gint64 scan_ms = (g_get_monotonic_time() - t0) / 1000;
+
+        const char *flood[] = { g_getenv("FLOOD_BIN"), "3", "8", "2", "GetResetInfo", "0000:02:00.0", "2", NULL };
+        int flood_fd = -1;
+        GPid fp = harness_spawn(f->h, HARNESS_USER_BOB, flood, &flood_fd);
+        g_usleep(200 * 1000);
+        GDBusConnection *bus = harness_bus(f->h);
+        gint64 worst = 0;
+        for (int i = 0; i < 20; i++) {
+                gint64 c0 = g_get_monotonic_time();
+                g_autoptr(GVariant) v = g_dbus_connection_call_sync(bus, DEST, PATH, IFACE, "GetResetInfo",
+                                                                   g_variant_new("(su)", "0000:01:00.0", 2u), NULL,
+                                                                   G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &error);
+                g_assert_no_error(error);
+                worst = MAX(worst, g_get_monotonic_time() - c0);
+                g_usleep(50 * 1000);
+        }
+        g_assert_cmpint(harness_wait(fp), ==, 0);
+        g_autoptr(GString) out = g_string_new(NULL);
+        char buf[512];
+        for (ssize_t n; (n = read(flood_fd, buf, sizeof buf)) > 0;)
+                g_string_append_len(out, buf, n);
+        close(flood_fd);
+        harness_kill(hp);
+        close(hog_fd);
+        g_test_message("one scan with 300,000 fds held: %" G_GINT64_FORMAT " ms; bob's flood: %s; root's unrelated "
+                       "GetResetInfo, worst of 20: %" G_GINT64_FORMAT " ms", scan_ms, out->str, worst / 1000);
+        g_assert_cmpint(worst / 1000, <, 100);
+        /* the load was real: a scan costs several times root's worst answer */
+        g_assert_cmpint(scan_ms, >, 3 * (worst / 1000));
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1559,6 +1609,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/sighup-reload", test_sighup_reload);
         ADD("/daemon/failed-restore-keeps-original", test_failed_restore_keeps_original);
         ADD("/daemon/sbr-left-asserted", test_sbr_left_asserted);
+        ADD("/daemon/scan-off-the-loop", test_scan_off_the_loop);
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
