@@ -40,11 +40,14 @@ static gboolean make_fake_proc(const char *proc, unsigned nproc, unsigned nfd, u
                         return FALSE;
                 }
                 for (unsigned fd = 0; fd < nfd; fd++) {
-                        char text[128], link[4096];
+                        char text[4096], link[4096];
+                        /* the holder's fds lead to the fake host's own nodes, as a
+                         * real /proc's lead to the real ones: the daemon knows a
+                         * node by its device number, not by the link's text */
                         if (i == holder && fd == 7)
-                                snprintf(text, sizeof text, "/dev/vfio/" HOLDER_GROUP);
+                                snprintf(text, sizeof text, "%s/../dev/vfio/" HOLDER_GROUP, proc);
                         else if (i == holder && fd == 6)
-                                snprintf(text, sizeof text, "/dev/vfio/vfio");
+                                snprintf(text, sizeof text, "%s/../dev/vfio/vfio", proc);
                         else
                                 snprintf(text, sizeof text, noise[(i + fd) % G_N_ELEMENTS(noise)], 1000 + i * 31 + fd);
                         snprintf(link, sizeof link, "%s/%u", dir, fd);
@@ -131,7 +134,7 @@ void host_procscan(void) {
         if (!make_fake_proc(proc, nproc, nfd, nproc / 2, &error) || host_start(x, NULL, &error) < 0)
                 FAIL(C, "%s", error->message);
 
-        const char *find[] = { "find", proc, "-lname", "/dev/vfio/*", NULL };
+        const char *find[] = { "find", proc, "-lname", "*/dev/vfio/*", NULL };
         g_autofree char *fout = NULL;
         g_autofree double *ft = g_new(double, reps);
         g_autofree double *gt = g_new(double, reps);
