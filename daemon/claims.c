@@ -84,7 +84,7 @@ static int parse_line(const char *line, Claim *ret) {
  * past CLAIMS_MAX entries or lines of more than CLAIMS_LINE_MAX bytes, and
  * nothing of its content reaches the log (only line numbers). */
 static int load(Claims *c) {
-        _cleanup_close_ int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         unsigned lineno = 0;
@@ -92,14 +92,16 @@ static int load(Claims *c) {
 
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -EBADF;  /* only a regular file is ours */
+        }
         _cleanup_fclose_ FILE *f = fdopen(fd, "re");
-        if (!f)
-                return -errno;
-        fd = -1;
+        if (!f) {
+                int r = -(errno ?: ENOMEM);
+                close(fd);
+                return r;
+        }
         unsigned bad = 0;
         for (ssize_t n; (n = getline(&line, &cap, f)) >= 0;) {
                 Claim cl;
