@@ -90,8 +90,8 @@ static int read_proofs(Manager *m, sd_bus_message *call, char ***proven, sd_bus_
 
 /* The decision needs a /proc scan: the call waits for one (off the loop)
  * and runs again. */
-static int wait_for_scan(Manager *m, sd_bus_message *call, sd_bus_error *error) {
-        int r = scanner_wait(m->scanner, call);
+static int wait_for_scan(Manager *m, sd_bus_message *call, uid_t uid, sd_bus_error *error) {
+        int r = scanner_wait(m->scanner, call, uid);
         if (r == -EBUSY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many calls wait for a scan of open files; try again shortly");
@@ -126,8 +126,11 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask,
                                                                  .uid = caller->uid, .proven = proven,
                                                                  .holders = holders }, &d);
-        if (r == -EAGAIN)
-                return wait_for_scan(m, call, error);
+        if (r == -EAGAIN) {
+                r = wait_for_scan(m, call, caller->uid, error);
+                if (r > 0)
+                        return r;
+        }
         /* from here on this call is answered: an authorization answer for it
          * may be waiting */
         polkit_take(m->polkit, call, &answer);
@@ -191,7 +194,7 @@ static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_erro
         r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
                                                          .holders = holders }, &d);
         if (r == -EAGAIN)
-                return wait_for_scan(m, call, error);
+                return wait_for_scan(m, call, caller->uid, error);
         if (r < 0)
                 return r;
         if (d.error)
@@ -273,8 +276,11 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
          * under that driver), never one another user's process holds. */
         if (r >= 0 && !scan_error && !e && claims_get(m->claims, dev->name, &holder) < 0)
                 r = claim_allowed(m, dev, caller->uid, holders, error);
-        if (r == -EAGAIN)
-                return wait_for_scan(m, call, error);
+        if (r == -EAGAIN) {
+                r = wait_for_scan(m, call, caller->uid, error);
+                if (r > 0)
+                        return r;
+        }
         /* from here on this call is answered */
         polkit_take(m->polkit, call, &answer);
         if (r < 0)
@@ -404,7 +410,7 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
 
                 r = decision_describe_device(&m->decide, d, caller->uid, holders, &v, &scopes, &methods);
                 if (r == -EAGAIN)
-                        return wait_for_scan(m, call, error);
+                        return wait_for_scan(m, call, caller->uid, error);
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'r', type);
                 if (r >= 0)

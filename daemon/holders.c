@@ -136,9 +136,22 @@ static bool on_nodev_mount(const char *proc_root, const char *pid, int infofd, c
         while (fgets(line, sizeof line, f)) {
                 unsigned long id;
                 char opts[1024];
-                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... */
-                if (sscanf(line, "%lu %*u %*s %*s %*s %1023s", &id, opts) == 2 && id == want)
-                        return strstr(opts, "nodev") != NULL;
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE SUPEROPTIONS */
+                if (sscanf(line, "%lu %*u %*s %*s %*s %1023s", &id, opts) != 2 || id != want)
+                        continue;
+                if (strstr(opts, "nodev"))
+                        return true;
+                /* a FUSE file system a non-root user mounted (fusermount, or
+                 * in a user namespace, whose mounts the kernel makes nodev
+                 * without saying so here) serves no usable device node */
+                const char *sep = strstr(line, " - ");
+                char fstype[64], super[1024];
+                unsigned long owner;
+                if (sep && sscanf(sep, " - %63s %*s %1023s", fstype, super) == 2 && startswith(fstype, "fuse")) {
+                        const char *u = strstr(super, "user_id=");
+                        return u && sscanf(u, "user_id=%lu", &owner) == 1 && owner != 0;
+                }
+                return false;
         }
         return false;
 }
@@ -245,8 +258,10 @@ static int scan_maps(Holders *h, const char *proc_root, const char *pid) {
                 return -ENOMEM;
         if (!f)
                 return 0; /* a fake /proc has none; a real one that cannot be read was caught by its fd table */
+        /* the pathname column, exactly: a file can be named anything, an
+         * anonymous inode's name has no '/' before it */
         while (fgets(line, sizeof line, f))
-                if (strstr(line, "anon_inode:[vfio-device]"))
+                if (endswith(line, " anon_inode:[vfio-device]\n"))
                         return add(h, (Holder) { .kind = HOLDER_DEVICE_FD_UNNAMED, .pid = atoi(pid),
                                                  .uid = process_uid(proc_root, pid) });
         return 0;

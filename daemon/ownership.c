@@ -198,8 +198,12 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
         _cleanup_free_ char *cdev_node = f.cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, f.cdev) : NULL;
         bool stub = f.driver && config_is_stub_driver(ctx->config, f.driver);
 
-        /* owned? */
-        if (claims_get(ctx->claims, name, &holder) >= 0) {
+        /* owned? A claim counts only while no other user's VFIO node says
+         * otherwise: an admin who gave the node to someone after the claim
+         * was made gave them the device */
+        uid_t node_owner = 0;
+        bool other_node = ownership_node_owner(ctx, syspath, &node_owner) > 0;
+        if (claims_get(ctx->claims, name, &holder) >= 0 && !(other_node && node_owner != holder)) {
                 if (holder == uid)
                         owned_by = strdup("claimed by you");
                 else {

@@ -12,6 +12,7 @@
 typedef struct Waiter Waiter;
 struct Waiter {
         sd_bus_message *call;
+        uid_t uid;
         bool satisfied;         /* its scan finished: the next get() of it uses the last scan */
         uint64_t generation;    /* the scan it waits for */
         Waiter *next;
@@ -136,9 +137,11 @@ Scanner *scanner_free(Scanner *s) {
                 pthread_join(s->thread, NULL);
                 holders_free(s->result);
         }
-        /* put back whoever waits: they are answered as any call now */
+        /* put back whoever still waits (the others are in the read queue
+         * already): they are answered as any call now */
         for (Waiter *w = s->waiters; w; w = w->next)
-                (void) sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->call), w->call);
+                if (!w->satisfied)
+                        (void) sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->call), w->call);
         while (s->waiters) {
                 Waiter *w = s->waiters;
                 s->waiters = w->next;
@@ -174,13 +177,18 @@ Holders *scanner_last(Scanner *s) {
         return s->last;
 }
 
-int scanner_wait(Scanner *s, sd_bus_message *call) {
-        if (s->n_waiters >= SCANNER_MAX_WAITERS)
+int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid) {
+        unsigned mine = 0;
+        for (Waiter *w = s->waiters; w; w = w->next)
+                mine += w->uid == uid;
+        /* one uid's flood of calls must not fill the waiting room for others */
+        if (mine >= SCANNER_MAX_WAITERS_PER_UID || s->n_waiters >= SCANNER_MAX_WAITERS)
                 return -EBUSY;
         Waiter *w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
         w->call = sd_bus_message_ref(call);
+        w->uid = uid;
         if (!s->running) {
                 int r = start_scan(s);
                 if (r < 0) {

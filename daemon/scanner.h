@@ -21,7 +21,8 @@
 #include "holders.h"
 
 #define SCANNER_SHARE_USEC (250 * USEC_PER_MSEC)
-/* Calls that may wait for a scan at once, all callers together. */
+/* Calls that may wait for a scan at once: per uid, and all together. */
+#define SCANNER_MAX_WAITERS_PER_UID 32
 #define SCANNER_MAX_WAITERS 1024
 
 typedef struct Scanner Scanner;
@@ -39,9 +40,10 @@ Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_erro
 /* The last scan whatever its age (NULL if none yet): for a decision that
  * cannot wait, when a fresh check follows anyway. */
 Holders *scanner_last(Scanner *s);
-/* Keeps call until a scan that starts from now on finished, then puts it
- * back into the read queue. 0, or -EBUSY with SCANNER_MAX_WAITERS waiting. */
-int scanner_wait(Scanner *s, sd_bus_message *call);
+/* Keeps call (of uid) until a scan that starts from now on finished, then
+ * puts it back into the read queue. 0, or -EBUSY with
+ * SCANNER_MAX_WAITERS_PER_UID of uid's or SCANNER_MAX_WAITERS waiting. */
+int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid);
 /* The caller left: its waiting calls are dropped. */
 void scanner_forget_sender(Scanner *s, const char *sender);
 unsigned scanner_n_waiting(const Scanner *s);

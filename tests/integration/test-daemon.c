@@ -1286,6 +1286,20 @@ static void test_review_group_mate(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(out, ==, "(uint32 2, ['0000:03:00.0'])");
 }
 
+/* A claim made while the device was nobody's does not beat the user the
+ * admin gives its VFIO node to later. */
+static void test_review_claim_then_node(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ClaimDevice", "0000:01:00.0", NULL), ==, 0);
+        g_autofree char *node = g_build_filename(harness_fake_root(f->h), "dev/vfio/5", NULL);
+        g_assert_cmpint(chown(node, 4102, -1), ==, 0);
+        g_autofree char *binfo = NULL, *out = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &binfo, NULL, "GetResetInfo", "0000:01:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_nonnull(strstr(binfo, "'owned', 'vfio group 5 belongs to you'"));
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &out, NULL, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), ==, 0);
+}
+
 /* ReleaseDevice names no claimer to strangers either. */
 static void test_review_release_hides_claimer(Fixture *f, gconstpointer data) {
         start_daemon(f);
@@ -1621,5 +1635,6 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/review/claim-takes-node", review_desc, test_review_claim_takes_node);
         ADD_ON("/daemon/review/group-mate", review_desc, test_review_group_mate);
         ADD_ON("/daemon/review/release-hides-claimer", review_desc, test_review_release_hides_claimer);
+        ADD_ON("/daemon/review/claim-then-node", review_desc, test_review_claim_then_node);
         return g_test_run();
 }

@@ -376,6 +376,21 @@ static void test_claims_file_strict(Fixture *f, gconstpointer data) {
         claims_free(c);
 }
 
+/* A mapped VFIO device region holds its device; a file merely named like
+ * one does not (a stranger's trick to make every device busy). */
+static void test_mapped_device_region(Fixture *f, gconstpointer data) {
+        g_autofree char *pdir = g_build_filename(f->host->proc, "8100", NULL);
+        g_autofree char *fd = g_build_filename(pdir, "fd", NULL);
+        g_autofree char *maps = g_build_filename(pdir, "maps", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(fd, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(maps,
+                "55d0c0a00000-55d0c0a02000 r-xp 00000000 00:2c 12 /tmp/x/anon_inode:[vfio-device]\n", -1, NULL));
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_IDLE, "bound to pci-stub, not open");
+        g_assert_true(g_file_set_contents(maps,
+                "7f0000000000-7f0000001000 rw-s 00000000 00:0e 1043 anon_inode:[vfio-device]\n", -1, NULL));
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "holds a VFIO device fd that this kernel does not name");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -396,5 +411,6 @@ int main(int argc, char *argv[]) {
         ADD("/ownership/self-is-no-holder", test_self_is_no_holder);
         ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
         ADD("/ownership/claims-file-strict", test_claims_file_strict);
+        ADD("/ownership/mapped-device-region", test_mapped_device_region);
         return g_test_run();
 }
