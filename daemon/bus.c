@@ -126,7 +126,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask,
                                                                  .uid = caller->uid, .proven = proven,
                                                                  .holders = holders }, &d);
-        if (r == -EAGAIN) {
+        if (r == -EAGAIN && caller) {
                 r = wait_for_scan(m, call, caller->uid, error);
                 if (r > 0)
                         return r;
@@ -276,7 +276,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
          * under that driver), never one another user's process holds. */
         if (r >= 0 && !scan_error && !e && claims_get(m->claims, dev->name, &holder) < 0)
                 r = claim_allowed(m, dev, caller->uid, holders, error);
-        if (r == -EAGAIN) {
+        if (r == -EAGAIN && caller) {
                 r = wait_for_scan(m, call, caller->uid, error);
                 if (r > 0)
                         return r;
@@ -289,6 +289,8 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
                 return scan_failed(scan_error, error);
         if (e)
                 return sd_bus_error_set(error, e, message);
+        if (!dev || !caller)
+                return -EINVAL; /* cannot happen: both are set when r >= 0 and e is NULL */
         if (claims_get(m->claims, dev->name, &holder) >= 0) {
                 if (holder == caller->uid)
                         return sd_bus_reply_method_return(call, NULL);
