@@ -38,10 +38,12 @@ static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, uid_t vie
         };
 }
 
+/* Always, even with a uevent monitor: sd-device's monitor hears udevd's
+ * rebroadcasts only, so without udevd (a minimal host, a guest) VFs
+ * enabled after start would never be seen. One readdir; a rescan only
+ * when the list changed. */
 void decision_refresh(const DecisionContext *ctx) {
         bool changed = false;
-        if (!ctx->rescan)
-                return;
         int r = topology_refresh(ctx->topology, &changed);
         if (r < 0)
                 log_warning_errno(r, "Rescanning PCI devices failed: %m");

@@ -37,7 +37,6 @@ typedef struct DecisionContext {
         Topology *topology;
         const OwnershipContext *ownership;
         const Config *config;
-        bool rescan;            /* look at the device list before each decision (one readdir) */
         void (*topology_changed)(void *userdata);  /* after a rescan that changed something */
         void *userdata;
 } DecisionContext;
@@ -96,5 +95,6 @@ bool decision_matches(const Decision *d, const ExecRequest *accepted, char **ret
  * reset with now and its reset_method words (NULL if none). */
 int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders *holders,
                              DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods);
-/* Without uevents, sysfs is looked at again (ListDevices' once per call). */
+/* Without a uevent monitor the device list is read again (one readdir)
+ * before each decision and once per ListDevices call. */
 void decision_refresh(const DecisionContext *ctx);

@@ -59,14 +59,9 @@ static int setup_monitor(Manager *m) {
         if (r >= 0)
                 r = sd_device_monitor_start(m->monitor, on_uevent, m);
         if (r < 0) {
-                log_warning_errno(r, "No uevent monitor (%m): rescanning on each request instead");
+                log_warning_errno(r, "No uevent monitor (%m): the device list is read at each call only");
                 m->monitor = sd_device_monitor_unref(m->monitor);
         }
-        /* Always look at the device list at each call too (one readdir,
-         * a rescan only when it changed): sd-device's monitor hears udevd's
-         * rebroadcasts only, and without udevd (a minimal host, a guest)
-         * VFs enabled after start were never seen. */
-        m->decide.rescan = true;
         return 0;
 }
 
@@ -175,7 +170,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         m->decide_ownership = m->exec.ownership;
         m->decide_ownership.no_scan = true;
         m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->decide_ownership,
-                                        .config = &m->config, .rescan = true,
+                                        .config = &m->config,
                                         .topology_changed = on_topology_changed, .userdata = m };
 
         r = scanner_new(e, m->proc_root, m->sysfs_root, &m->scanner);

@@ -138,15 +138,18 @@ static int find_holder(const OwnershipContext *ctx, const char *name, const Devi
         return *ret_text ? 1 : -ENOMEM;
 }
 
-int ownership_node_owner(const OwnershipContext *ctx, const char *syspath, uid_t *ret) {
-        _cleanup_(facts_done) DeviceFacts f = {};
-        int r = read_facts(syspath, &f);
+/* The device's VFIO group and cdev nodes below <dev>/vfio (NULL where it
+ * has none). */
+static int node_paths(const OwnershipContext *ctx, const DeviceFacts *f, char **ret_group, char **ret_cdev) {
+        *ret_group = f->group ? strjoin_printf("%s/vfio/%s", ctx->dev_root, f->group) : NULL;
+        *ret_cdev = f->cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, f->cdev) : NULL;
+        return (f->group && !*ret_group) || (f->cdev && !*ret_cdev) ? -ENOMEM : 0;
+}
+
+/* The non-root owner of either node: 1 with *ret, or 0. */
+static int nodes_owner(const char *group_node, const char *cdev_node, uid_t *ret) {
         struct stat st;
 
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *group_node = f.group ? strjoin_printf("%s/vfio/%s", ctx->dev_root, f.group) : NULL;
-        _cleanup_free_ char *cdev_node = f.cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, f.cdev) : NULL;
         if (group_node && stat(group_node, &st) == 0 && st.st_uid != 0) {
                 *ret = st.st_uid;
                 return 1;
@@ -156,6 +159,16 @@ int ownership_node_owner(const OwnershipContext *ctx, const char *syspath, uid_t
                 return 1;
         }
         return 0;
+}
+
+int ownership_node_owner(const OwnershipContext *ctx, const char *syspath, uid_t *ret) {
+        _cleanup_(facts_done) DeviceFacts f = {};
+        _cleanup_free_ char *group_node = NULL, *cdev_node = NULL;
+        int r = read_facts(syspath, &f);
+
+        if (r >= 0)
+                r = node_paths(ctx, &f, &group_node, &cdev_node);
+        return r < 0 ? r : nodes_owner(group_node, cdev_node, ret);
 }
 
 int ownership_device_quiet(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t viewer,
@@ -184,7 +197,7 @@ int ownership_device_quiet(const OwnershipContext *ctx, const char *name, const 
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
                        char *const *proven, Holders **holders, DeviceVerdict *ret) {
         _cleanup_(facts_done) DeviceFacts f = {};
-        _cleanup_free_ char *owned_by = NULL, *held = NULL;
+        _cleanup_free_ char *owned_by = NULL, *held = NULL, *group_node = NULL, *cdev_node = NULL;
         DeviceBlocker blocker = BLOCKER_NONE;
         char *reason = NULL;
         DeviceState state;
@@ -192,17 +205,17 @@ int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char
         int r;
 
         r = read_facts(syspath, &f);
+        if (r >= 0)
+                r = node_paths(ctx, &f, &group_node, &cdev_node);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *group_node = f.group ? strjoin_printf("%s/vfio/%s", ctx->dev_root, f.group) : NULL;
-        _cleanup_free_ char *cdev_node = f.cdev ? strjoin_printf("%s/vfio/devices/%s", ctx->dev_root, f.cdev) : NULL;
         bool stub = f.driver && config_is_stub_driver(ctx->config, f.driver);
 
         /* owned? A claim counts only while no other user's VFIO node says
          * otherwise: an admin who gave the node to someone after the claim
          * was made gave them the device */
         uid_t node_owner = 0;
-        bool other_node = ownership_node_owner(ctx, syspath, &node_owner) > 0;
+        bool other_node = nodes_owner(group_node, cdev_node, &node_owner) > 0;
         if (claims_get(ctx->claims, name, &holder) >= 0 && !(other_node && node_owner != holder)) {
                 if (holder == uid)
                         owned_by = strdup("claimed by you");
