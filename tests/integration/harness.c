@@ -428,6 +428,72 @@ static void check_erofs(const char *path)
                 bail("access(%s, W_OK) did not fail with EROFS", path);
 }
 
+/* The test users run the project's files (pcresetctl, the completion
+ * script) through shells, and a shell's exec has no root capability left
+ * to cross a checkout's 0700 ancestor (root's home, a mktemp -d). In this
+ * namespace only, each such ancestor is replaced by a 0755 tmpfs holding
+ * just the ways down to paths, so the host's modes stay as the admin set
+ * them. */
+
+/* The highest ancestor of path others cannot search, or NULL. */
+static char *unreachable_ancestor(const char *path)
+{
+        for (const char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                g_autofree char *dir = g_strndup(path, slash - path);
+                struct stat st;
+
+                if (stat(dir, &st) < 0)
+                        bail("stat %s: %s", dir, g_strerror(errno));
+                if (!(st.st_mode & S_IXOTH))
+                        return g_steal_pointer(&dir);
+        }
+        return NULL;
+}
+
+static void make_reachable(const char *const *paths)
+{
+        for (;;) {
+                g_autofree char *above = NULL;
+                g_autoptr(GPtrArray) children = g_ptr_array_new_with_free_func(g_free);
+                g_autoptr(GPtrArray) stages = g_ptr_array_new_with_free_func(g_free);
+
+                for (const char *const *p = paths; *p && !above; p++)
+                        above = unreachable_ancestor(*p);
+                if (!above)
+                        return;
+                /* every path's way down from above, once */
+                for (const char *const *p = paths; *p; p++) {
+                        size_t n = strlen(above);
+                        if (strncmp(*p, above, n) != 0 || (*p)[n] != '/')
+                                continue;
+                        const char *end = strchr(*p + n + 1, '/');
+                        char *child = end ? g_strndup(*p, end - *p) : g_strdup(*p);
+                        if (g_ptr_array_find_with_equal_func(children, child, g_str_equal, NULL))
+                                g_free(child);
+                        else
+                                g_ptr_array_add(children, child);
+                }
+                for (guint i = 0; i < children->len; i++) {
+                        g_autoptr(GError) error = NULL;
+                        char *stage = g_dir_make_tmp("pcreset-reach-XXXXXX", &error);
+
+                        if (!stage)
+                                bail("making a staging dir: %s", error->message);
+                        g_ptr_array_add(stages, stage);
+                        if (mount(children->pdata[i], stage, NULL, MS_BIND | MS_REC, NULL) < 0)
+                                bail("bind-mounting %s: %s", (char *) children->pdata[i], g_strerror(errno));
+                }
+                if (mount("tmpfs", above, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+                        bail("mounting a tmpfs over %s: %s", above, g_strerror(errno));
+                for (guint i = 0; i < children->len; i++) {
+                        if (mkdir(children->pdata[i], 0755) < 0 ||
+                            mount(stages->pdata[i], children->pdata[i], NULL, MS_MOVE, NULL) < 0)
+                                bail("making %s reachable: %s", (char *) children->pdata[i], g_strerror(errno));
+                        (void) rmdir(stages->pdata[i]);
+                }
+        }
+}
+
 /* What a daemon under test must never reach on the host: sysfs (resets,
  * rescans, config space), /proc/bus/pci (config space) and /proc/sys; and
  * port I/O, through which libpci's intel-conf1 fallback would reach real
@@ -548,6 +614,13 @@ void harness_enter_namespace(void)
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 bail("making / private: %s", g_strerror(errno));
         seal();
+        {
+                const char *ctl = g_getenv("PCRESETCTL_BIN");
+                g_autofree char *bindir = ctl ? g_path_get_dirname(ctl) : NULL;
+                const char *paths[] = { bindir ?: "/", g_getenv("PCRESET_SRCDIR"), NULL };
+
+                make_reachable(paths);
+        }
 
         session_dir = g_dir_make_tmp("pcreset-integ-XXXXXX", &error);
         if (!session_dir)
