@@ -22,7 +22,7 @@ struct Claims {
         pthread_mutex_t lock;
         char *path;
         Claim *items;
-        size_t n;
+        size_t n, allocated;
 };
 
 static Claim *find_locked(Claims *c, const char *address) {
@@ -30,6 +30,24 @@ static Claim *find_locked(Claims *c, const char *address) {
                 if (streq(c->items[i].address, address))
                         return &c->items[i];
         return NULL;
+}
+
+/* Append one claim; the array grows geometrically (a file of CLAIMS_MAX
+ * lines would otherwise copy it once per line). */
+static int append_locked(Claims *c, const Claim *cl) {
+        if (c->n == c->allocated) {
+                /* callers stop at CLAIMS_MAX, so want > n */
+                size_t want = c->allocated ? c->allocated * 2 : 16;
+                if (want > CLAIMS_MAX)
+                        want = CLAIMS_MAX;
+                Claim *items = reallocarray(c->items, want, sizeof(Claim));
+                if (!items)
+                        return -ENOMEM;
+                c->items = items;
+                c->allocated = want;
+        }
+        c->items[c->n++] = *cl;
+        return 0;
 }
 
 static int save_locked(Claims *c) {
@@ -121,11 +139,8 @@ static int load(Claims *c) {
                                     lineno);
                         break;
                 }
-                Claim *items = reallocarray(c->items, c->n + 1, sizeof(Claim));
-                if (!items)
+                if (append_locked(c, &cl) < 0)
                         return -ENOMEM;
-                c->items = items;
-                c->items[c->n++] = cl;
         }
         if (bad > 0)
                 log_warning("%s: ignored %u malformed or repeated claim lines", c->path, bad);
@@ -182,15 +197,11 @@ int claims_add(Claims *c, const char *address, uid_t uid, uint16_t vendor, uint1
                 r = -ENOSPC;
                 goto out;
         }
-        Claim *n = realloc(c->items, sizeof(Claim) * (c->n + 1));
-        if (!n) {
-                r = -ENOMEM;
+        Claim fresh = { .uid = uid, .vendor = vendor, .device = device };
+        snprintf(fresh.address, sizeof fresh.address, "%s", address);
+        r = append_locked(c, &fresh);
+        if (r < 0)
                 goto out;
-        }
-        c->items = n;
-        cl = &c->items[c->n++];
-        *cl = (Claim) { .uid = uid, .vendor = vendor, .device = device };
-        snprintf(cl->address, sizeof cl->address, "%s", address);
         r = save_locked(c);
         if (r < 0)
                 c->n--; /* not persisted: not a claim */
