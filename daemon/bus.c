@@ -103,6 +103,23 @@ static int scan_failed(int err, sd_bus_error *error) {
                                  strerror(-err));
 }
 
+/* A reset's first run, kept with its polkit question: the decision and
+ * the proofs it was made with, valid while no rescan freed a device it
+ * points to. The request makes it again right before the reset
+ * (request.h), so deciding a third time in between would add nothing. */
+typedef struct KeptReset {
+        Decision d;
+        char **proven;
+        uint64_t generation;
+} KeptReset;
+
+static void kept_reset_free(void *p) {
+        KeptReset *k = p;
+        decision_done(&k->d);
+        strv_free(k->proven);
+        free(k);
+}
+
 static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_bus_error *error) {
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
         _cleanup_strv_free_ char **proven = NULL;
@@ -111,29 +128,40 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         const Caller *caller = NULL;
         const char *address = NULL;
         uint32_t mask = 0;
-        int r;
+        int r, scan_error = 0;
 
         r = sd_bus_message_read(call, "su", &address, &mask);
-        if (r >= 0 && fds)
-                r = read_proofs(m, call, &proven, error);
         if (r >= 0)
                 r = caller_get(m->callers, call, &caller, error);
-        /* a reset is decided on a scan that started after the call came:
-         * the call waits for one, and keeps a polkit answer meanwhile */
-        int scan_error = 0;
-        Holders *holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
-        if (r >= 0 && !scan_error)
-                r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask,
-                                                                 .uid = caller->uid, .proven = proven,
-                                                                 .holders = holders }, &d);
-        if (r == -EAGAIN && caller) {
-                r = wait_for_scan(m, call, caller->uid, error);
-                if (r > 0)
-                        return r;
-        }
-        /* from here on this call is answered: an authorization answer for it
-         * may be waiting */
+        if (r < 0)
+                return r;
+
+        /* polkit answered: the decision the question was asked for is kept */
         polkit_take(m->polkit, call, &answer);
+        KeptReset *kept = answer.kept.data;
+        if (kept && kept->generation == m->topology_generation) {
+                d = kept->d;
+                kept->d = (Decision) {};
+                proven = TAKE_PTR(kept->proven);
+        } else {
+                /* an answer without a usable decision is bound to its
+                 * question all the same (polkit_check compares) */
+                if (fds)
+                        r = read_proofs(m, call, &proven, error);
+                /* a reset is decided on a scan that started after the
+                 * call came: the call waits for one (an answer taken is
+                 * dropped then, and polkit asked again) */
+                Holders *holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
+                if (r >= 0 && !scan_error)
+                        r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask,
+                                                                         .uid = caller->uid, .proven = proven,
+                                                                         .holders = holders }, &d);
+                if (r == -EAGAIN) {
+                        r = wait_for_scan(m, call, caller->uid, error);
+                        if (r > 0)
+                                return r;
+                }
+        }
         if (scan_error)
                 return scan_failed(scan_error, error);
         if (r < 0)
@@ -147,10 +175,25 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 r = sd_bus_error_set(error, PCRESET1_ERROR_DEVICE_BUSY, d.busy);
         else if (request_queue_admit(m->requests, caller->uid, &limit) < 0)
                 r = sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, limit ?: "limits exceeded");
-        if (r >= 0)
-                r = polkit_check(m->polkit, call, caller->uid, d.action, d.details, d.what, &answer, error);
+        if (r >= 0 && !answer.have && caller->uid != 0) {
+                KeptReset *k = calloc(1, sizeof *k);
+                if (!k)
+                        return -ENOMEM;
+                PolkitKeep keep = { k, kept_reset_free };
+                r = polkit_check(m->polkit, call, caller->uid, d.action, d.details, d.what, &answer, &keep, error);
+                if (r == 0) {
+                        /* asked: the question's decision goes with it */
+                        k->d = d;
+                        d = (Decision) {};
+                        k->proven = TAKE_PTR(proven);
+                        k->generation = m->topology_generation;
+                        return 1;
+                }
+                free(k);
+        } else if (r >= 0)
+                r = polkit_check(m->polkit, call, caller->uid, d.action, d.details, d.what, &answer, NULL, error);
         if (r == 0)
-                return 1; /* asked polkit; we run again with its answer */
+                return 1; /* asked polkit again: the question changed */
         if (r < 0) {
                 audit_refusal(caller, d.device->name, mask, &d, error);
                 return r;
@@ -309,7 +352,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         if (!what)
                 return -ENOMEM;
         char *details[] = { (char *) "device", dev->name, (char *) "vendor", vendor, (char *) "product", product, NULL };
-        r = polkit_check(m->polkit, call, caller->uid, PCRESET1_ACTION_CLAIM, details, what, &answer, error);
+        r = polkit_check(m->polkit, call, caller->uid, PCRESET1_ACTION_CLAIM, details, what, &answer, NULL, error);
         if (r <= 0)
                 return r == 0 ? 1 : r;
 

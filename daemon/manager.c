@@ -30,6 +30,7 @@ static bool claim_lookup(void *userdata, const char *address, uint16_t *vendor, 
  * ids) sits at its address, its claim is dropped then, not at next start. */
 static void on_topology_changed(void *userdata) {
         Manager *m = userdata;
+        m->topology_generation++;
         claims_prune(m->claims, claim_lookup, m);
 }
 

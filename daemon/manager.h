@@ -59,6 +59,9 @@ typedef struct Manager {
         DecisionContext decide;
         Scanner *scanner;
         OwnershipContext decide_ownership;  /* the loop's: never scans (no_scan) */
+        /* Counts topology rescans that may have freed a PciDevice: what was
+         * decided before one must be decided again. */
+        uint64_t topology_generation;
 
         uint64_t exit_idle_usec;
         sd_event_source *idle_timer;

@@ -31,6 +31,8 @@ void polkit_answer_done(PolkitAnswer *a) {
         free(a->error_message);
         free(a->action);
         strv_free(a->details);
+        if (a->kept.data && a->kept.free)
+                a->kept.free(a->kept.data);
         *a = (PolkitAnswer) {};
 }
 
@@ -150,7 +152,7 @@ static unsigned pending_of_kind(const PolkitRegistry *reg, bool interactive) {
 }
 
 static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action,
-                       char *const *details) {
+                       char *const *details, PolkitKeep *keep) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         sd_bus *bus = sd_bus_message_get_bus(call);
         const char *sender = sd_bus_message_get_sender(call);
@@ -205,6 +207,10 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, con
                 query_free(q);
                 return r;
         }
+        if (keep) {
+                q->answer.kept = *keep;
+                *keep = (PolkitKeep) {};
+        }
         return 0;
 }
 
@@ -217,7 +223,7 @@ static bool strv_equal(char *const *a, char *const *b) {
 }
 
 int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
-                 const char *what, PolkitAnswer *answer, sd_bus_error *error) {
+                 const char *what, PolkitAnswer *answer, PolkitKeep *keep, sd_bus_error *error) {
         /* An answer is used only for the question it answered: when the
          * handler, run again, would now ask something else (another
          * method, other affected devices), polkit is asked that. */
@@ -259,7 +265,7 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const cha
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Cannot %s now: %u %sauthorizations are pending; try again shortly", what,
                                          all, interactive ? "interactive " : "");
-        int r = start_query(reg, call, uid, action, details);
+        int r = start_query(reg, call, uid, action, details, keep);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot ask polkit: %s", what,
                                          strerror(-r));

@@ -29,6 +29,13 @@
 
 typedef struct PolkitRegistry PolkitRegistry;
 
+/* What a handler decided before it asked, kept with the question and given
+ * back with the answer, so the second run need not decide again. */
+typedef struct PolkitKeep {
+        void *data;
+        void (*free)(void *data);
+} PolkitKeep;
+
 typedef struct PolkitAnswer {
         bool have;          /* an answer for this message was waiting */
         bool authorized;
@@ -37,6 +44,7 @@ typedef struct PolkitAnswer {
         char *error_message;
         char *action;       /* the question it answers */
         char **details;
+        PolkitKeep kept;    /* what the handler kept with its question */
 } PolkitAnswer;
 
 void polkit_answer_done(PolkitAnswer *a);
@@ -58,9 +66,10 @@ void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret);
  * <0: refused or failed, with *error set (AccessDenied,
  * InteractiveAuthorizationRequired). details: NULL-terminated key, value
  * pairs. what: "reset 0000:01:00.0", for messages. */
-/* uid: the caller's, as the bus daemon vouched for it. */
+/* uid: the caller's, as the bus daemon vouched for it. keep (may be NULL):
+ * taken over when polkit is asked (0), returned in the answer's kept. */
 int polkit_check(PolkitRegistry *r, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
-                 const char *what, PolkitAnswer *answer, sd_bus_error *error);
+                 const char *what, PolkitAnswer *answer, PolkitKeep *keep, sd_bus_error *error);
 
 /* The daemon stops: every caller still waiting for polkit gets error_name
  * (Cancelled) with message. */

@@ -1074,7 +1074,7 @@ static const char rules_attack[] =
         "});\n";
 
 /* A polkit "yes" answers one question: when the plan changes while polkit
- * thinks, the new plan is asked about, not waved through. */
+ * thinks, the new plan is not waved through. */
 static void test_polkit_answer_bound(Fixture *f, gconstpointer data) {
         start_daemon(f);
         harness_set_rules(f->h, rules_attack);
@@ -1089,8 +1089,40 @@ static void test_polkit_answer_bound(Fixture *f, gconstpointer data) {
         close(fd);
         assert_attr(f, "0000:04:00.0", "reset", "");
         g_autofree char *log = daemon_log(f);
-        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=refused", "PCRESET_DEVICE=0000:04:00.0 PCRESET_MASK=0x00000006 PCRESET_SCOPE=pm"), ==, 1);
+        /* polkit said yes to an FLR; the FLR was accepted and, decided again
+         * right before it ran, found to be a PM reset now: nobody asked
+         * polkit about that, so it failed unrun */
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=failed", "PCRESET_DEVICE=0000:04:00.0 PCRESET_MASK=0x00000006 PCRESET_SCOPE=flr"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=failed", "would now be a pm reset (kernel-reset-method) instead of flr"), ==, 1);
         g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:04:00.0"), ==, 0);
+}
+
+/* What a call decided before polkit answered is kept with the question;
+ * a device that vanishes meanwhile (and a rescan that frees it) must not
+ * leave the kept decision pointing at it: the call is decided anew. Under
+ * ASan a use of the freed device fails this test. */
+static void test_device_gone_while_polkit_thinks(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, rules_attack);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDeviceEx", "0000:04:00.0", "uint32 2", NULL };
+        g_autofree char *link = g_build_filename(harness_fake_root(f->h), "sys/bus/pci/devices/0000:04:00.0", NULL);
+        g_autofree char *dir = realpath(link, NULL);
+        g_assert_nonnull(dir);
+        g_autofree char *reset = g_build_filename(dir, "reset", NULL);
+        GPid p = harness_spawn(f->h, HARNESS_USER_ALICE, req, NULL);
+        g_usleep(400 * 1000);   /* polkit is asked about an FLR and sleeps */
+        g_assert_cmpint(unlink(link), ==, 0);   /* the device goes away */
+        g_autofree char *info = NULL;
+        /* any call rescans: the topology frees 04:00.0 */
+        g_assert_cmpint(call(f, NULL, &info, NULL, "GetResetInfo", "0000:03:00.0", "uint32 2", NULL), ==, 0);
+        g_assert_cmpint(harness_wait(p), ==, 1);
+        g_autofree char *written = NULL;
+        g_assert_true(g_file_get_contents(reset, &written, NULL, NULL));
+        g_assert_cmpstr(written, ==, "");
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=refused", "PCRESET_RESULT=org.freedesktop.pcreset1.Error.NoSuchDevice"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=accepted", "PCRESET_DEVICE=0000:04:00.0"), ==, 0);
 }
 
 /* The affected set is decided again right before the reset: a device that
@@ -1627,6 +1659,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
+        ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
         ADD_ON("/daemon/attack/held-by-another-uid", attack_desc, test_held_by_another_uid);
         ADD_ON("/daemon/attack/sriov-pf", attack_desc, test_sriov_pf);
