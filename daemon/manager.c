@@ -174,7 +174,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                                         .config = &m->config,
                                         .topology_changed = on_topology_changed, .userdata = m };
 
-        r = scanner_new(e, m->proc_root, m->sysfs_root, &m->scanner);
+        r = scanner_new(e, m->proc_root, m->sysfs_root, m->dev_root, &m->scanner);
         if (r >= 0)
                 r = scheduler_new(e, m->config.max_parallel, &m->scheduler);
         if (r >= 0)

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "scanner.h"
 #include "util.h"
+#include "vfio-watch.h"
 
 typedef struct Waiter Waiter;
 struct Waiter {
@@ -25,6 +26,8 @@ struct Scanner {
 
         Holders *last;          /* the last scan that succeeded */
         uint64_t last_at;       /* when it started */
+        uint64_t last_stamp;    /* the watch's stamp when it started */
+        VfioWatch *watch;       /* NULL: no trust beyond SCANNER_SHARE_USEC */
         int last_error;         /* the last scan's failure, 0 if it succeeded */
         uint64_t generation;    /* of the last one started */
 
@@ -32,7 +35,7 @@ struct Scanner {
         pthread_t thread;
         Holders *result;        /* the worker's, handed over through efd */
         int result_r;
-        uint64_t started_at;
+        uint64_t started_at, started_stamp;
         bool again;             /* waiters came during the running scan: one more after it */
 
         Waiter *waiters;
@@ -54,6 +57,9 @@ static int start_scan(Scanner *s) {
         pthread_attr_t attr;
 
         s->generation++;
+        /* stamped before the worker reads anything: a node that changes
+         * hands during the scan makes the scan untrusted */
+        s->started_stamp = s->watch ? vfio_watch_stamp(s->watch) : 0;
         s->started_at = now_usec();
         s->again = false;
         pthread_attr_init(&attr);
@@ -99,6 +105,7 @@ static int on_scan_done(sd_event_source *es, int fd, uint32_t revents, void *use
                 holders_free(s->last);
                 s->last = TAKE_PTR(s->result);
                 s->last_at = s->started_at;
+                s->last_stamp = s->started_stamp;
         }
         /* the waiters run again: with this scan, or with its error */
         wake(s, s->generation);
@@ -107,7 +114,7 @@ static int on_scan_done(sd_event_source *es, int fd, uint32_t revents, void *use
         return 0;
 }
 
-int scanner_new(sd_event *e, const char *proc_root, const char *sysfs_root, Scanner **ret) {
+int scanner_new(sd_event *e, const char *proc_root, const char *sysfs_root, const char *dev_root, Scanner **ret) {
         Scanner *s = calloc(1, sizeof *s);
         int r;
 
@@ -126,6 +133,15 @@ int scanner_new(sd_event *e, const char *proc_root, const char *sysfs_root, Scan
                 scanner_free(s);
                 return r;
         }
+        if (dev_root) {
+                r = vfio_watch_new(dev_root, &s->watch);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch the VFIO nodes below %s, every informational call "
+                                          "scans /proc again: %m", dev_root);
+        }
+        /* the first informational call should not wait: a scan to trust */
+        if (s->watch && (r = start_scan(s)) < 0)
+                log_warning_errno(r, "Cannot start the first scan of open files: %m");
         *ret = s;
         return 0;
 }
@@ -148,6 +164,7 @@ Scanner *scanner_free(Scanner *s) {
                 waiter_free(w);
         }
         holders_free(s->last);
+        vfio_watch_free(s->watch);
         sd_event_source_disable_unref(s->source);
         if (s->efd >= 0)
                 close(s->efd);
@@ -168,7 +185,11 @@ Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_erro
                         *ret_error = s->last_error;
                         return s->last_error < 0 ? NULL : s->last;
                 }
-        if (!fresh && s->last && now_usec() - s->last_at < SCANNER_SHARE_USEC)
+        if (fresh || !s->last)
+                return NULL;
+        uint64_t age = now_usec() - s->last_at;
+        if (age < SCANNER_SHARE_USEC ||
+            (s->watch && age < SCANNER_TRUST_USEC && !vfio_watch_changed_since(s->watch, s->last_stamp)))
                 return s->last;
         return NULL;
 }

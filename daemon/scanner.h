@@ -10,6 +10,13 @@
  * and every call of the next SCANNER_SHARE_USEC shares that scan. A flood of
  * calls costs one scan at a time, whoever makes it.
  *
+ * With a VFIO watch (vfio-watch.h) a scan is trusted for informational
+ * calls (!fresh) up to SCANNER_TRUST_USEC, as long as no VFIO node was
+ * opened, closed, created or removed since it started: what strangers hold
+ * costs nothing until a node changes hands. The age limit bounds what the
+ * watch cannot hear (a node opened through a private mknod, an fd handed
+ * to another process). A reset always waits for a fresh scan.
+ *
  * Loop thread only; the scan itself runs on a worker thread.
  */
 
@@ -21,19 +28,24 @@
 #include "holders.h"
 
 #define SCANNER_SHARE_USEC (250 * USEC_PER_MSEC)
+#define SCANNER_TRUST_USEC (5 * USEC_PER_SEC)
 /* Calls that may wait for a scan at once: per uid, and all together. */
 #define SCANNER_MAX_WAITERS_PER_UID 32
 #define SCANNER_MAX_WAITERS 1024
 
 typedef struct Scanner Scanner;
 
-int scanner_new(sd_event *e, const char *proc_root, const char *sysfs_root, Scanner **ret);
+/* dev_root: where the VFIO nodes are watched (NULL: no watch). Starts the
+ * first scan right away when there is a watch, so the first informational
+ * call finds one. */
+int scanner_new(sd_event *e, const char *proc_root, const char *sysfs_root, const char *dev_root, Scanner **ret);
 /* Waits for a running scan; waiting calls are put back to be answered
  * (the bus is still open). */
 Scanner *scanner_free(Scanner *s);
 
 /* The scan to decide call on, borrowed: the one call waited for (fresh),
- * else the last one if younger than SCANNER_SHARE_USEC and !fresh. NULL:
+ * else, if !fresh, the last one while younger than SCANNER_SHARE_USEC or
+ * trusted (above). NULL:
  * none fits, scanner_wait() - or, with *ret_error, the scan call waited
  * for failed. */
 Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_error);
