@@ -17,3 +17,6 @@ void host_parallel(void);
 void host_big(void);
 /* case-procscan.c, a fake /proc of 5,000 processes: procscan */
 void host_procscan(void);
+/* case-hostile.c, the open-handle host on the real /proc: polkitflood,
+ * fdflood */
+void host_hostile(void);

@@ -41,6 +41,7 @@ static const struct {
         { { "parallel", "onedomain" }, host_parallel },
         { { "big" }, host_big },
         { { "procscan" }, host_procscan },
+        { { "polkitflood", "fdflood" }, host_hostile },
 };
 
 Options options;
