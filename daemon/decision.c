@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <systemd/sd-bus.h>
 
 #include "decision.h"
@@ -153,7 +154,53 @@ const char *decision_find_device(const DecisionContext *ctx, const char *address
         return PCRESET1_ERROR_NO_SUCH_DEVICE;
 }
 
+static int read_id(const char *syspath, const char *attr, unsigned *ret) {
+        _cleanup_free_ char *p = strjoin_printf("%s/%s", syspath, attr), *line = NULL;
+        if (!p)
+                return -ENOMEM;
+        int r = read_one_line_file(p, &line);
+        if (r < 0)
+                return r;
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(line, &end, 16);
+        if (errno || end == line || v > 0xffff)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* The ids the topology remembers for dev are those of the card at its
+ * address now. A card swapped at the same address leaves the list of names
+ * as it was (and a sandboxed daemon hears no uevent), so without this
+ * polkit would be asked about, and claims applied to, the card that left.
+ * Two sysfs reads, no config space. */
+static bool ids_current(const PciDevice *dev) {
+        unsigned v, p;
+        return read_id(dev->syspath, "vendor", &v) >= 0 && read_id(dev->syspath, "device", &p) >= 0 &&
+               v == dev->vendor_id && p == dev->device_id;
+}
+
+static int decide(const DecisionContext *ctx, const DecisionInput *in, Decision *ret);
+
 int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision *ret) {
+        int r = decide(ctx, in, ret);
+        if (r < 0 || ret->error)
+                return r;
+        for (size_t i = 0; i < ret->plan.n_affected; i++)
+                if (!ids_current(ret->plan.affected[i])) {
+                        log_info("%s is not the device it was when last scanned: rescanning",
+                                 ret->plan.affected[i]->name);
+                        decision_done(ret);
+                        topology_invalidate(ctx->topology);
+                        /* once: a card that keeps changing is decided on
+                         * whatever the rescan read */
+                        return decide(ctx, in, ret);
+                }
+        return r;
+}
+
+static int decide(const DecisionContext *ctx, const DecisionInput *in, Decision *ret) {
         _cleanup_strv_free_ char **methods = NULL;
         _cleanup_free_ char *reason = NULL;
         Decision *d = ret;

@@ -21,10 +21,26 @@ void device_verdict_done(DeviceVerdict *v) {
         v->driver = mfree(v->driver);
 }
 
-static char *describe_pid(const char *proc_root, pid_t pid) {
-        _cleanup_free_ char *p = strjoin_printf("%s/%d/comm", proc_root, (int) pid), *comm = NULL;
-        if (p && read_one_line_file(p, &comm) >= 0)
-                return strjoin_printf("pid %d (%s)", (int) pid, comm);
+/* "pid 4711 (qemu)". The name only while the process still runs as uid:
+ * the scan may be seconds old (scanner.h), and a pid reused by someone
+ * else's process must not give that process' name away. */
+static char *describe_pid(const char *proc_root, pid_t pid, uid_t uid) {
+        _cleanup_free_ char *p = strjoin_printf("%s/%d/status", proc_root, (int) pid), *text = NULL, *name = NULL;
+        bool same = false;
+
+        if (p && read_one_line_file(p, &text) >= 0)   /* the first 4 KiB: Name and Uid come first */
+                for (char *line = text, *next; line && *line; line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = '\0';
+                        unsigned real, effective;
+                        if (startswith(line, "Name:\t") && !name)
+                                name = strdup(line + strlen("Name:\t"));
+                        else if (sscanf(line, "Uid: %u %u", &real, &effective) == 2)
+                                same = uid == (uid_t) -1 || effective == uid;
+                }
+        if (name && same)
+                return strjoin_printf("pid %d (%s)", (int) pid, name);
         return strjoin_printf("pid %d", (int) pid);
 }
 
@@ -97,7 +113,7 @@ static long group_number(const DeviceFacts *f) {
 static char *describe_holder(const OwnershipContext *ctx, const Holder *x, uid_t viewer) {
         _cleanup_free_ char *who = NULL, *what = NULL;
 
-        if (may_see(viewer, x->uid) && !(who = describe_pid(ctx->proc_root, x->pid)))
+        if (may_see(viewer, x->uid) && !(who = describe_pid(ctx->proc_root, x->pid, x->uid)))
                 return NULL;
         switch (x->kind) {
         case HOLDER_NODE:

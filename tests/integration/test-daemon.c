@@ -1251,6 +1251,69 @@ static void test_scan_trust(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(i6, "'busy'"));
 }
 
+/* A holder's pid, reused by another user's process while the scan is
+ * trusted, must not give that process' name away. */
+static void test_pid_reuse_hides_name(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        g_autofree char *i1 = info_of(f, HARNESS_USER_BOB, "0000:02:00.0");
+        g_assert_nonnull(strstr(i1, "vfio group 40 is open by pid 5100 (qemu-system-x86)"));
+        /* pid 5100 is now alice's process */
+        g_autofree char *status = g_build_filename(harness_fake_root(f->h), "proc/5100/status", NULL);
+        g_autofree char *comm = g_build_filename(harness_fake_root(f->h), "proc/5100/comm", NULL);
+        g_assert_true(g_file_set_contents(status, "Name:\talices-secret\nUid:\t4101\t4101\t4101\t4101\n", -1, NULL));
+        g_assert_true(g_file_set_contents(comm, "alices-secret\n", -1, NULL));
+        g_autofree char *i2 = info_of(f, HARNESS_USER_BOB, "0000:02:00.0");
+        g_assert_null(strstr(i2, "alices-secret"));
+        g_assert_nonnull(strstr(i2, "vfio group 40 is open by pid 5100"));
+}
+
+/* A card swapped at the same address leaves the list of PCI names as it
+ * was, and the sandboxed daemon hears no uevent: polkit must be asked about
+ * the card that is there now, and a claim of the card that left must not
+ * pass to the new one. */
+static void test_hot_swap_same_address(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h,
+                          "polkit.addRule(function(action, subject) {\n"
+                          "  if (action.id.indexOf('org.freedesktop.pcreset1.') != 0) return polkit.Result.NOT_HANDLED;\n"
+                          "  if (subject.user == 'pcr-bob') return polkit.Result.YES;\n"
+                          "  if (subject.user == 'pcr-alice' && action.lookup('vendor') == '1af4') return polkit.Result.YES;\n"
+                          "  return polkit.Result.NO;\n"
+                          "});\n");
+        /* root claims the NIC at 01:00.1 (8086:10d3, under e1000e) */
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ClaimDevice", "0000:01:00.1", NULL), ==, 0);
+        g_autofree char *i0 = info_of(f, NULL, "0000:01:00.1");
+        g_assert_nonnull(strstr(i0, "'owned'"));
+        g_autofree char *i1 = info_of(f, HARNESS_USER_ALICE, "0000:01:00.0");
+
+        /* both cards are swapped: 01:00.0 becomes an 8086:10d3, 01:00.1 a 1af4:1041 */
+        static const struct { const char *addr, *vendor, *device; unsigned char ids[4]; } swap[] = {
+                { "0000:01:00.0", "0x8086\n", "0x10d3\n", { 0x86, 0x80, 0xd3, 0x10 } },
+                { "0000:01:00.1", "0x1af4\n", "0x1041\n", { 0xf4, 0x1a, 0x41, 0x10 } },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(swap); i++) {
+                g_autofree char *v = attr_path(f, swap[i].addr, "vendor");
+                g_autofree char *d = attr_path(f, swap[i].addr, "device");
+                g_autofree char *c = attr_path(f, swap[i].addr, "config");
+                g_assert_true(g_file_set_contents(v, swap[i].vendor, -1, NULL));
+                g_assert_true(g_file_set_contents(d, swap[i].device, -1, NULL));
+                int fd = open(c, O_WRONLY | O_CLOEXEC);
+                g_assert_cmpint(fd, >=, 0);
+                g_assert_cmpint(pwrite(fd, swap[i].ids, 4, 0), ==, 4);
+                close(fd);
+        }
+        /* alice's rule says yes to 1af4 only: the card at 01:00.0 is an 8086 now */
+        g_autofree char *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), !=, 0);
+        assert_error(err, "org.freedesktop.DBus.Error.AccessDenied", "Not authorized");
+        assert_attr(f, "0000:01:00.0", "reset", "");
+        g_autofree char *log = daemon_log(f);
+        g_assert_nonnull(strstr(log, "0000:01:00.0 is not the device it was when last scanned"));
+        /* root's claim was of the card that left 01:00.1: gone with it */
+        g_autofree char *i2 = info_of(f, NULL, "0000:01:00.1");
+        g_assert_null(strstr(i2, "'owned'"));
+}
+
 /* Any reset of an SR-IOV PF touches its VFs: each must be the caller's or
  * idle, and polkit is told about them. */
 static void test_sriov_pf(Fixture *f, gconstpointer data) {
@@ -1718,6 +1781,8 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/attack/held-by-another-uid", attack_desc, test_held_by_another_uid);
         ADD_ON("/daemon/attack/sriov-pf", attack_desc, test_sriov_pf);
         ADD_ON("/daemon/attack/scan-trust", attack_desc, test_scan_trust);
+        ADD_ON("/daemon/attack/hot-swap-same-address", attack_desc, test_hot_swap_same_address);
+        ADD_ON("/daemon/attack/pid-reuse-hides-name", attack_desc, test_pid_reuse_hides_name);
         ADD_ON("/daemon/review/stale-claim", review_desc, test_review_stale_claim);
         ADD_ON("/daemon/review/claim-outlives-device", review_desc, test_review_claim_outlives_device);
         ADD_ON("/daemon/review/claim-takes-node", review_desc, test_review_claim_takes_node);
