@@ -106,11 +106,16 @@ static int scan_failed(int err, sd_bus_error *error) {
 /* A reset's first run, kept with its polkit question: the decision and
  * the proofs it was made with, valid while no rescan freed a device it
  * points to. The request makes it again right before the reset
- * (request.h), so deciding a third time in between would add nothing. */
+ * (request.h), so deciding a third time in between would add nothing -
+ * unless it rested on a /proc scan: polkit may have thought for minutes,
+ * and a holder that came meanwhile must be refused before the request is
+ * accepted (and ResetStarted goes out), so such a call decides again on a
+ * scan that started after the answer. */
 typedef struct KeptReset {
         Decision d;
         char **proven;
         uint64_t generation;
+        bool scanned;
 } KeptReset;
 
 static void kept_reset_free(void *p) {
@@ -128,6 +133,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         const Caller *caller = NULL;
         const char *address = NULL;
         uint32_t mask = 0;
+        Holders *holders = NULL;
         int r, scan_error = 0;
 
         r = sd_bus_message_read(call, "su", &address, &mask);
@@ -139,7 +145,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         /* polkit answered: the decision the question was asked for is kept */
         polkit_take(m->polkit, call, &answer);
         KeptReset *kept = answer.kept.data;
-        if (kept && kept->generation == m->topology_generation) {
+        if (kept && kept->generation == m->topology_generation && !kept->scanned) {
                 d = kept->d;
                 kept->d = (Decision) {};
                 proven = TAKE_PTR(kept->proven);
@@ -149,14 +155,16 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 if (fds)
                         r = read_proofs(m, call, &proven, error);
                 /* a reset is decided on a scan that started after the
-                 * call came: the call waits for one (an answer taken is
-                 * dropped then, and polkit asked again) */
-                Holders *holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
+                 * call came (or after polkit answered): the call waits for
+                 * one, its answer kept for the next run */
+                holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
                 if (r >= 0 && !scan_error)
                         r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask,
                                                                          .uid = caller->uid, .proven = proven,
                                                                          .holders = holders }, &d);
                 if (r == -EAGAIN) {
+                        if (answer.have && polkit_put_back(m->polkit, call, caller->uid, &answer) < 0)
+                                return -ENOMEM;
                         r = wait_for_scan(m, call, caller->uid, error);
                         if (r > 0)
                                 return r;
@@ -187,6 +195,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                         d = (Decision) {};
                         k->proven = TAKE_PTR(proven);
                         k->generation = m->topology_generation;
+                        k->scanned = holders != NULL;
                         return 1;
                 }
                 free(k);

@@ -85,6 +85,30 @@ void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret) {
                 }
 }
 
+int polkit_put_back(PolkitRegistry *r, sd_bus_message *call, uid_t uid, PolkitAnswer *answer) {
+        Query *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        q->sender = strdup(strempty(sd_bus_message_get_sender(call)));
+        if (!q->sender) {
+                free(q);
+                return -ENOMEM;
+        }
+        q->registry = r;
+        q->uid = uid;
+        q->call = sd_bus_message_ref(call);
+        q->done = true;   /* answered: counts against no limit */
+        q->answer = *answer;
+        q->answer.have = false;
+        *answer = (PolkitAnswer) {};
+        q->next = r->queries;
+        if (r->queries)
+                r->queries->prev = q;
+        r->queries = q;
+        r->n++;
+        return 0;
+}
+
 void polkit_cancel_pending(PolkitRegistry *r, const char *error_name, const char *message) {
         for (Query *q = r->queries, *next; q; q = next) {
                 next = q->next;

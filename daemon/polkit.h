@@ -61,6 +61,9 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
 /* Removes and returns the answer waiting for this message, if any. Call it
  * first thing in a handler that may authorize, so no answer is left behind. */
 void polkit_take(PolkitRegistry *r, sd_bus_message *call, PolkitAnswer *ret);
+/* Gives a taken answer back for the handler's next run, when the call must
+ * first wait for something else (a scan). *answer is emptied. */
+int polkit_put_back(PolkitRegistry *r, sd_bus_message *call, uid_t uid, PolkitAnswer *answer);
 
 /* 1: authorized; 0: asked, the handler runs again with the answer;
  * <0: refused or failed, with *error set (AccessDenied,

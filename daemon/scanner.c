@@ -15,6 +15,7 @@ struct Waiter {
         sd_bus_message *call;
         uid_t uid;
         bool satisfied;         /* its scan finished: the next get() of it uses the last scan */
+        int error;              /* ... or that scan failed (or never started) */
         uint64_t generation;    /* the scan it waits for */
         Waiter *next;
 };
@@ -77,12 +78,14 @@ static void waiter_free(Waiter *w) {
         free(w);
 }
 
-/* Puts every waiter of a finished scan back into its bus's read queue. */
-static void wake(Scanner *s, uint64_t generation) {
+/* Puts every waiter of a finished scan back into its bus's read queue,
+ * with the scan's error (0: the last scan is theirs). */
+static void wake(Scanner *s, uint64_t generation, int error) {
         for (Waiter *w = s->waiters; w; w = w->next) {
                 if (w->satisfied || w->generation > generation)
                         continue;
                 w->satisfied = true;
+                w->error = error;
                 int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->call), w->call);
                 if (r < 0)
                         log_warning_errno(r, "Cannot put a call back after a /proc scan: %m");
@@ -108,9 +111,12 @@ static int on_scan_done(sd_event_source *es, int fd, uint32_t revents, void *use
                 s->last_stamp = s->started_stamp;
         }
         /* the waiters run again: with this scan, or with its error */
-        wake(s, s->generation);
-        if (s->again && start_scan(s) < 0)
-                wake(s, s->generation + 1);
+        wake(s, s->generation, s->last_error);
+        /* those who came during it need one that started after them: if
+         * it cannot start, they get an error, never this older scan */
+        int r;
+        if (s->again && (r = start_scan(s)) < 0)
+                wake(s, s->generation + 1, r);
         return 0;
 }
 
@@ -179,11 +185,12 @@ Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_erro
         for (Waiter **p = &s->waiters; *p; p = &(*p)->next)
                 if ((*p)->call == call && (*p)->satisfied) {
                         Waiter *w = *p;
+                        int error = w->error;
                         *p = w->next;
                         waiter_free(w);
                         s->n_waiters--;
-                        *ret_error = s->last_error;
-                        return s->last_error < 0 ? NULL : s->last;
+                        *ret_error = error;
+                        return error < 0 ? NULL : s->last;
                 }
         if (fresh || !s->last)
                 return NULL;
