@@ -17,3 +17,5 @@ void host_parallel(void);
 void host_big(void);
 /* case-procscan.c, a fake /proc of 5,000 processes: procscan */
 void host_procscan(void);
+/* case-scheduler.c, no host (daemon/scheduler.c linked in): scheduler */
+void host_scheduler(void);

@@ -41,6 +41,7 @@ static const struct {
         { { "parallel", "onedomain" }, host_parallel },
         { { "big" }, host_big },
         { { "procscan" }, host_procscan },
+        { { "scheduler" }, host_scheduler },
 };
 
 Options options;
