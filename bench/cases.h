@@ -20,3 +20,5 @@ void host_procscan(void);
 /* case-hostile.c, the open-handle host on the real /proc: polkitflood,
  * fdflood */
 void host_hostile(void);
+/* case-scheduler.c, no host (daemon/scheduler.c linked in): scheduler */
+void host_scheduler(void);

@@ -42,6 +42,7 @@ static const struct {
         { { "big" }, host_big },
         { { "procscan" }, host_procscan },
         { { "polkitflood", "fdflood" }, host_hostile },
+        { { "scheduler" }, host_scheduler },
 };
 
 Options options;

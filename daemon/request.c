@@ -279,7 +279,13 @@ int request_queue_submit(RequestQueue *q, sd_bus_message *call, const Caller *ca
         r->accepted_at = now;
         limits_note_accepted(q->limits, caller->uid, now);
         request_audit(r, AUDIT_ACCEPTED, "queued", NULL);
-        return scheduler_submit(q->scheduler, &r->job);
+        k = scheduler_submit(q->scheduler, &r->job);
+        if (k < 0) {
+                /* the caller answers the call with the error */
+                request_audit(r, AUDIT_CANCELLED, SD_BUS_ERROR_NO_MEMORY, "cannot queue the reset");
+                request_free(r);
+        }
+        return k;
 }
 
 void request_queue_forget_sender(RequestQueue *q, const char *sender) {

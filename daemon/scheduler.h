@@ -17,9 +17,12 @@
  * and may stop it; run() on a worker thread; started() on the loop thread
  * once the worker exists; done() on the loop thread after the worker
  * finished (or prepare() said no). The scheduler knows nothing of D-Bus.
+ * Cost: a submit, a cancel or a completion takes O(path depth + reset domains
+ * below a link job), never O(queue length) (scheduler.c says why).
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 typedef struct Scheduler Scheduler;
@@ -35,9 +38,14 @@ struct SchedJob {
         void (*started)(SchedJob *j); /* loop thread, once the worker runs; may be NULL */
         void (*run)(SchedJob *j);   /* worker thread */
         void (*done)(SchedJob *j);  /* loop thread; the job may be freed in here */
-        /* private */
-        SchedJob *prev, *next;
-        bool running;
+        /* private (scheduler.c) */
+        SchedJob *prev, *next;             /* its domain's jobs, in arrival order */
+        SchedJob *link_prev, *link_next;   /* its domain's link jobs, in arrival order */
+        SchedJob *ready_prev, *ready_next; /* the ready FIFO */
+        struct SchedDomain *dom;
+        uint64_t seq;                      /* arrival number */
+        unsigned blockers;                 /* a queued head of its domain: domains holding it back */
+        bool running, ready;
         Scheduler *sched;
 };
 
@@ -59,5 +67,8 @@ int scheduler_cancel(Scheduler *s, SchedJob *j);
 void scheduler_set_max_parallel(Scheduler *s, unsigned max_parallel);
 unsigned scheduler_n_running(const Scheduler *s);
 unsigned scheduler_n_queued(const Scheduler *s);
+/* Internal steps taken so far (hash probes, domains visited, jobs started):
+ * for the tests and the benchmark, which check the cost per completion. */
+uint64_t scheduler_debug_steps(const Scheduler *s);
 /* true if a and b may not run at the same time */
 bool sched_domains_conflict(const char *a, bool a_link, const char *b, bool b_link);

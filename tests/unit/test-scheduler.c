@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "scheduler.h"
@@ -412,6 +413,465 @@ static void test_stress(void) {
         g_free(jobs);
 }
 
+/* ---- the model: the contract, checked from scratch after every step ------ */
+
+/* Jobs the test finishes one by one: run() waits until the test releases
+ * it. Whether a job may start is decided here from the tree alone (parent
+ * links, never the scheduler's paths or code): after every step, every pair
+ * of running jobs is checked, and every queued job that the contract lets
+ * start must have started unless max_parallel jobs run; at each start, no
+ * earlier conflicting job may be in and no conflicting job running. */
+typedef struct Model Model;
+
+typedef enum MState { M_QUEUED, M_RUNNING, M_GONE } MState;
+
+typedef struct MJob {
+        SchedJob job;
+        Model *m;
+        int id;                /* arrival order */
+        int node;
+        gboolean link;
+        gboolean refuse;       /* prepare() says no */
+        gboolean started;      /* started() was called */
+        gboolean done;         /* done() was called */
+        gboolean release;      /* run() may return; under the model's lock */
+        MState state;
+} MJob;
+
+struct Model {
+        Tree tree;
+        gboolean conflict[TREE_MAX][2][TREE_MAX][2]; /* tree_conflict(), once */
+        Scheduler *s;
+        unsigned max_parallel;
+        GPtrArray *all;        /* every job, by id (owns them) */
+        GPtrArray *in;         /* submitted, not done nor cancelled, arrival order */
+        GMutex lock;
+        GCond cond;
+        unsigned starts, refusals, completions, cancels, busy, unknown, max_changes, checks;
+};
+
+static gboolean m_conflict(const Model *m, const MJob *a, const MJob *b) {
+        return m->conflict[a->node][a->link][b->node][b->link];
+}
+
+static bool m_prepare(SchedJob *j) {
+        MJob *x = (MJob *) j;
+        Model *m = x->m;
+        unsigned running = 0;
+
+        if (x->state != M_QUEUED)
+                g_error("job %d starts twice", x->id);
+        for (guint i = 0; i < m->in->len; i++) {
+                MJob *y = g_ptr_array_index(m->in, i);
+                running += y->state == M_RUNNING;
+                if (y == x || !m_conflict(m, x, y))
+                        continue;
+                if (y->state == M_RUNNING)
+                        g_error("job %d (%s%s) starts while job %d (%s%s), conflicting, runs", x->id,
+                                m->tree.node[x->node].path, x->link ? ", link" : "", y->id,
+                                m->tree.node[y->node].path, y->link ? ", link" : "");
+                if (y->id < x->id)
+                        g_error("job %d (%s%s) starts before job %d (%s%s), earlier and conflicting", x->id,
+                                m->tree.node[x->node].path, x->link ? ", link" : "", y->id,
+                                m->tree.node[y->node].path, y->link ? ", link" : "");
+        }
+        if (running >= m->max_parallel)
+                g_error("job %d starts with %u running, max_parallel %u", x->id, running, m->max_parallel);
+        x->state = M_RUNNING;
+        m->starts++;
+        m->refusals += x->refuse;
+        return !x->refuse;
+}
+
+static void m_started(SchedJob *j) {
+        MJob *x = (MJob *) j;
+        g_assert_true(x->state == M_RUNNING && !x->refuse && !x->started);
+        x->started = TRUE;
+}
+
+static void m_run(SchedJob *j) {
+        MJob *x = (MJob *) j;
+        g_mutex_lock(&x->m->lock);
+        while (!x->release)
+                g_cond_wait(&x->m->cond, &x->m->lock);
+        g_mutex_unlock(&x->m->lock);
+}
+
+static void m_done(SchedJob *j) {
+        MJob *x = (MJob *) j;
+        g_assert_true(x->state == M_RUNNING && !x->done);
+        g_assert_true(x->refuse || x->started);
+        x->state = M_GONE;
+        x->done = TRUE;
+        g_assert_true(g_ptr_array_remove(x->m->in, x));
+}
+
+static void model_init(Model *m, unsigned max_parallel) {
+        for (int a = 0; a < m->tree.n; a++)
+                for (int b = 0; b < m->tree.n; b++)
+                        for (int k = 0; k < 4; k++)
+                                m->conflict[a][k & 1][b][k >> 1] = tree_conflict(&m->tree, a, k & 1, b, k >> 1);
+        m->max_parallel = max_parallel;
+        m->all = g_ptr_array_new_with_free_func(g_free);
+        m->in = g_ptr_array_new();
+        g_mutex_init(&m->lock);
+        g_cond_init(&m->cond);
+        g_assert_cmpint(sd_event_new(&loop), >=, 0);
+        g_assert_cmpint(scheduler_new(loop, max_parallel, &m->s), ==, 0);
+}
+
+/* Runs the loop until no job that prepare() stopped waits for its done(). */
+static void model_settle(Model *m) {
+        for (;;) {
+                gboolean waiting = FALSE;
+                for (guint i = 0; i < m->in->len && !waiting; i++) {
+                        MJob *x = g_ptr_array_index(m->in, i);
+                        waiting = x->state == M_RUNNING && x->refuse;
+                }
+                if (!waiting)
+                        return;
+                if (sd_event_run(loop, 5 * G_USEC_PER_SEC) <= 0)
+                        g_error("a stopped job got no done() within 5 s");
+        }
+}
+
+/* The contract, from scratch. */
+static void model_check(Model *m) {
+        unsigned running = 0, queued = 0;
+        m->checks++;
+        for (guint i = 0; i < m->in->len; i++) {
+                MJob *x = g_ptr_array_index(m->in, i);
+                running += x->state == M_RUNNING;
+                queued += x->state == M_QUEUED;
+                if (i > 0)
+                        g_assert_cmpint(((MJob *) g_ptr_array_index(m->in, i - 1))->id, <, x->id);
+        }
+        g_assert_cmpuint(scheduler_n_running(m->s), ==, running);
+        g_assert_cmpuint(scheduler_n_queued(m->s), ==, queued);
+        for (guint i = 0; i < m->in->len; i++) {
+                MJob *x = g_ptr_array_index(m->in, i);
+                gboolean may = x->state == M_QUEUED;
+                for (guint k = 0; k < m->in->len; k++) {
+                        MJob *y = g_ptr_array_index(m->in, k);
+                        if (y == x || !m_conflict(m, x, y))
+                                continue;
+                        if (x->state == M_RUNNING && y->state == M_RUNNING)
+                                g_error("jobs %d and %d conflict and run together", x->id, y->id);
+                        if (y->state == M_RUNNING || y->id < x->id)
+                                may = FALSE;
+                }
+                if (may && running < m->max_parallel)
+                        g_error("job %d (%s%s) may start and only %u of %u run", x->id,
+                                m->tree.node[x->node].path, x->link ? ", link" : "", running, m->max_parallel);
+        }
+}
+
+static MJob *model_submit(Model *m, int node, gboolean link, gboolean refuse) {
+        MJob *x = g_new0(MJob, 1);
+        *x = (MJob) {
+                .job = { .domain = m->tree.node[node].path, .link = link, .prepare = m_prepare,
+                         .started = m_started, .run = m_run, .done = m_done },
+                .m = m, .id = (int) m->all->len, .node = node, .link = link, .refuse = refuse, .state = M_QUEUED,
+        };
+        g_ptr_array_add(m->all, x);
+        g_ptr_array_add(m->in, x);
+        g_assert_cmpint(scheduler_submit(m->s, &x->job), ==, 0);
+        model_settle(m);
+        model_check(m);
+        return x;
+}
+
+static void model_cancel(Model *m, MJob *x) {
+        MState before = x->state;
+        /* a queued job is gone before the call returns: what it held back
+         * may start inside it */
+        if (before == M_QUEUED) {
+                x->state = M_GONE;
+                g_assert_true(g_ptr_array_remove(m->in, x));
+        }
+        int r = scheduler_cancel(m->s, &x->job);
+        if (before == M_QUEUED) {
+                g_assert_cmpint(r, ==, 0);
+                m->cancels++;
+        } else if (before == M_RUNNING) {
+                g_assert_cmpint(r, ==, -EBUSY);
+                m->busy++;
+        } else {
+                g_assert_cmpint(r, ==, -ENOENT);
+                m->unknown++;
+        }
+        model_settle(m);
+        model_check(m);
+}
+
+/* Lets a running job's run() return and waits for its done(). */
+static void model_complete(Model *m, MJob *x) {
+        g_assert_true(x->state == M_RUNNING && !x->refuse);
+        g_mutex_lock(&m->lock);
+        x->release = TRUE;
+        g_cond_broadcast(&m->cond);
+        g_mutex_unlock(&m->lock);
+        while (!x->done)
+                if (sd_event_run(loop, 5 * G_USEC_PER_SEC) <= 0)
+                        g_error("job %d got no done() within 5 s of its release", x->id);
+        m->completions++;
+        model_settle(m);
+        model_check(m);
+}
+
+static void model_set_max(Model *m, unsigned max_parallel) {
+        m->max_parallel = max_parallel;
+        scheduler_set_max_parallel(m->s, max_parallel);
+        m->max_changes++;
+        model_settle(m);
+        model_check(m);
+}
+
+static MJob *model_pick(Model *m, GRand *rand, MState state) {
+        MJob *pick[256];
+        unsigned n = 0;
+        for (guint i = 0; i < m->in->len && n < G_N_ELEMENTS(pick); i++) {
+                MJob *x = g_ptr_array_index(m->in, i);
+                if (x->state == state && !(state == M_RUNNING && x->refuse))
+                        pick[n++] = x;
+        }
+        return n ? pick[g_rand_int_range(rand, 0, (gint32) n)] : NULL;
+}
+
+/* Completes everything (no job starves), then frees it all. */
+static void model_finish(Model *m) {
+        while (m->in->len > 0) {
+                MJob *x = NULL;
+                for (guint i = 0; i < m->in->len && !x; i++)
+                        if (((MJob *) g_ptr_array_index(m->in, i))->state == M_RUNNING)
+                                x = g_ptr_array_index(m->in, i);
+                if (!x)
+                        g_error("%u jobs in, none running", m->in->len);
+                model_complete(m, x);
+        }
+        g_assert_cmpuint(scheduler_n_running(m->s), ==, 0);
+        g_assert_cmpuint(scheduler_n_queued(m->s), ==, 0);
+        m->s = scheduler_free(m->s);
+        loop = sd_event_unref(loop);
+        g_ptr_array_unref(m->in);
+        g_ptr_array_unref(m->all);
+        g_mutex_clear(&m->lock);
+        g_cond_clear(&m->cond);
+}
+
+/* As the daemon stops (request_queue_free()): the queued jobs are
+ * cancelled, newest first, which starts nothing (an earlier job never
+ * waits for a later one); then scheduler_drain() waits for the running
+ * ones, calls their done() and starts nothing either. */
+static void model_drain(Model *m) {
+        unsigned starts = m->starts;
+        for (guint i = m->in->len; i-- > 0;) {
+                MJob *x = g_ptr_array_index(m->in, i);
+                if (x->state != M_QUEUED)
+                        continue;
+                x->state = M_GONE;
+                g_ptr_array_remove_index(m->in, i);
+                g_assert_cmpint(scheduler_cancel(m->s, &x->job), ==, 0);
+        }
+        g_assert_cmpuint(m->starts, ==, starts);
+        g_assert_cmpuint(scheduler_n_queued(m->s), ==, 0);
+        g_mutex_lock(&m->lock);
+        for (guint i = 0; i < m->in->len; i++)
+                ((MJob *) g_ptr_array_index(m->in, i))->release = TRUE;
+        g_cond_broadcast(&m->cond);
+        g_mutex_unlock(&m->lock);
+        scheduler_drain(m->s);
+        g_assert_cmpuint(m->starts, ==, starts);
+        g_assert_cmpuint(scheduler_n_running(m->s), ==, 0);
+        g_assert_cmpuint(m->in->len, ==, 0);
+}
+
+/* A random tree of n domains below two root complexes whose names extend
+ * one another; a third of the nodes are named as a sibling plus "1" (a
+ * name prefix, not an ancestor). */
+static void tree_random(Tree *t, GRand *rand, int n) {
+        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        t->n = 0;
+        tree_add(t, -1, "pci0000:0");
+        tree_add(t, -1, "pci0000:00");
+        while (t->n < n) {
+                int parent = g_rand_int_range(rand, 0, t->n), sibling = -1;
+                char name[64];
+                for (int a = 0; a < t->n; a++)
+                        if (t->node[a].parent == parent && (sibling < 0 || g_rand_boolean(rand)))
+                                sibling = a;
+                if (sibling >= 0 && g_rand_int_range(rand, 0, 3) == 0)
+                        g_snprintf(name, sizeof name, "%s1", strrchr(t->node[sibling].path, '/') + 1);
+                else
+                        g_snprintf(name, sizeof name, "0000:%02x:%02x.%d", parent, t->n, g_rand_int_range(rand, 0, 8));
+                g_autofree char *path = g_strdup_printf("%s/%s", t->node[parent].path, name);
+                if (strlen(path) >= sizeof t->node[0].path || !g_hash_table_add(seen, g_steal_pointer(&path)))
+                        continue;
+                tree_add(t, parent, name);
+        }
+}
+
+/* Thousands of random submits, cancels, completions and max_parallel
+ * changes over random trees, the contract checked after each. */
+static void test_model_random(void) {
+        enum { SEEDS = 6, STEPS = 2500 };
+        for (guint32 seed = 1; seed <= SEEDS; seed++) {
+                GRand *rand = g_rand_new_with_seed(seed);
+                Model *m = g_new0(Model, 1);
+                tree_random(&m->tree, rand, g_rand_int_range(rand, 6, 20));
+                model_init(m, (unsigned) g_rand_int_range(rand, 1, 6));
+                unsigned peak = 0, link_jobs = 0;
+                for (int step = 0; step < STEPS; step++) {
+                        int op = g_rand_int_range(rand, 0, 100);
+                        MJob *x = NULL;
+                        peak = MAX(peak, m->in->len);
+                        if (op < (m->in->len < 40 ? 45 : 20)) {
+                                gboolean link = g_rand_int_range(rand, 0, 3) == 0;
+                                link_jobs += link;
+                                model_submit(m, g_rand_int_range(rand, 0, m->tree.n), link,
+                                             g_rand_int_range(rand, 0, 10) == 0);
+                        } else if (op < 75) {
+                                if ((x = model_pick(m, rand, M_RUNNING)))
+                                        model_complete(m, x);
+                        } else if (op < 88) {
+                                if ((x = model_pick(m, rand, M_QUEUED)))
+                                        model_cancel(m, x);
+                        } else if (op < 94) {
+                                /* any job: running (-EBUSY), gone (-ENOENT) or queued */
+                                if (!(g_rand_boolean(rand) && (x = model_pick(m, rand, M_RUNNING))) && m->all->len)
+                                        x = g_ptr_array_index(m->all, g_rand_int_range(rand, 0, (gint32) m->all->len));
+                                if (x)
+                                        model_cancel(m, x);
+                        } else
+                                model_set_max(m, (unsigned) g_rand_int_range(rand, 1, 7));
+                }
+                g_test_message("seed %u: %d domains, %u jobs (%u link), peak %u in; %u starts (%u stopped by "
+                               "prepare), %u completions, %u cancels, %u -EBUSY, %u -ENOENT, %u max_parallel "
+                               "changes, %u checks",
+                               seed, m->tree.n, m->all->len, link_jobs, peak, m->starts, m->refusals, m->completions,
+                               m->cancels, m->busy, m->unknown, m->max_changes, m->checks);
+                g_assert_cmpuint(m->cancels, >, 0);
+                g_assert_cmpuint(m->busy, >, 0);
+                g_assert_cmpuint(m->refusals, >, 0);
+                g_assert_cmpuint(peak, >=, 20);
+                if (seed % 2 == 0)
+                        model_drain(m);
+                model_finish(m);
+                g_free(m);
+                g_rand_free(rand);
+        }
+}
+
+/* The case per-job dependencies get wrong: at bridge A a link reset K runs,
+ * a function reset N and a link reset X wait behind it, and J below A waits
+ * for X (the last link reset at A). X is cancelled: J must still wait for
+ * K, which X only reached through N, with which J does not conflict. */
+static void test_model_cancel_link(void) {
+        Model *m = g_new0(Model, 1);
+        int root = tree_add(&m->tree, -1, "pci0000:00");
+        int a = tree_add(&m->tree, root, "0000:00:01.0");
+        int c = tree_add(&m->tree, a, "0000:01:00.0");
+        int other = tree_add(&m->tree, root, "0000:00:01.01");
+        model_init(m, 8);
+
+        MJob *k = model_submit(m, a, TRUE, FALSE);
+        MJob *n = model_submit(m, a, FALSE, FALSE);
+        MJob *x = model_submit(m, a, TRUE, FALSE);
+        MJob *j = model_submit(m, c, FALSE, FALSE);
+        MJob *o = model_submit(m, other, TRUE, FALSE);
+        g_assert_true(k->state == M_RUNNING && o->state == M_RUNNING);
+        g_assert_true(n->state == M_QUEUED && x->state == M_QUEUED && j->state == M_QUEUED);
+        model_cancel(m, x);
+        g_assert_true(j->state == M_QUEUED);
+        model_complete(m, k);
+        /* N and J do not conflict: both start */
+        g_assert_true(n->state == M_RUNNING && j->state == M_RUNNING);
+        /* a link reset at A now waits for both, and holds off what comes after */
+        MJob *l = model_submit(m, a, TRUE, FALSE);
+        MJob *j2 = model_submit(m, c, FALSE, FALSE);
+        model_complete(m, n);
+        g_assert_true(l->state == M_QUEUED);
+        model_cancel(m, l);
+        /* J2 waited for L and for J, not any more for L */
+        g_assert_true(j2->state == M_QUEUED);
+        model_complete(m, j);
+        g_assert_true(j2->state == M_RUNNING);
+        model_finish(m);
+        g_free(m);
+}
+
+/* ---- the cost per step does not grow with the queue ---------------------- */
+
+static unsigned scale_done, scale_expected;
+
+static void scale_run(SchedJob *j) {
+}
+
+/* Ends each job before its worker: the scheduler's own work, without
+ * 10,000 thread starts (slow under the sanitizers). */
+static bool scale_stop(SchedJob *j) {
+        return false;
+}
+
+static void scale_job_done(SchedJob *j) {
+        if (++scale_done == scale_expected)
+                sd_event_exit(loop, 0);
+}
+
+/* n jobs round robin over `domains` domains, bridges of ten: the bridge
+ * itself (link resets) and nine domains below it (function resets). The
+ * scheduler's steps per submit and per completion. */
+static void scale_measure(unsigned n, unsigned domains, double *per_submit, double *per_completion, double *ms) {
+        SchedJob *jobs = g_new0(SchedJob, n);
+        char **paths = g_new0(char *, domains);
+        Scheduler *s = NULL;
+
+        for (unsigned d = 0; d < domains; d++) {
+                unsigned bridge = d / 10, slot = d % 10;
+                g_autofree char *b = g_strdup_printf("pci0000:00/0000:00:%02x.%u", bridge / 8 + 1, bridge % 8);
+                paths[d] = slot == 0 ? g_steal_pointer(&b)
+                                     : g_strdup_printf("%s/0000:%02x:00.%u", b, bridge + 1, slot - 1);
+        }
+        for (unsigned i = 0; i < n; i++)
+                jobs[i] = (SchedJob) { .domain = paths[i % domains], .link = i % domains % 10 == 0,
+                                       .prepare = scale_stop, .run = scale_run, .done = scale_job_done };
+        g_assert_cmpint(sd_event_new(&loop), >=, 0);
+        g_assert_cmpint(scheduler_new(loop, 8, &s), ==, 0);
+        scale_done = 0;
+        scale_expected = n;
+        gint64 t0 = g_get_monotonic_time();
+        uint64_t s0 = scheduler_debug_steps(s);
+        for (unsigned i = 0; i < n; i++)
+                g_assert_cmpint(scheduler_submit(s, &jobs[i]), ==, 0);
+        uint64_t s1 = scheduler_debug_steps(s);
+        g_assert_cmpint(sd_event_loop(loop), ==, 0);
+        uint64_t s2 = scheduler_debug_steps(s);
+        *ms = (double) (g_get_monotonic_time() - t0) / 1000;
+        g_assert_cmpuint(scheduler_n_queued(s), ==, 0);
+        scheduler_free(s);
+        loop = sd_event_unref(loop);
+        *per_submit = (double) (s1 - s0) / n;
+        *per_completion = (double) (s2 - s1) / n;
+        for (unsigned d = 0; d < domains; d++)
+                g_free(paths[d]);
+        g_free(paths);
+        g_free(jobs);
+}
+
+static void test_scaling(void) {
+        static const struct { unsigned n, domains; } runs[] = { { 100, 10 }, { 10000, 1000 }, { 10000, 10 } };
+        double submit[3], completion[3], ms[3];
+        for (size_t i = 0; i < G_N_ELEMENTS(runs); i++) {
+                scale_measure(runs[i].n, runs[i].domains, &submit[i], &completion[i], &ms[i]);
+                g_test_message("%u jobs over %u domains: %.1f steps per submit, %.1f per completion, %.0f ms",
+                               runs[i].n, runs[i].domains, submit[i], completion[i], ms[i]);
+        }
+        for (size_t i = 1; i < G_N_ELEMENTS(runs); i++) {
+                g_assert_cmpfloat(submit[i], <=, 3 * submit[0]);
+                g_assert_cmpfloat(completion[i], <=, 3 * completion[0]);
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/scheduler/conflict-rules", test_conflict_rules);
@@ -421,5 +881,8 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scheduler/max-parallel", test_max_parallel);
         g_test_add_func("/scheduler/cancel-queued", test_cancel_queued);
         g_test_add_func("/scheduler/stress", test_stress);
+        g_test_add_func("/scheduler/model-random", test_model_random);
+        g_test_add_func("/scheduler/model-cancel-link", test_model_cancel_link);
+        g_test_add_func("/scheduler/scaling", test_scaling);
         return g_test_run();
 }
