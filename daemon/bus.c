@@ -90,8 +90,8 @@ static int read_proofs(Manager *m, sd_bus_message *call, char ***proven, sd_bus_
 
 /* The decision needs a /proc scan: the call waits for one (off the loop)
  * and runs again. */
-static int wait_for_scan(Manager *m, sd_bus_message *call, uid_t uid, sd_bus_error *error) {
-        int r = scanner_wait(m->scanner, call, uid);
+static int wait_for_scan(Manager *m, sd_bus_message *call, uid_t uid, bool fresh, sd_bus_error *error) {
+        int r = scanner_wait(m->scanner, call, uid, fresh);
         if (r == -EBUSY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many calls wait for a scan of open files; try again shortly");
@@ -165,7 +165,7 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                 if (r == -EAGAIN) {
                         if (answer.have && polkit_put_back(m->polkit, call, caller->uid, &answer) < 0)
                                 return -ENOMEM;
-                        r = wait_for_scan(m, call, caller->uid, error);
+                        r = wait_for_scan(m, call, caller->uid, true, error);
                         if (r > 0)
                                 return r;
                 }
@@ -246,7 +246,7 @@ static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_erro
         r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
                                                          .holders = holders }, &d);
         if (r == -EAGAIN)
-                return wait_for_scan(m, call, caller->uid, error);
+                return wait_for_scan(m, call, caller->uid, false, error);
         if (r < 0)
                 return r;
         if (d.error)
@@ -329,7 +329,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         if (r >= 0 && !scan_error && !e && claims_get(m->claims, dev->name, &holder) < 0)
                 r = claim_allowed(m, dev, caller->uid, holders, error);
         if (r == -EAGAIN && caller) {
-                r = wait_for_scan(m, call, caller->uid, error);
+                r = wait_for_scan(m, call, caller->uid, true, error);
                 if (r > 0)
                         return r;
         }
@@ -464,7 +464,7 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
 
                 r = decision_describe_device(&m->decide, d, caller->uid, holders, &v, &scopes, &methods);
                 if (r == -EAGAIN)
-                        return wait_for_scan(m, call, caller->uid, error);
+                        return wait_for_scan(m, call, caller->uid, false, error);
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'r', type);
                 if (r >= 0)

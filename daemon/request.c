@@ -112,22 +112,19 @@ static bool request_prepare(SchedJob *j) {
         _cleanup_(decision_done) Decision d = {};
         _cleanup_free_ char *why = NULL;
 
-        /* The loop cannot wait here: the last scan decides (the executor
-         * checks ownership on a fresh one right before the reset anyway);
-         * only if there never was one is it scanned for, here. */
-        _cleanup_(holders_freep) Holders *own = NULL;
+        /* The loop cannot wait here, nor scan /proc (its cost is what
+         * strangers hold): the last scan decides, and the executor checks
+         * ownership on a fresh one right before the reset anyway. With no
+         * scan at all (a device became stub-bound while the request
+         * waited, and no scan ever succeeded) the request fails. */
         DecisionInput in = { .address = r->exec.target.name, .mask = r->mask, .uid = r->exec.uid,
                              .proven = r->exec.proven, .holders = scanner_last(q->scanner) };
         int k = decision_make(q->decide, &in, &d);
-        if (k == -EAGAIN) {
-                decision_done(&d);
-                k = holders_scan(q->exec->ownership.proc_root, q->exec->ownership.sysfs_root, &own);
-                in.holders = own;
-                if (k >= 0)
-                        k = decision_make(q->decide, &in, &d);
-        }
         ExecStatus status = EXEC_OK;
-        if (k < 0)
+        if (k == -EAGAIN)
+                status = EXEC_BUSY, why = strjoin_printf("%s changed while the request was queued and who holds it "
+                                                         "open is not known yet; try again", r->exec.target.name);
+        else if (k < 0)
                 status = EXEC_FAILED, why = strjoin_printf("cannot decide about %s again before its reset: %s",
                                                            r->exec.target.name, strerror(-k));
         else if (d.error && streq(d.error, PCRESET1_ERROR_NO_SUCH_DEVICE))

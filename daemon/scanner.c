@@ -205,7 +205,7 @@ Holders *scanner_last(Scanner *s) {
         return s->last;
 }
 
-int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid) {
+int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid, bool fresh) {
         unsigned mine = 0;
         for (Waiter *w = s->waiters; w; w = w->next)
                 mine += w->uid == uid;
@@ -224,7 +224,11 @@ int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid) {
                         return r;
                 }
                 w->generation = s->generation;
-        } else {
+        } else if (!fresh)
+                /* an informational call: a scan a little older than the
+                 * call will do (it may trust one seconds old anyway) */
+                w->generation = s->generation;
+        else {
                 /* the running scan may have passed what this call needs */
                 s->again = true;
                 w->generation = s->generation + 1;

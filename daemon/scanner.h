@@ -52,10 +52,11 @@ Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_erro
 /* The last scan whatever its age (NULL if none yet): for a decision that
  * cannot wait, when a fresh check follows anyway. */
 Holders *scanner_last(Scanner *s);
-/* Keeps call (of uid) until a scan that starts from now on finished, then
- * puts it back into the read queue. 0, or -EBUSY with
- * SCANNER_MAX_WAITERS_PER_UID of uid's or SCANNER_MAX_WAITERS waiting. */
-int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid);
+/* Keeps call (of uid) until a scan finished, then puts it back into the
+ * read queue: one that starts from now on if fresh, else also one already
+ * running. 0, or -EBUSY with SCANNER_MAX_WAITERS_PER_UID of uid's or
+ * SCANNER_MAX_WAITERS waiting. */
+int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid, bool fresh);
 /* The caller left: its waiting calls are dropped. */
 void scanner_forget_sender(Scanner *s, const char *sender);
 unsigned scanner_n_waiting(const Scanner *s);

@@ -73,8 +73,12 @@ static void note_event(VfioWatch *w, const struct inotify_event *ev) {
                 w->changes++;
                 return;
         }
-        /* a directory's own open (a readdir) is no node's */
-        if (ev->wd != w->wd_root && ev->len == 0 && (ev->mask & (IN_OPEN | IN_CLOSE)))
+        /* Opens anyone may make are no node changing hands: a directory's
+         * (a readdir of vfio/ or vfio/devices/), and the container's
+         * (/dev/vfio/vfio is 0666 and holds no device). Otherwise any user
+         * could end the trust in every scan at will. */
+        if ((ev->mask & (IN_OPEN | IN_CLOSE)) &&
+            ((ev->mask & IN_ISDIR) || ev->len == 0 || (ev->wd == w->wd_vfio && streq(ev->name, "vfio"))))
                 return;
         /* of <dev> itself only vfio/ matters */
         if (ev->wd == w->wd_root && !(ev->len > 0 && streq(ev->name, "vfio")))
@@ -82,10 +86,19 @@ static void note_event(VfioWatch *w, const struct inotify_event *ev) {
         w->changes++;
 }
 
+/* At most this many reads per drain: the loop must not spend long here
+ * while users open and close their nodes; what is left counts as a change
+ * (and is read by the next drain). */
+#define DRAIN_MAX_READS 8
+
 static void drain(VfioWatch *w) {
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 
-        for (;;) {
+        for (unsigned i = 0;; i++) {
+                if (i == DRAIN_MAX_READS) {
+                        w->changes++;
+                        return;
+                }
                 ssize_t n = read(w->fd, buf, sizeof buf);
                 if (n < 0 && errno == EINTR)
                         continue;

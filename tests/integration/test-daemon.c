@@ -1214,7 +1214,12 @@ static void test_scan_trust(Fixture *f, gconstpointer data) {
         g_autofree char *shown = g_build_filename(root, "proc/5100", NULL);
         g_autofree char *hidden = g_build_filename(root, "proc/.5100", NULL);
         g_autofree char *touch = g_build_filename(root, "dev/vfio/touch", NULL);
+        g_autofree char *vdir = g_build_filename(root, "dev/vfio", NULL);
+        g_autofree char *container = g_build_filename(root, "dev/vfio/vfio", NULL);
         g_assert_true(g_file_set_contents(touch, "", 0, NULL));
+        /* the container, which anyone may open on a real host: a file here */
+        g_assert_cmpint(unlink(container), ==, 0);
+        g_assert_true(g_file_set_contents(container, "", 0, NULL));
         g_assert_cmpint(rename(shown, hidden), ==, 0);   /* bob's holder is not there yet */
         start_daemon(f);
         harness_set_rules(f->h, rules_attack);
@@ -1237,6 +1242,17 @@ static void test_scan_trust(Fixture *f, gconstpointer data) {
         g_usleep(300 * 1000);
         g_autofree char *i4 = info_of(f, HARNESS_USER_ALICE, "0000:02:00.0");
         g_assert_nonnull(strstr(i4, "'busy'"));
+        /* what any user may open ends no trust: the directory, the container */
+        g_autoptr(GDir) dir = g_dir_open(vdir, 0, NULL);
+        g_assert_nonnull(dir);
+        while (g_dir_read_name(dir))
+                ;
+        g_clear_pointer(&dir, g_dir_close);
+        int cfd = open(container, O_RDONLY | O_CLOEXEC);
+        g_assert_cmpint(cfd, >=, 0);
+        close(cfd);
+        g_autofree char *i4b = info_of(f, HARNESS_USER_ALICE, "0000:02:00.0");
+        g_assert_nonnull(strstr(i4b, "'busy'"));
         /* an open and close of anything in <dev>/vfio: scanned again */
         int fd = open(touch, O_RDONLY | O_CLOEXEC);
         g_assert_cmpint(fd, >=, 0);
