@@ -19,6 +19,15 @@ typedef struct RdevCache {
         VfioNode node;
 } RdevCache;
 
+/* The mounts of one process that serve no device node, read once per
+ * process and scan however many of its fds we are denied: a user may hold
+ * thousands of such fds and make thousands of mounts. */
+typedef struct NoDevMounts {
+        pid_t pid;                 /* 0: not read */
+        unsigned long *ids;        /* sorted */
+        size_t n;
+} NoDevMounts;
+
 struct Holders {
         Holder *items;
         size_t n;
@@ -27,7 +36,9 @@ struct Holders {
         const char *sysfs_root;
         RdevCache *cache;
         size_t n_cache;
+        NoDevMounts nodev;
 };
+
 
 Holders *holders_free(Holders *h) {
         if (!h)
@@ -36,9 +47,11 @@ Holders *holders_free(Holders *h) {
                 free(h->items[i].device);
         free(h->items);
         free(h->cache);
+        free(h->nodev.ids);
         free(h);
         return NULL;
 }
+
 
 unsigned holders_n_tables(const Holders *h) {
         return h ? h->n_tables : 0;
@@ -120,40 +133,67 @@ static int read_fdinfo(int infofd, const char *fd, const char *key, char **ret) 
         return -ENOENT;
 }
 
-/* Whether the mount an fd lives on is nodev (mount id from fdinfo, options
- * from the process' mountinfo): no device node there can be opened, so an
- * fd on it holds no device. A user's FUSE mount is nodev, and denies us
- * its files: that must not make every device look held (fail closed is
- * for what we cannot tell, and this we can). */
-static bool on_nodev_mount(const char *proc_root, const char *pid, int infofd, const char *fd) {
-        _cleanup_free_ char *mnt = NULL, *p = strjoin_printf("%s/%s/mountinfo", proc_root, pid);
-        _cleanup_fclose_ FILE *f = NULL;
-        char line[4096];
+static int cmp_ulong(const void *a, const void *b) {
+        unsigned long x = *(const unsigned long *) a, y = *(const unsigned long *) b;
+        return x < y ? -1 : x > y;
+}
 
-        if (!p || read_fdinfo(infofd, fd, "mnt_id", &mnt) < 0 || !mnt || !(f = fopen(p, "re")))
-                return false;
-        unsigned long want = strtoul(mnt, NULL, 10);
-        while (fgets(line, sizeof line, f)) {
+/* The ids of the mounts in pid's mountinfo on which no device node can be
+ * opened: nodev ones, and FUSE ones. A FUSE mount that denies us (root) its
+ * files was made by fusermount for a user (always nodev) or inside a user
+ * namespace (its user_id= then reads 0, relative to that namespace, and
+ * the kernel makes every such superblock nodev without saying so here);
+ * only a FUSE mount that denies us is asked about. */
+static int read_nodev_mounts(const char *proc_root, const char *pid, NoDevMounts *m) {
+        _cleanup_free_ char *p = strjoin_printf("%s/%s/mountinfo", proc_root, pid), *line = NULL;
+        size_t size = 0;
+
+        free(m->ids);
+        *m = (NoDevMounts) { .pid = atoi(pid) };
+        if (!p)
+                return -ENOMEM;
+        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        if (!f)
+                return 0;   /* gone, or a fake /proc without one: nothing is nodev */
+        while (getline(&line, &size, f) > 0) {
                 unsigned long id;
-                char opts[1024];
+                char opts[1024], fstype[64];
                 /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE SUPEROPTIONS */
-                if (sscanf(line, "%lu %*u %*s %*s %*s %1023s", &id, opts) != 2 || id != want)
+                if (sscanf(line, "%lu %*u %*s %*s %*s %1023s", &id, opts) != 2)
                         continue;
-                if (strstr(opts, "nodev"))
-                        return true;
-                /* a FUSE file system a non-root user mounted (fusermount, or
-                 * in a user namespace, whose mounts the kernel makes nodev
-                 * without saying so here) serves no usable device node */
                 const char *sep = strstr(line, " - ");
-                char fstype[64], super[1024];
-                unsigned long owner;
-                if (sep && sscanf(sep, " - %63s %*s %1023s", fstype, super) == 2 && startswith(fstype, "fuse")) {
-                        const char *u = strstr(super, "user_id=");
-                        return u && sscanf(u, "user_id=%lu", &owner) == 1 && owner != 0;
+                bool fuse = sep && sscanf(sep, " - %63s", fstype) == 1 && startswith(fstype, "fuse");
+                if (!fuse && !strstr(opts, "nodev"))
+                        continue;
+                if (m->n % 64 == 0) {
+                        unsigned long *ids = reallocarray(m->ids, m->n + 64, sizeof *ids);
+                        if (!ids)
+                                return -ENOMEM;
+                        m->ids = ids;
                 }
-                return false;
+                m->ids[m->n++] = id;
         }
-        return false;
+        qsort(m->ids, m->n, sizeof *m->ids, cmp_ulong);
+        return 0;
+}
+
+/* Whether the fd lives on a mount that serves no device node (its mount
+ * id from fdinfo): an fd there holds no device. A user's FUSE mount denies
+ * us its files: that must not make every device look held (fail closed is
+ * for what we cannot tell, and this we can). */
+static int on_nodev_mount(Holders *h, const char *proc_root, const char *pid, int infofd, const char *fd,
+                          bool *ret) {
+        _cleanup_free_ char *mnt = NULL;
+        int r;
+
+        *ret = false;
+        if (read_fdinfo(infofd, fd, "mnt_id", &mnt) < 0 || !mnt)
+                return 0;
+        if (h->nodev.pid != atoi(pid) && (r = read_nodev_mounts(proc_root, pid, &h->nodev)) < 0)
+                return r;
+        unsigned long want = strtoul(mnt, NULL, 10);
+        *ret = bsearch(&want, h->nodev.ids, h->nodev.n, sizeof want, cmp_ulong) != NULL;
+        return 0;
 }
 
 /* O_PATH fds cannot use a device. Unknown flags count as a real open. */
@@ -221,8 +261,13 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
                         const VfioNode *node = NULL;
                         if (statx(dfd, de->d_name, AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
                                 int e = errno;
-                                if (e == ENOENT || ((e == EACCES || e == EPERM) &&
-                                                    on_nodev_mount(proc_root, pid, infofd, de->d_name)))
+                                bool nodev = false;
+                                if (e == ENOENT)
+                                        continue;
+                                if ((e == EACCES || e == EPERM) &&
+                                    (r = on_nodev_mount(h, proc_root, pid, infofd, de->d_name, &nodev)) < 0)
+                                        return r;
+                                if (nodev)
                                         continue;
                                 return add_unreadable(h, proc_root, pid, e);
                         }
@@ -250,20 +295,29 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
 /* A VFIO device region mapped and its fd closed: the mapping keeps the
  * device open, and /proc/PID/maps shows it as the device's anon inode. */
 static int scan_maps(Holders *h, const char *proc_root, const char *pid) {
-        _cleanup_free_ char *p = strjoin_printf("%s/%s/maps", proc_root, pid);
+        _cleanup_free_ char *p = strjoin_printf("%s/%s/maps", proc_root, pid), *line = NULL;
         _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
-        char line[512];
+        size_t size = 0;
+        ssize_t n;
 
         if (!p)
                 return -ENOMEM;
         if (!f)
                 return 0; /* a fake /proc has none; a real one that cannot be read was caught by its fd table */
-        /* the pathname column, exactly: a file can be named anything, an
-         * anonymous inode's name has no '/' before it */
-        while (fgets(line, sizeof line, f))
-                if (endswith(line, " anon_inode:[vfio-device]\n"))
+        /* ADDR PERMS OFFSET DEV INODE PATHNAME: the pathname column, whole
+         * and exactly. A file's path begins with '/' and may contain
+         * spaces and anything else (the kernel escapes only newlines), so
+         * a file named "x anon_inode:[vfio-device]" must not match. */
+        while ((n = getline(&line, &size, f)) > 0) {
+                if (line[n - 1] == '\n')
+                        line[n - 1] = '\0';
+                int col = 0;
+                if (sscanf(line, "%*s %*s %*s %*s %*s %n", &col) < 0 || col == 0)
+                        continue;
+                if (streq(line + col, "anon_inode:[vfio-device]"))
                         return add(h, (Holder) { .kind = HOLDER_DEVICE_FD_UNNAMED, .pid = atoi(pid),
                                                  .uid = process_uid(proc_root, pid) });
+        }
         return 0;
 }
 
@@ -305,6 +359,10 @@ static int scan_pid(Holders *h, const char *proc_root, const char *pid) {
 }
 
 int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
+        return holders_scan_cancellable(proc_root, sysfs_root, NULL, ret);
+}
+
+int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, const bool *cancel, Holders **ret) {
         Holders *h = calloc(1, sizeof *h);
         char self[32] = "";
         struct statfs sfs;
@@ -324,9 +382,12 @@ int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
         h->real_proc = fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
         if (h->real_proc)
                 snprintf(self, sizeof self, "%d", (int) getpid());
-        for (struct dirent *de; r >= 0 && (de = readdir(d));)
-                if (is_number(de->d_name) && !streq(de->d_name, self))
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED))
+                        r = -ECANCELED;
+                else if (is_number(de->d_name) && !streq(de->d_name, self))
                         r = scan_pid(h, proc_root, de->d_name);
+        }
         closedir(d);
         if (r < 0) {
                 holders_free(h);

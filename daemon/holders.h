@@ -52,6 +52,10 @@ typedef struct Holder {
 typedef struct Holders Holders;
 
 int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret);
+/* The same, giving up with -ECANCELED (between processes) once *cancel is
+ * set from another thread: the daemon stops, and a scan a hostile user
+ * made slow must not hold it up. */
+int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, const bool *cancel, Holders **ret);
 Holders *holders_free(Holders *h);
 static inline void holders_freep(Holders **h) {
         holders_free(*h);

@@ -33,6 +33,7 @@ struct Scanner {
         uint64_t generation;    /* of the last one started */
 
         bool running;           /* a worker scans */
+        bool cancel;            /* set when freed: the worker gives up */
         pthread_t thread;
         Holders *result;        /* the worker's, handed over through efd */
         int result_r;
@@ -47,7 +48,7 @@ static void *scan_worker(void *p) {
         Scanner *s = p;
         Holders *h = NULL;
 
-        s->result_r = holders_scan(s->proc_root, s->sysfs_root, &h);
+        s->result_r = holders_scan_cancellable(s->proc_root, s->sysfs_root, &s->cancel, &h);
         s->result = h;
         uint64_t one = 1;
         (void) !write(s->efd, &one, sizeof one);
@@ -156,6 +157,7 @@ Scanner *scanner_free(Scanner *s) {
         if (!s)
                 return NULL;
         if (s->running) {
+                __atomic_store_n(&s->cancel, true, __ATOMIC_RELAXED);
                 pthread_join(s->thread, NULL);
                 holders_free(s->result);
         }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fakereset.h"
@@ -1756,6 +1757,49 @@ static void test_scan_off_the_loop(Fixture *f, gconstpointer data) {
         g_assert_cmpint(scan_ms, >, 3 * (worst / 1000));
 }
 
+/* An unprivileged user mounts FUSE in a user namespace and holds fds on
+ * it that root may not stat: the mount serves no device node, so it must
+ * not make every stub-bound device look held (for alice, for root), and
+ * thousands of such fds with a long mountinfo must not make a scan slow.
+ * The daemon scans a /proc that holds just that process. */
+static void test_userns_fuse_is_no_holder(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *proc = g_build_filename(harness_dir(f->h), "proc-one", NULL);
+        g_autofree char *node = g_build_filename(harness_dir(f->h), "fuse", NULL);
+        g_autofree char *mnt = g_build_filename(harness_dir(f->h), "fusemnt", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(proc, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(mnt, 0777), ==, 0);
+        /* a stock host's /dev/fuse is 0666 */
+        g_assert_cmpint(mknod(node, S_IFCHR | 0666, makedev(10, 229)), ==, 0);
+        g_assert_cmpint(chmod(node, 0666), ==, 0);
+        const char *hold[] = { g_getenv("FUSEHOLD_BIN"), node, mnt, "2000", "500", NULL };
+        int out = -1;
+        GPid hp = harness_spawn(f->h, HARNESS_USER_BOB, hold, &out);
+        char ready[64] = "";
+        g_assert_cmpint(read(out, ready, sizeof ready - 1), >, 0);
+        g_assert_true(g_str_has_prefix(ready, "ready "));
+        int pid = atoi(ready + strlen("ready "));
+        g_autofree char *target = g_strdup_printf("/proc/%d", pid);
+        g_autofree char *link = g_strdup_printf("%s/%d", proc, pid);
+        g_assert_cmpint(symlink(target, link), ==, 0);
+
+        const char *args[] = { "--proc-root", proc, NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        harness_set_rules(f->h, rules_attack);
+        gint64 t0 = g_get_monotonic_time();
+        g_autofree char *info = info_of(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+        g_test_message("alice's GetResetInfo with bob's 2,000 FUSE fds and 500 mounts: %" G_GINT64_FORMAT " ms: %s",
+                       ms, info);
+        g_assert_nonnull(strstr(info, "'owned'"));
+        g_assert_cmpint(ms, <, 3000);
+        g_autofree char *out2 = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out2, NULL, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), ==, 0);
+        assert_attr(f, "0000:01:00.0", "reset", "1");
+        harness_kill(hp);
+        close(out);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1799,6 +1843,7 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/attack/scan-trust", attack_desc, test_scan_trust);
         ADD_ON("/daemon/attack/hot-swap-same-address", attack_desc, test_hot_swap_same_address);
         ADD_ON("/daemon/attack/pid-reuse-hides-name", attack_desc, test_pid_reuse_hides_name);
+        ADD_ON("/daemon/attack/userns-fuse-is-no-holder", attack_desc, test_userns_fuse_is_no_holder);
         ADD_ON("/daemon/review/stale-claim", review_desc, test_review_stale_claim);
         ADD_ON("/daemon/review/claim-outlives-device", review_desc, test_review_claim_outlives_device);
         ADD_ON("/daemon/review/claim-takes-node", review_desc, test_review_claim_takes_node);

@@ -386,6 +386,19 @@ static void test_mapped_device_region(Fixture *f, gconstpointer data) {
         g_assert_true(g_file_set_contents(maps,
                 "55d0c0a00000-55d0c0a02000 r-xp 00000000 00:2c 12 /tmp/x/anon_inode:[vfio-device]\n", -1, NULL));
         assert_state(f, "0000:04:00.0", 4101, DEVICE_IDLE, "bound to pci-stub, not open");
+        /* a file whose name ends in " anon_inode:[vfio-device]" (the kernel
+         * prints spaces in a path as they are) */
+        g_assert_true(g_file_set_contents(maps,
+                "55d0c0a00000-55d0c0a02000 r--p 00000000 00:2c 12                         /tmp/x anon_inode:[vfio-device]\n",
+                -1, NULL));
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_IDLE, "bound to pci-stub, not open");
+        /* a path longer than any line buffer, whose tail looks like one */
+        g_autoptr(GString) longline = g_string_new("55d0c0a00000-55d0c0a02000 r--p 00000000 00:2c 12 /tmp/");
+        for (int i = 0; i < 1000; i++)
+                g_string_append_c(longline, 'y');
+        g_string_append(longline, "/ anon_inode:[vfio-device]\n");
+        g_assert_true(g_file_set_contents(maps, longline->str, -1, NULL));
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_IDLE, "bound to pci-stub, not open");
         g_assert_true(g_file_set_contents(maps,
                 "7f0000000000-7f0000001000 rw-s 00000000 00:0e 1043 anon_inode:[vfio-device]\n", -1, NULL));
         assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "holds a VFIO device fd that this kernel does not name");
