@@ -37,7 +37,12 @@ struct Holders {
         RdevCache *cache;
         size_t n_cache;
         NoDevMounts nodev;
+        const bool *cancel;        /* NULL, or: give up once set (another thread sets it) */
 };
+
+static bool cancelled(const Holders *h) {
+        return h->cancel && __atomic_load_n(h->cancel, __ATOMIC_RELAXED);
+}
 
 
 Holders *holders_free(Holders *h) {
@@ -232,10 +237,14 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
         int dfd = dirfd(d), r;
 
         h->n_tables++;
+        unsigned n_fds = 0;
         for (struct dirent *de; (errno = 0, de = readdir(d));) {
                 char text[256];
                 if (de->d_name[0] == '.')
                         continue;
+                /* one process may hold a million fds */
+                if (++n_fds % 4096 == 0 && cancelled(h))
+                        return -ECANCELED;
                 ssize_t n = readlinkat(dfd, de->d_name, text, sizeof text - 1);
                 if (n < 0) {
                         if (errno == ENOENT)
@@ -371,6 +380,7 @@ int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, cons
         if (!h)
                 return -ENOMEM;
         h->sysfs_root = sysfs_root;
+        h->cancel = cancel;
         DIR *d = opendir(proc_root);
         if (!d) {
                 r = -errno;
@@ -383,7 +393,7 @@ int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, cons
         if (h->real_proc)
                 snprintf(self, sizeof self, "%d", (int) getpid());
         for (struct dirent *de; r >= 0 && (de = readdir(d));) {
-                if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED))
+                if (cancelled(h))
                         r = -ECANCELED;
                 else if (is_number(de->d_name) && !streq(de->d_name, self))
                         r = scan_pid(h, proc_root, de->d_name);
@@ -394,6 +404,7 @@ int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, cons
                 return r;
         }
         h->sysfs_root = NULL; /* only borrowed for the scan */
+        h->cancel = NULL;
         *ret = h;
         return 0;
 }

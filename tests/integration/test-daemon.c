@@ -1748,8 +1748,19 @@ static void test_scan_off_the_loop(Fixture *f, gconstpointer data) {
         for (ssize_t n; (n = read(flood_fd, buf, sizeof buf)) > 0;)
                 g_string_append_len(out, buf, n);
         close(flood_fd);
+        /* a stop does not wait for a scan bob made slow */
+        const char *one[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:02:00.0", "uint32 2", NULL };
+        GPid op = harness_spawn(f->h, HARNESS_USER_BOB, one, NULL);
+        g_usleep(300 * 1000);   /* its scan runs */
+        gint64 s0 = g_get_monotonic_time();
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        gint64 stop_ms = (g_get_monotonic_time() - s0) / 1000;
+        (void) harness_wait(op);
         harness_kill(hp);
         close(hog_fd);
+        g_test_message("stop while a scan runs: %" G_GINT64_FORMAT " ms", stop_ms);
+        g_assert_cmpint(stop_ms, <, scan_ms / 2);
         g_test_message("one scan with 300,000 fds held: %" G_GINT64_FORMAT " ms; bob's flood: %s; root's unrelated "
                        "GetResetInfo, worst of 20: %" G_GINT64_FORMAT " ms", scan_ms, out->str, worst / 1000);
         g_assert_cmpint(worst / 1000, <, 100);
