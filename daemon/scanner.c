@@ -197,10 +197,12 @@ Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_erro
         if (fresh || !s->last)
                 return NULL;
         uint64_t age = now_usec() - s->last_at;
-        if (age < SCANNER_SHARE_USEC ||
-            (s->watch && age < SCANNER_TRUST_USEC && !vfio_watch_changed_since(s->watch, s->last_stamp)))
-                return s->last;
-        return NULL;
+        /* with a watch, a node that changed hands since the scan started
+         * makes it stale at once, young or not */
+        if (s->watch)
+                return age < SCANNER_TRUST_USEC && !vfio_watch_changed_since(s->watch, s->last_stamp) ? s->last
+                                                                                                    : NULL;
+        return age < SCANNER_SHARE_USEC ? s->last : NULL;
 }
 
 Holders *scanner_last(Scanner *s) {

@@ -12,8 +12,9 @@
  *
  * With a VFIO watch (vfio-watch.h) a scan is trusted for informational
  * calls (!fresh) up to SCANNER_TRUST_USEC, as long as no VFIO node was
- * opened, closed, created or removed since it started: what strangers hold
- * costs nothing until a node changes hands. The age limit bounds what the
+ * opened, closed, created or removed since it started (and not at all
+ * once one was, however young): what strangers hold costs nothing until a
+ * node changes hands. The age limit bounds what the
  * watch cannot hear (a node opened through a private mknod, an fd handed
  * to another process). A reset always waits for a fresh scan.
  *
