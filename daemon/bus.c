@@ -144,6 +144,12 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
 
         /* polkit answered: the decision the question was asked for is kept */
         polkit_take(m->polkit, call, &answer);
+        /* a uid that already waits for all the answers it may: refused
+         * before anything is decided, so its flood costs the loop little */
+        if (!answer.have && (r = polkit_refuse_if_full(m->polkit, call, caller->uid, "reset a device", error)) < 0) {
+                audit_refusal(caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
+                return r;
+        }
         KeptReset *kept = answer.kept.data;
         if (kept && kept->generation == m->topology_generation && !kept->scanned) {
                 d = kept->d;

@@ -11,6 +11,8 @@ typedef struct Query Query;
 struct Query {
         PolkitRegistry *registry;
         sd_bus_message *call;
+        sd_bus_message *question;  /* CheckAuthorization, until it is sent */
+        uint64_t asked_at;
         sd_bus_slot *slot;
         char *sender;
         uid_t uid;
@@ -54,6 +56,7 @@ static void query_free(Query *q) {
                 q->next->prev = q->prev;
         r->n--;
         sd_bus_slot_unref(q->slot);
+        sd_bus_message_unref(q->question);
         sd_bus_message_unref(q->call);
         polkit_answer_done(&q->answer);
         free(q->sender);
@@ -119,11 +122,75 @@ void polkit_cancel_pending(PolkitRegistry *r, const char *error_name, const char
         }
 }
 
+static void pump(PolkitRegistry *reg);
+
 void polkit_forget_sender(PolkitRegistry *r, const char *sender) {
         for (Query *q = r->queries, *next; q; q = next) {
                 next = q->next;
                 if (streq_ptr(q->sender, sender))
                         query_free(q);
+        }
+        pump(r);
+}
+
+/* The handler runs again and takes the answer. */
+static void answered(Query *q) {
+        q->done = true;
+        q->question = sd_bus_message_unref(q->question);
+        int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->call), q->call);
+        if (r < 0) {
+                log_error_errno(r, "Cannot re-dispatch a call after authorization: %m");
+                (void) sd_bus_reply_method_errorf(q->call, SD_BUS_ERROR_FAILED, "internal error after authorization");
+                query_free(q);
+        }
+}
+
+static uint64_t timeout_usec(const PolkitRegistry *reg, bool interactive) {
+        return (uint64_t) (interactive ? reg->config->polkit_interactive_timeout_sec
+                                       : reg->config->polkit_timeout_sec) * USEC_PER_SEC;
+}
+
+static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+
+/* Sends a held question; one that waited its whole timeout behind the
+ * uid's earlier ones is answered with an error instead. */
+static void send_question(Query *q) {
+        const PolkitRegistry *reg = q->registry;
+        uint64_t timeout = timeout_usec(reg, q->interactive), waited = now_usec() - q->asked_at;
+        int r = waited < timeout ? sd_bus_call_async(sd_bus_message_get_bus(q->call), &q->slot, q->question, on_reply,
+                                                    q, timeout - waited)
+                                 : -ETIMEDOUT;
+        q->question = sd_bus_message_unref(q->question);
+        if (r < 0) {
+                q->answer.error_name = strdup(r == -ETIMEDOUT ? SD_BUS_ERROR_TIMEOUT : SD_BUS_ERROR_FAILED);
+                q->answer.error_message = strdup(r == -ETIMEDOUT ? "the caller's earlier questions took too long"
+                                                                 : strerror(-r));
+                answered(q);
+        }
+}
+
+/* polkitd answers one question at a time, in order: a uid has at most one
+ * question of each kind there at once, and the rest wait here, so another
+ * uid's question never queues behind a flood of them. */
+static bool in_flight(const PolkitRegistry *reg, uid_t uid, bool interactive) {
+        for (const Query *q = reg->queries; q; q = q->next)
+                if (q->uid == uid && q->interactive == interactive && !q->done && !q->question)
+                        return true;
+        return false;
+}
+
+static void pump(PolkitRegistry *reg) {
+        for (bool again = true; again;) {
+                again = false;
+                /* the list is newest first: the last held one is the oldest */
+                Query *oldest = NULL;
+                for (Query *q = reg->queries; q; q = q->next)
+                        if (q->question && !in_flight(reg, q->uid, q->interactive))
+                                oldest = q;
+                if (oldest) {
+                        send_question(oldest);
+                        again = true;
+                }
         }
 }
 
@@ -149,15 +216,9 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
                         q->answer.challenge = challenge;
                 }
         }
-        q->done = true;
-
-        /* run the handler again; it takes this answer */
-        r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->call), q->call);
-        if (r < 0) {
-                log_error_errno(r, "Cannot re-dispatch a call after authorization: %m");
-                (void) sd_bus_reply_method_errorf(q->call, SD_BUS_ERROR_FAILED, "internal error after authorization");
-                query_free(q);
-        }
+        PolkitRegistry *reg = q->registry;
+        answered(q);   /* may free q */
+        pump(reg);
         return 0;
 }
 
@@ -202,6 +263,8 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, con
         if (r < 0)
                 return r;
 
+        /* before q is in the list: it would count itself */
+        bool hold = in_flight(reg, uid, interactive);
         Query *q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
@@ -210,6 +273,7 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, con
         q->interactive = interactive;
         q->sender = strdup(sender);
         q->call = sd_bus_message_ref(call);
+        q->asked_at = now_usec();
         /* the answer is bound to this very question */
         q->answer.action = strdup(action);
         for (size_t i = 0; details && details[i]; i++)
@@ -224,18 +288,44 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, con
                 query_free(q);
                 return -ENOMEM;
         }
-        r = sd_bus_call_async(bus, &q->slot, m, on_reply, q,
-                              (uint64_t) (interactive ? reg->config->polkit_interactive_timeout_sec
-                                                      : reg->config->polkit_timeout_sec) * USEC_PER_SEC);
-        if (r < 0) {
-                query_free(q);
-                return r;
+        if (hold)
+                q->question = TAKE_PTR(m);   /* sent when the uid's earlier one is answered */
+        else {
+                r = sd_bus_call_async(bus, &q->slot, m, on_reply, q, timeout_usec(reg, interactive));
+                if (r < 0) {
+                        query_free(q);
+                        return r;
+                }
         }
         if (keep) {
                 q->answer.kept = *keep;
                 *keep = (PolkitKeep) {};
         }
         return 0;
+}
+
+static int refuse_full(const PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *what,
+                       sd_bus_error *error) {
+        /* one uid's flood of questions must not fill the line to polkitd
+         * for everyone: a cap per uid, below one for all */
+        unsigned mine = pending_of_uid(reg, uid);
+        if (mine >= reg->config->max_pending_auth_per_user)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s now: uid %u already waits for %u authorizations "
+                                         "(MaxPendingAuthorizationsPerUser=%u)", what, (unsigned) uid, mine,
+                                         reg->config->max_pending_auth_per_user);
+        bool interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
+        unsigned all = pending_of_kind(reg, interactive);
+        if (all >= (interactive ? POLKIT_MAX_PENDING_INTERACTIVE : POLKIT_MAX_PENDING))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s now: %u %sauthorizations are pending; try again shortly", what,
+                                         all, interactive ? "interactive " : "");
+        return 0;
+}
+
+int polkit_refuse_if_full(const PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *what,
+                          sd_bus_error *error) {
+        return uid == 0 ? 0 : refuse_full(reg, call, uid, what, error);
 }
 
 static bool strv_equal(char *const *a, char *const *b) {
@@ -275,21 +365,10 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const cha
         if (uid == 0)
                 return 1;
 
-        /* one uid's flood of questions must not fill the line to polkitd
-         * for everyone: a cap per uid, below one for all */
-        unsigned mine = pending_of_uid(reg, uid);
-        if (mine >= reg->config->max_pending_auth_per_user)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot %s now: uid %u already waits for %u authorizations "
-                                         "(MaxPendingAuthorizationsPerUser=%u)", what, (unsigned) uid, mine,
-                                         reg->config->max_pending_auth_per_user);
-        bool interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
-        unsigned all = pending_of_kind(reg, interactive);
-        if (all >= (interactive ? POLKIT_MAX_PENDING_INTERACTIVE : POLKIT_MAX_PENDING))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot %s now: %u %sauthorizations are pending; try again shortly", what,
-                                         all, interactive ? "interactive " : "");
-        int r = start_query(reg, call, uid, action, details, keep);
+        int r = refuse_full(reg, call, uid, what, error);
+        if (r < 0)
+                return r;
+        r = start_query(reg, call, uid, action, details, keep);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot %s: cannot ask polkit: %s", what,
                                          strerror(-r));

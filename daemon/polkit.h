@@ -74,6 +74,13 @@ int polkit_put_back(PolkitRegistry *r, sd_bus_message *call, uid_t uid, PolkitAn
 int polkit_check(PolkitRegistry *r, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
                  const char *what, PolkitAnswer *answer, PolkitKeep *keep, sd_bus_error *error);
 
+/* <0 with *error (LimitsExceeded) if a question of uid's would be refused
+ * now for the caps above: a handler asks it before deciding anything, so a
+ * flood of calls costs little. 0 otherwise (always for root). what: as for
+ * polkit_check(). */
+int polkit_refuse_if_full(const PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *what,
+                          sd_bus_error *error);
+
 /* The daemon stops: every caller still waiting for polkit gets error_name
  * (Cancelled) with message. */
 void polkit_cancel_pending(PolkitRegistry *r, const char *error_name, const char *message);
