@@ -190,21 +190,26 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         else if (request_queue_admit(m->requests, caller->uid, &limit) < 0)
                 r = sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, limit ?: "limits exceeded");
         if (r >= 0 && !answer.have && caller->uid != 0) {
-                KeptReset *k = calloc(1, sizeof *k);
-                if (!k)
+                /* the decision goes with the question; back here if none
+                 * was asked */
+                PolkitKeep keep = { calloc(1, sizeof(KeptReset)), kept_reset_free };
+                if (!keep.data)
                         return -ENOMEM;
-                PolkitKeep keep = { k, kept_reset_free };
-                r = polkit_check(m->polkit, call, caller->uid, d.action, d.details, d.what, &answer, &keep, error);
-                if (r == 0) {
-                        /* asked: the question's decision goes with it */
-                        k->d = d;
-                        d = (Decision) {};
-                        k->proven = TAKE_PTR(proven);
-                        k->generation = m->topology_generation;
-                        k->scanned = holders != NULL;
-                        return 1;
+                *(KeptReset *) keep.data = (KeptReset) { .d = d, .proven = TAKE_PTR(proven),
+                                                         .generation = m->topology_generation,
+                                                         .scanned = holders != NULL };
+                d = (Decision) {};
+                const Decision *kd = &((KeptReset *) keep.data)->d;
+                r = polkit_check(m->polkit, call, caller->uid, kd->action, kd->details, kd->what, &answer, &keep,
+                                 error);
+                if (keep.data) {
+                        KeptReset *k = keep.data;
+                        d = k->d;
+                        proven = k->proven;
+                        free(k);
                 }
-                free(k);
+                if (r == 0)
+                        return 1; /* asked: the decision is the question's now */
         } else if (r >= 0)
                 r = polkit_check(m->polkit, call, caller->uid, d.action, d.details, d.what, &answer, NULL, error);
         if (r == 0)

@@ -178,7 +178,8 @@ static int read_nodev_mounts(const char *proc_root, const char *pid, NoDevMounts
                 }
                 m->ids[m->n++] = id;
         }
-        qsort(m->ids, m->n, sizeof *m->ids, cmp_ulong);
+        if (m->n > 0)
+                qsort(m->ids, m->n, sizeof *m->ids, cmp_ulong);
         return 0;
 }
 
@@ -186,19 +187,17 @@ static int read_nodev_mounts(const char *proc_root, const char *pid, NoDevMounts
  * id from fdinfo): an fd there holds no device. A user's FUSE mount denies
  * us its files: that must not make every device look held (fail closed is
  * for what we cannot tell, and this we can). */
-static int on_nodev_mount(Holders *h, const char *proc_root, const char *pid, int infofd, const char *fd,
-                          bool *ret) {
+static bool on_nodev_mount(Holders *h, const char *proc_root, const char *pid, int infofd, const char *fd) {
         _cleanup_free_ char *mnt = NULL;
-        int r;
 
-        *ret = false;
+        /* what cannot be read (even for want of memory) is not nodev: the
+         * caller fails closed */
         if (read_fdinfo(infofd, fd, "mnt_id", &mnt) < 0 || !mnt)
-                return 0;
-        if (h->nodev.pid != atoi(pid) && (r = read_nodev_mounts(proc_root, pid, &h->nodev)) < 0)
-                return r;
+                return false;
+        if (h->nodev.pid != atoi(pid) && read_nodev_mounts(proc_root, pid, &h->nodev) < 0)
+                return false;
         unsigned long want = strtoul(mnt, NULL, 10);
-        *ret = bsearch(&want, h->nodev.ids, h->nodev.n, sizeof want, cmp_ulong) != NULL;
-        return 0;
+        return h->nodev.n > 0 && bsearch(&want, h->nodev.ids, h->nodev.n, sizeof want, cmp_ulong);
 }
 
 /* O_PATH fds cannot use a device. Unknown flags count as a real open. */
@@ -270,13 +269,8 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
                         const VfioNode *node = NULL;
                         if (statx(dfd, de->d_name, AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
                                 int e = errno;
-                                bool nodev = false;
-                                if (e == ENOENT)
-                                        continue;
-                                if ((e == EACCES || e == EPERM) &&
-                                    (r = on_nodev_mount(h, proc_root, pid, infofd, de->d_name, &nodev)) < 0)
-                                        return r;
-                                if (nodev)
+                                if (e == ENOENT || ((e == EACCES || e == EPERM) &&
+                                                    on_nodev_mount(h, proc_root, pid, infofd, de->d_name)))
                                         continue;
                                 return add_unreadable(h, proc_root, pid, e);
                         }
