@@ -77,18 +77,10 @@ static void plan_init(ResetPlan *p, PciDevice *dev, uint32_t bit, const char *me
         };
 }
 
-/* Everything below bridge, in address order: the hot-reset set. */
+/* Everything below bridge, in address order: the hot-reset set. O(that
+ * set): the topology keeps every bridge's subtree. */
 static size_t collect_below(const Topology *t, const PciDevice *bridge, PciDevice **out, size_t max) {
-        size_t n = 0;
-        for (size_t i = 0; i < topology_count(t); i++) {
-                PciDevice *d = topology_get(t, i);
-                if (pci_device_is_below(d, bridge)) {
-                        if (n < max)
-                                out[n] = d;
-                        n++;
-                }
-        }
-        return n;
+        return topology_below(t, bridge, out, max);
 }
 
 static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods, const PlannerEnv *env,
