@@ -376,11 +376,14 @@ size_t topology_vfs(const Topology *t, const PciDevice *pf, PciDevice **ret, siz
         return copy_list(pf->vfs, pf->n_vfs, ret, max);
 }
 
-/* A function we already know keeps its struct (and its config-space facts). */
+/* A function we already know keeps its struct (and its config-space facts).
+ * old is sorted by address. */
 static PciDevice *find_known(PciDevice **old, size_t n_old, const PciAddress *a, uint16_t vendor, uint16_t device) {
-        for (size_t i = 0; i < n_old; i++)
-                if (pci_address_equal(&old[i]->addr, a) && old[i]->vendor_id == vendor && old[i]->device_id == device)
-                        return old[i];
+        if (!old) /* the first scan */
+                return NULL;
+        size_t i = find_index(old, n_old, a);
+        if (i != NO_INDEX && old[i]->vendor_id == vendor && old[i]->device_id == device)
+                return old[i];
         return NULL;
 }
 
