@@ -9,27 +9,79 @@
 #include "reset-method.h"
 #include "util.h"
 
+struct DecisionFacts {
+        const Topology *topology;
+        size_t n;
+        struct {
+                const PciDevice *dev;
+                DeviceFacts facts;
+        } *slots;               /* by PciDevice.index, allocated when first asked */
+};
+
+DecisionFacts *decision_facts_new(const DecisionContext *ctx) {
+        DecisionFacts *f = calloc(1, sizeof *f);
+        if (f)
+                *f = (DecisionFacts) { .topology = ctx->topology, .n = topology_count(ctx->topology) };
+        return f;
+}
+
+DecisionFacts *decision_facts_free(DecisionFacts *f) {
+        if (!f)
+                return NULL;
+        for (size_t i = 0; f->slots && i < f->n; i++)
+                if (f->slots[i].dev)
+                        device_facts_done(&f->slots[i].facts);
+        free(f->slots);
+        free(f);
+        return NULL;
+}
+
+/* d's facts of this call; NULL (the caller reads its own) without a
+ * DecisionFacts, on ENOMEM, or for a device it does not know. */
+static DeviceFacts *facts_of(DecisionFacts *f, const PciDevice *d) {
+        if (!f || d->index >= f->n || topology_get(f->topology, d->index) != d)
+                return NULL;
+        if (!f->slots && !(f->slots = calloc(f->n, sizeof *f->slots)))
+                return NULL;
+        if (!f->slots[d->index].dev) {
+                f->slots[d->index].dev = d;
+                device_facts_init(&f->slots[d->index].facts, d->syspath);
+        }
+        return &f->slots[d->index].facts;
+}
+
+static int evaluate(const DecisionContext *ctx, DecisionFacts *facts, const PciDevice *d, uid_t uid,
+                    char *const *proven, Holders **holders, DeviceVerdict *ret) {
+        DeviceFacts *f = facts_of(facts, d);
+        return f ? ownership_evaluate_facts(ctx->ownership, d->name, f, uid, proven, holders, ret)
+                 : ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, proven, holders, ret);
+}
+
 /* The planner asks whether a device is quiet; the verdicts later share the
- * same /proc scan. */
+ * same /proc scan, and the same facts. */
 typedef struct QuietCtx {
         const OwnershipContext *ownership;
         uid_t viewer;
         Holders **holders;
+        DecisionFacts *facts;
         bool needed_scan;       /* a quiet check wanted a scan it was not given */
 } QuietCtx;
 
 static bool device_quiet(void *userdata, const PciDevice *d, char **why) {
         QuietCtx *q = userdata;
+        DeviceFacts *f = facts_of(q->facts, d);
         bool quiet = false;
 
-        int r = ownership_device_quiet(q->ownership, d->name, d->syspath, q->viewer, q->holders, &quiet, why);
+        int r = f ? ownership_device_quiet_facts(q->ownership, d->name, f, q->viewer, q->holders, &quiet, why)
+                  : ownership_device_quiet(q->ownership, d->name, d->syspath, q->viewer, q->holders, &quiet, why);
         if (r == -EAGAIN)
                 q->needed_scan = true;
         return r >= 0 && quiet;
 }
 
-static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, uid_t viewer, Holders **holders) {
-        *q = (QuietCtx) { .ownership = ctx->ownership, .viewer = viewer, .holders = holders };
+static PlannerEnv planner_env(const DecisionContext *ctx, QuietCtx *q, uid_t viewer, Holders **holders,
+                              DecisionFacts *facts) {
+        *q = (QuietCtx) { .ownership = ctx->ownership, .viewer = viewer, .holders = holders, .facts = facts };
         return (PlannerEnv) {
                 .use_reset_subordinate = ctx->config->use_reset_subordinate,
                 .allow_userspace_sbr = ctx->config->userspace_bus_reset,
@@ -173,14 +225,14 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
                 return refuse(d, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
                               d->device->name, strerror(-r));
         Holders *holders = in->holders;
+        _cleanup_(decision_facts_freep) DecisionFacts *facts = decision_facts_new(ctx);
         QuietCtx q;
-        PlannerEnv env = planner_env(ctx, &q, in->uid, &holders);
+        PlannerEnv env = planner_env(ctx, &q, in->uid, &holders, facts);
         r = planner_plan(ctx->topology, d->device, in->mask, methods, &env, &d->plan, &reason);
         if (r >= 0)
                 for (; d->n_verdicts < d->plan.n_affected; d->n_verdicts++) {
                         const PciDevice *x = d->plan.affected[d->n_verdicts];
-                        r = ownership_evaluate(ctx->ownership, x->name, x->syspath, in->uid, in->proven, &holders,
-                                               &d->verdicts[d->n_verdicts]);
+                        r = evaluate(ctx, facts, x, in->uid, in->proven, &holders, &d->verdicts[d->n_verdicts]);
                         if (r == -EAGAIN)
                                 return r;
                         if (r < 0)
@@ -262,16 +314,17 @@ bool decision_matches(const Decision *d, const ExecRequest *e, char **ret_why) {
 }
 
 int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders *holders,
-                             DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods) {
+                             DecisionFacts *facts, DeviceVerdict *ret_verdict, uint32_t *ret_scopes,
+                             char ***ret_methods) {
         char **methods = NULL;
         QuietCtx q;
 
-        int r = ownership_evaluate(ctx->ownership, d->name, d->syspath, uid, NULL, &holders, ret_verdict);
+        int r = evaluate(ctx, facts, d, uid, NULL, &holders, ret_verdict);
         if (r < 0)
                 return r;
         if (reset_method_read(d->syspath, &methods) < 0)
                 methods = NULL;
-        PlannerEnv env = planner_env(ctx, &q, uid, &holders);
+        PlannerEnv env = planner_env(ctx, &q, uid, &holders, facts);
         *ret_scopes = planner_available_scopes(ctx->topology, d, methods, &env);
         if (q.needed_scan) {
                 strv_free(methods);

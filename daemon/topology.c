@@ -340,6 +340,7 @@ static void apply_links(Topology *t, Links *l) {
 
         for (size_t i = 0; i < t->n_devs; i++) {
                 PciDevice *d = t->devs[i];
+                d->index = i;
                 d->parent = l->parent[i] != NO_INDEX ? t->devs[l->parent[i]] : NULL;
                 d->physfn = l->physfn[i] != NO_INDEX ? t->devs[l->physfn[i]] : NULL;
                 d->below = next;

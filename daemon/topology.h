@@ -46,6 +46,7 @@ struct PciDevice {
         PciDevice **vfs;              /* those VFs, in address order */
         PciDevice **below;            /* everything below this bridge at any depth, in address order */
         size_t n_below;               /* (both lists are the topology's, rebuilt at each rescan) */
+        size_t index;                 /* position in the topology (address order) since the last rescan */
         bool reused;                  /* private to rescans */
 };
 
