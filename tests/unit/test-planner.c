@@ -5,6 +5,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "decision.h"
 #include "executor.h"
 #include "reset-method.h"
 #include "ownership.h"
@@ -405,6 +406,81 @@ static void test_bridge_function_reset(Fixture *f, gconstpointer data) {
         g_assert_true(p.link);
 }
 
+/* ---- ListDevices: one call's facts --------------------------------------- */
+
+typedef struct Described {
+        DeviceState state;
+        char *reason, *driver, *methods;
+        uint32_t scopes;
+} Described;
+
+static void described_clear(Described *x) {
+        g_free(x->reason);
+        g_free(x->driver);
+        g_free(x->methods);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Described, described_clear)
+
+static Described describe(Fixture *f, const DecisionContext *ctx, DecisionFacts *facts, Holders *h, PciDevice *d,
+                          uid_t uid) {
+        DeviceVerdict v = {};
+        uint32_t scopes = 0;
+        char **methods = NULL;
+        g_assert_cmpint(decision_describe_device(ctx, d, uid, h, facts, &v, &scopes, &methods), ==, 0);
+        Described x = { .state = v.state, .reason = g_strdup(v.reason), .driver = g_strdup(v.driver),
+                        .methods = methods ? g_strjoinv(" ", methods) : NULL, .scopes = scopes };
+        device_verdict_done(&v);
+        strv_free(methods);
+        return x;
+}
+
+/* What ListDevices says, with one call's shared facts, equals what each
+ * question reading its own says; and a change between two calls is seen by
+ * the second: nothing is kept from one call to the next. */
+static void test_list_facts_per_call(Fixture *f, gconstpointer data) {
+        f->config.userspace_bus_reset = true;   /* quiet checks on 07:00.x */
+        DecisionContext ctx = { .topology = f->topo, .ownership = &f->exec.ownership, .config = &f->config };
+        PciAddress a;
+
+        for (unsigned call = 0; call < 2; call++) {
+                Holders *h = NULL;
+                g_assert_cmpint(holders_scan(f->host->proc, f->host->sys, &h), ==, 0);
+                DecisionFacts *facts = decision_facts_new(&ctx);
+                g_assert_nonnull(facts);
+                for (size_t i = 0; i < topology_count(f->topo); i++)
+                        for (uid_t uid = 0; uid <= 4101; uid += 4101) {
+                                PciDevice *d = topology_get(f->topo, i);
+                                g_auto(Described) shared = describe(f, &ctx, facts, h, d, uid);
+                                g_auto(Described) own = describe(f, &ctx, NULL, h, d, uid);
+                                g_assert_cmpint(shared.state, ==, own.state);
+                                g_assert_cmpstr(shared.reason, ==, own.reason);
+                                g_assert_cmpstr(shared.driver, ==, own.driver);
+                                g_assert_cmpstr(shared.methods, ==, own.methods);
+                                g_assert_cmphex(shared.scopes, ==, own.scopes);
+                        }
+
+                pci_address_parse("07:00.0", &a);
+                g_auto(Described) nic0 = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+                pci_address_parse("07:00.1", &a);
+                g_auto(Described) nic1 = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+                if (call == 0) {
+                        /* .1 on vfio-pci, not open: quiet, so .0 gets a userspace bus reset */
+                        g_assert_cmphex(nic0.scopes, ==, PCRESET_SCOPE_FLR | PCRESET_SCOPE_BUS);
+                        g_assert_cmpstr(nic1.driver, ==, "vfio-pci");
+                        g_assert_cmpint(nic1.state, ==, DEVICE_IDLE);
+                } else {
+                        /* a host driver took .1 between the calls */
+                        g_assert_cmphex(nic0.scopes, ==, PCRESET_SCOPE_FLR);
+                        g_assert_cmpstr(nic1.driver, ==, "igb");
+                        g_assert_cmpint(nic1.state, ==, DEVICE_BUSY);
+                }
+                decision_facts_free(facts);
+                holders_free(h);
+                g_assert_cmpint(faketree_set_driver(f->host->root, "0000:07:00.1", "igb"), ==, 0);
+        }
+}
+
 /* ---- subtrees on generated trees, against a brute-force oracle ---------- */
 
 /* One function of a generated host, as the generator placed it: the oracle
@@ -649,6 +725,7 @@ int main(int argc, char *argv[]) {
         ADD("/planner/reset-subordinate", test_reset_subordinate);
         ADD("/planner/userspace-sbr", test_userspace_sbr);
         ADD("/planner/nested-and-hotplug", test_nested_and_hotplug);
+        ADD("/planner/list-facts-per-call", test_list_facts_per_call);
         g_test_add("/planner/sriov", Fixture, sriov_desc, fixture_setup, test_sriov, fixture_teardown);
         g_test_add("/planner/hotplug-rule-from-the-port", Fixture, sriov_desc, fixture_setup,
                    test_hotplug_rule_from_the_port, fixture_teardown);
