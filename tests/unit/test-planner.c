@@ -668,13 +668,13 @@ static void check_against_oracle(Fixture *f, const GArray *fns, GHashTable *inde
 }
 
 static void test_subtrees_generated(void) {
-        for (unsigned round = 0; round < 8; round++) {
+        for (unsigned round = 0; round < 6; round++) {
                 Gen g = { .desc = g_string_new(NULL), .fns = g_array_new(FALSE, FALSE, sizeof(GenFn)) };
                 static const unsigned domains[] = { 0x0000, 0x0001, 0x0010 };
                 unsigned n_domains = round % 3 + 1;
                 for (unsigned i = 0; i < n_domains; i++) {
                         g.next_bus = 1;
-                        g.budget = (unsigned) g_test_rand_int_range(10, 60);
+                        g.budget = (unsigned) g_test_rand_int_range(10, 50);
                         gen_bus(&g, domains[i], 0, -1, 0, false);
                 }
                 g_autoptr(GHashTable) index = g_hash_table_new(g_str_hash, g_str_equal);
