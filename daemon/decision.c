@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <systemd/sd-bus.h>
 
 #include "decision.h"
@@ -9,6 +10,9 @@
 #include "reset-method.h"
 #include "util.h"
 
+/* At most this many directories held open by one call. */
+#define DIRFDS_MAX 256
+
 struct DecisionFacts {
         const Topology *topology;
         size_t n;
@@ -16,13 +20,24 @@ struct DecisionFacts {
                 const PciDevice *dev;
                 DeviceFacts facts;
         } *slots;               /* by PciDevice.index, allocated when first asked */
+        bool use_dirfds;
+        int *dirfds;            /* by the parent bridge's index: O_PATH fd of its directory, -1 none yet, -2 none */
+        unsigned n_dirfds;
 };
 
-DecisionFacts *decision_facts_new(const DecisionContext *ctx) {
+static DecisionFacts *facts_new(const DecisionContext *ctx, bool use_dirfds) {
         DecisionFacts *f = calloc(1, sizeof *f);
         if (f)
-                *f = (DecisionFacts) { .topology = ctx->topology, .n = topology_count(ctx->topology) };
+                *f = (DecisionFacts) { .topology = ctx->topology, .n = topology_count(ctx->topology),
+                                       .use_dirfds = use_dirfds };
         return f;
+}
+
+/* ListDevices reads every device's facts and reset_method: through an open
+ * fd of each bridge's directory, a short lookup each instead of a walk of
+ * the whole sysfs path (the path walks were a third of the call). */
+DecisionFacts *decision_facts_new(const DecisionContext *ctx) {
+        return facts_new(ctx, true);
 }
 
 DecisionFacts *decision_facts_free(DecisionFacts *f) {
@@ -31,9 +46,38 @@ DecisionFacts *decision_facts_free(DecisionFacts *f) {
         for (size_t i = 0; f->slots && i < f->n; i++)
                 if (f->slots[i].dev)
                         device_facts_done(&f->slots[i].facts);
+        for (size_t i = 0; f->dirfds && i < f->n; i++)
+                if (f->dirfds[i] >= 0)
+                        close(f->dirfds[i]);
         free(f->slots);
+        free(f->dirfds);
         free(f);
         return NULL;
+}
+
+/* An fd of the directory holding d's (its parent bridge's), open until f is
+ * freed; -1 when there is none (a root bus, ENOMEM, too many open). */
+static int parent_dirfd(DecisionFacts *f, const PciDevice *d) {
+        const PciDevice *p = d->parent;
+        size_t len;
+
+        if (!f->use_dirfds || !p || p->index >= f->n || topology_get(f->topology, p->index) != p)
+                return -1;
+        len = strlen(p->syspath);
+        if (strncmp(d->syspath, p->syspath, len) != 0 || d->syspath[len] != '/' || strchr(d->syspath + len + 1, '/'))
+                return -1;
+        if (!f->dirfds) {
+                if (!(f->dirfds = malloc(sizeof(int) * f->n)))
+                        return -1;
+                for (size_t i = 0; i < f->n; i++)
+                        f->dirfds[i] = -1;
+        }
+        if (f->dirfds[p->index] == -1) {
+                int fd = f->n_dirfds < DIRFDS_MAX ? open(p->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+                f->dirfds[p->index] = fd >= 0 ? fd : -2;
+                f->n_dirfds += fd >= 0;
+        }
+        return f->dirfds[p->index] >= 0 ? f->dirfds[p->index] : -1;
 }
 
 /* d's facts of this call; NULL (the caller reads its own) without a
@@ -45,7 +89,8 @@ static DeviceFacts *facts_of(DecisionFacts *f, const PciDevice *d) {
                 return NULL;
         if (!f->slots[d->index].dev) {
                 f->slots[d->index].dev = d;
-                device_facts_init(&f->slots[d->index].facts, d->syspath);
+                device_facts_init_at(&f->slots[d->index].facts, parent_dirfd(f, d),
+                                     strrchr(d->syspath, '/') + 1, d->syspath);
         }
         return &f->slots[d->index].facts;
 }
@@ -225,7 +270,7 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
                 return refuse(d, PCRESET1_ERROR_RESET_FAILED, "Cannot read the reset_method of %s: %s",
                               d->device->name, strerror(-r));
         Holders *holders = in->holders;
-        _cleanup_(decision_facts_freep) DecisionFacts *facts = decision_facts_new(ctx);
+        _cleanup_(decision_facts_freep) DecisionFacts *facts = facts_new(ctx, false);
         QuietCtx q;
         PlannerEnv env = planner_env(ctx, &q, in->uid, &holders, facts);
         r = planner_plan(ctx->topology, d->device, in->mask, methods, &env, &d->plan, &reason);
@@ -322,7 +367,8 @@ int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid
         int r = evaluate(ctx, facts, d, uid, NULL, &holders, ret_verdict);
         if (r < 0)
                 return r;
-        if (reset_method_read(d->syspath, &methods) < 0)
+        DeviceFacts *f = facts_of(facts, d);
+        if (reset_method_read_at(f ? f->dirfd : -1, f ? f->relname : NULL, d->syspath, &methods) < 0)
                 methods = NULL;
         PlannerEnv env = planner_env(ctx, &q, uid, &holders, facts);
         *ret_scopes = planner_available_scopes(ctx->topology, d, methods, &env);

@@ -91,11 +91,14 @@ char **decision_affected(const Decision *d);
  * changed. */
 bool decision_matches(const Decision *d, const ExecRequest *accepted, char **ret_why);
 
-/* The devices' facts (ownership.h) of one call: each device's are read at
- * most once, when first needed, and shared by its verdict and by every plan
- * that asks whether it is quiet; freed with the call, never kept longer.
- * Made after the call's decision_refresh(): a rescan during its life is a
- * bug (a device it does not know is then asked about on its own). */
+/* The devices' facts (ownership.h) of one ListDevices call: each device's
+ * are read at most once, when first needed, and shared by its verdict and
+ * by every plan that asks whether it is quiet; freed with the call, never
+ * kept longer. They, and reset_method, are read below an fd of the bridge
+ * directory holding the device's (held open until the free), the full path
+ * when that lookup fails. Made after the call's decision_refresh(): a
+ * rescan during its life is a bug (a device it does not know is then asked
+ * about on its own). */
 typedef struct DecisionFacts DecisionFacts;
 DecisionFacts *decision_facts_new(const DecisionContext *ctx);
 DecisionFacts *decision_facts_free(DecisionFacts *f);

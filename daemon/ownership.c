@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sys/stat.h>
 
@@ -43,7 +44,22 @@ static bool is_passthrough_bridge(const char *syspath, const char *driver) {
 }
 
 void device_facts_init(DeviceFacts *f, const char *syspath) {
-        *f = (DeviceFacts) { .syspath = syspath };
+        *f = (DeviceFacts) { .syspath = syspath, .dirfd = -1 };
+}
+
+void device_facts_init_at(DeviceFacts *f, int dirfd, const char *relname, const char *syspath) {
+        *f = (DeviceFacts) { .syspath = syspath, .dirfd = relname ? dirfd : -1, .relname = relname };
+}
+
+/* readlink_basename() of the device's attr, through dirfd when there is one. */
+static int facts_readlink(DeviceFacts *f, const char *attr, char **ret) {
+        char rel[PATH_MAX];
+
+        if (f->dirfd >= 0 && snprintf(rel, sizeof rel, "%s/%s", f->relname, attr) < (int) sizeof rel &&
+            readlinkat_basename(f->dirfd, rel, ret) >= 0)
+                return 0;
+        _cleanup_free_ char *p = strjoin_printf("%s/%s", f->syspath, attr);
+        return p ? readlink_basename(p, ret) : -ENOMEM;
 }
 
 void device_facts_done(DeviceFacts *f) {
@@ -56,10 +72,7 @@ void device_facts_done(DeviceFacts *f) {
 /* The driver (NULL: unbound): 0, or <0 when it cannot be read. */
 static int facts_driver(DeviceFacts *f, const char **ret) {
         if (!f->have_driver) {
-                _cleanup_free_ char *p = strjoin_printf("%s/driver", f->syspath);
-                if (!p)
-                        return -ENOMEM;
-                int r = readlink_basename(p, &f->driver);
+                int r = facts_readlink(f, "driver", &f->driver);
                 if (r < 0 && r != -ENOENT)
                         return r;
                 f->have_driver = true;
@@ -71,9 +84,7 @@ static int facts_driver(DeviceFacts *f, const char **ret) {
 /* The IOMMU group number as sysfs names it, NULL if none (or unreadable). */
 static const char *facts_group(DeviceFacts *f) {
         if (!f->have_group) {
-                _cleanup_free_ char *g = strjoin_printf("%s/iommu_group", f->syspath);
-                if (g)
-                        (void) readlink_basename(g, &f->group);
+                (void) facts_readlink(f, "iommu_group", &f->group);
                 f->have_group = true;
         }
         return f->group;

@@ -72,6 +72,8 @@ void device_verdict_done(DeviceVerdict *v);
  * decision or one call, never longer. syspath is borrowed. */
 typedef struct DeviceFacts {
         const char *syspath;
+        int dirfd;              /* the caller's open directory holding the device's (-1: none) */
+        const char *relname;    /* the device's directory below dirfd */
         bool have_driver, have_group, have_cdev;
         char *driver;   /* NULL when unbound */
         char *group;    /* IOMMU group number, NULL if none */
@@ -79,6 +81,10 @@ typedef struct DeviceFacts {
 } DeviceFacts;
 
 void device_facts_init(DeviceFacts *f, const char *syspath);
+/* Reads through dirfd (kept open by the caller while f lives) with
+ * relname: a short lookup instead of a walk of syspath; a lookup that
+ * fails there is asked again by syspath, so the facts are the same. */
+void device_facts_init_at(DeviceFacts *f, int dirfd, const char *relname, const char *syspath);
 void device_facts_done(DeviceFacts *f);
 
 /* *holders may be NULL on entry: the one /proc pass of a request is made
