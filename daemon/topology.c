@@ -17,6 +17,8 @@ struct Topology {
         size_t n_devs;
         PciDevice **store;      /* what the devices' below and vfs point into */
         char **names;           /* sorted entries of bus/pci/devices at last scan */
+        char **seen;            /* the same strings, in the order readdir gave them */
+        size_t n_names;
         bool invalid;
 };
 
@@ -51,7 +53,30 @@ static int string_ptr_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int list_device_names(Topology *t, char ***ret) {
+/* 1 when readdir gives exactly the names of the last listing in the same
+ * order (no allocation, one strcmp each: what every call without uevents
+ * pays); 0 when anything differs, even only the order (the full listing
+ * then decides). */
+static int names_unchanged(Topology *t) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", t->sysfs_root);
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        size_t k = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if (k >= t->n_names || !streq(de->d_name, t->seen[k]))
+                        return 0;
+                k++;
+        }
+        return k == t->n_names;
+}
+
+static int list_device_names(Topology *t, char ***ret, char ***ret_seen) {
         _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", t->sysfs_root);
         if (!dir)
                 return -ENOMEM;
@@ -77,8 +102,13 @@ static int list_device_names(Topology *t, char ***ret) {
                         return strv_free(l), -ENOMEM;
                 l[++n] = NULL;
         }
+        char **seen = malloc(sizeof(char *) * (n ?: 1));
+        if (!seen)
+                return strv_free(l), -ENOMEM;
+        memcpy(seen, l, sizeof(char *) * n);
         qsort(l, n, sizeof(char *), string_ptr_cmp);
         *ret = l;
+        *ret_seen = seen;
         return 0;
 }
 
@@ -503,6 +533,7 @@ Topology *topology_free(Topology *t) {
         free(t->devs);
         free(t->store);
         strv_free(t->names);
+        free(t->seen);
         free(t->sysfs_root);
         free(t->devices_dir);
         free(t);
@@ -515,14 +546,26 @@ void topology_invalidate(Topology *t) {
 
 int topology_refresh(Topology *t, bool *ret_changed) {
         _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char **seen = NULL;
         bool changed = t->invalid;
+        int r;
 
-        int r = list_device_names(t, &names);
+        if (!changed) {
+                r = names_unchanged(t);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        if (ret_changed)
+                                *ret_changed = false;
+                        return 0;
+                }
+        }
+        r = list_device_names(t, &names, &seen);
         if (r < 0)
                 return r;
+        size_t n = strv_length(names);
         if (!changed) {
-                size_t n = strv_length(names);
-                changed = n != strv_length(t->names);
+                changed = n != t->n_names;
                 for (size_t i = 0; !changed && i < n; i++)
                         changed = !streq(names[i], t->names[i]);
         }
@@ -530,10 +573,15 @@ int topology_refresh(Topology *t, bool *ret_changed) {
                 r = rescan(t);
                 if (r < 0)
                         return r;
-                strv_free(t->names);
-                t->names = TAKE_PTR(names);
                 t->invalid = false;
         }
+        /* the same names in another order are kept too: the next call's
+         * names_unchanged() compares with this order */
+        strv_free(t->names);
+        free(t->seen);
+        t->names = TAKE_PTR(names);
+        t->seen = TAKE_PTR(seen);
+        t->n_names = n;
         if (ret_changed)
                 *ret_changed = changed;
         return 0;
