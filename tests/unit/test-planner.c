@@ -346,6 +346,15 @@ static void test_refresh(Fixture *f, gconstpointer data) {
         pci_address_parse("04:00.0", &a);
         g_assert_null(topology_find(f->topo, &a));
         g_assert_cmpuint(topology_count(f->topo), ==, 30);
+        /* the listing taken for that rescan is what the next refresh compares with */
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_false(changed);
+        g_assert_cmpint(faketree_remove_device(f->host->root, "0000:00:1f.2"), ==, 0);
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_true(changed);
+        g_assert_cmpuint(topology_count(f->topo), ==, 29);
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_false(changed);
 }
 
 /* ---- what a reset really touches (SR-IOV, bridges, hotplug ports) ------- */
