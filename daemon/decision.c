@@ -23,7 +23,70 @@ struct DecisionFacts {
         bool use_dirfds;
         int *dirfds;            /* by the parent bridge's index: O_PATH fd of its directory, -1 none yet, -2 none */
         unsigned n_dirfds;
+        bool bound_tried;
+        char **drivers;         /* the PCI drivers' names, when bound is used */
+        const char **bound;     /* by device index: its driver (one of drivers), NULL: unbound */
+        bool *ambiguous;        /* listed by two drivers (a rebind while we read): read its own link */
 };
+
+#define BOUND_MIN_FUNCTIONS_PER_DRIVER 4
+
+static void bound_free(DecisionFacts *f) {
+        f->drivers = strv_free(f->drivers);
+        f->bound = mfree(f->bound);
+        f->ambiguous = mfree(f->ambiguous);
+}
+
+/* ListDevices: which driver every function is bound to, read from the
+ * drivers' side (<sysfs>/bus/pci/drivers/<driver>/<function>, the link the
+ * kernel makes and removes together with the function's own driver link),
+ * once for the call: one directory per driver instead of one readlink per
+ * function. Only when there are at least BOUND_MIN_FUNCTIONS_PER_DRIVER
+ * functions per driver (else the links are cheaper), and any error but a
+ * driver that went away meanwhile drops the listing: each function then
+ * reads its own link. */
+static void list_bound(DecisionFacts *f) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/drivers", topology_sysfs_root(f->topology));
+        _cleanup_closedir_ DIR *d = NULL;
+        size_t n = 0;
+
+        f->bound_tried = true;
+        if (!dir || !(d = opendir(dir)))
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if ((n + 1) * BOUND_MIN_FUNCTIONS_PER_DRIVER > f->n || strv_extend(&f->drivers, de->d_name) < 0)
+                        return bound_free(f);
+                n++;
+        }
+        if (!(f->bound = calloc(f->n ?: 1, sizeof *f->bound)) || !(f->ambiguous = calloc(f->n ?: 1, sizeof(bool))))
+                return bound_free(f);
+        for (size_t i = 0; i < n; i++) {
+                int fd = openat(dirfd(d), f->drivers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 && errno == ENOENT)
+                        continue; /* unregistered meanwhile: its functions are unbound */
+                _cleanup_closedir_ DIR *dd = fd >= 0 ? fdopendir(fd) : NULL;
+                if (!dd) {
+                        if (fd >= 0)
+                                close(fd);
+                        return bound_free(f);
+                }
+                for (struct dirent *de; (de = readdir(dd));) {
+                        char canonical[PCI_ADDRESS_MAX];
+                        PciAddress a;
+                        if (pci_address_parse(de->d_name, &a) < 0 ||
+                            !streq(pci_address_format(&a, canonical), de->d_name))
+                                continue;
+                        PciDevice *x = topology_find(f->topology, &a);
+                        if (!x)
+                                continue;
+                        if (f->bound[x->index])
+                                f->ambiguous[x->index] = true;
+                        f->bound[x->index] = f->drivers[i];
+                }
+        }
+}
 
 static DecisionFacts *facts_new(const DecisionContext *ctx, bool use_dirfds) {
         DecisionFacts *f = calloc(1, sizeof *f);
@@ -49,6 +112,7 @@ DecisionFacts *decision_facts_free(DecisionFacts *f) {
         for (size_t i = 0; f->dirfds && i < f->n; i++)
                 if (f->dirfds[i] >= 0)
                         close(f->dirfds[i]);
+        bound_free(f);
         free(f->slots);
         free(f->dirfds);
         free(f);
@@ -91,6 +155,10 @@ static DeviceFacts *facts_of(DecisionFacts *f, const PciDevice *d) {
                 f->slots[d->index].dev = d;
                 device_facts_init_at(&f->slots[d->index].facts, parent_dirfd(f, d),
                                      strrchr(d->syspath, '/') + 1, d->syspath);
+                if (f->use_dirfds && !f->bound_tried)
+                        list_bound(f);
+                if (f->bound && !f->ambiguous[d->index])
+                        (void) device_facts_set_driver(&f->slots[d->index].facts, f->bound[d->index]);
         }
         return &f->slots[d->index].facts;
 }

@@ -96,9 +96,12 @@ bool decision_matches(const Decision *d, const ExecRequest *accepted, char **ret
  * by every plan that asks whether it is quiet; freed with the call, never
  * kept longer. They, and reset_method, are read below an fd of the bridge
  * directory holding the device's (held open until the free), the full path
- * when that lookup fails. Made after the call's decision_refresh(): a
- * rescan during its life is a bug (a device it does not know is then asked
- * about on its own). */
+ * when that lookup fails; on a host with at least 4 functions per PCI
+ * driver, which driver each function is bound to is read once for the
+ * call from the drivers' directories (a function two of them list reads
+ * its own link). Made after the call's decision_refresh(): a rescan during
+ * its life is a bug (a device it does not know is then asked about on its
+ * own). */
 typedef struct DecisionFacts DecisionFacts;
 DecisionFacts *decision_facts_new(const DecisionContext *ctx);
 DecisionFacts *decision_facts_free(DecisionFacts *f);

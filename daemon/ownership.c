@@ -51,6 +51,16 @@ void device_facts_init_at(DeviceFacts *f, int dirfd, const char *relname, const 
         *f = (DeviceFacts) { .syspath = syspath, .dirfd = relname ? dirfd : -1, .relname = relname };
 }
 
+int device_facts_set_driver(DeviceFacts *f, const char *driver) {
+        char *copy = NULL;
+        if (driver && !(copy = strdup(driver)))
+                return -ENOMEM;
+        free(f->driver);
+        f->driver = copy;
+        f->have_driver = true;
+        return 0;
+}
+
 /* readlink_basename() of the device's attr, through dirfd when there is one. */
 static int facts_readlink(DeviceFacts *f, const char *attr, char **ret) {
         char rel[PATH_MAX];

@@ -85,6 +85,9 @@ void device_facts_init(DeviceFacts *f, const char *syspath);
  * relname: a short lookup instead of a walk of syspath; a lookup that
  * fails there is asked again by syspath, so the facts are the same. */
 void device_facts_init_at(DeviceFacts *f, int dirfd, const char *relname, const char *syspath);
+/* The driver (NULL: unbound) as the caller read it during this call, from
+ * the drivers' side; f does not read the device's own link then. */
+int device_facts_set_driver(DeviceFacts *f, const char *driver);
 void device_facts_done(DeviceFacts *f);
 
 /* *holders may be NULL on entry: the one /proc pass of a request is made
