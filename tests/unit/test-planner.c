@@ -488,6 +488,31 @@ static void test_list_facts_per_call(Fixture *f, gconstpointer data) {
                 holders_free(h);
                 g_assert_cmpint(faketree_set_driver(f->host->root, "0000:07:00.1", "igb"), ==, 0);
         }
+
+        /* ListDevices reads the bindings from the drivers' side; a function
+         * two drivers list (a rebind caught halfway) reads its own link.
+         * Here two wrong ones list it (whichever readdir gives last), and
+         * only its own link says igb. */
+        g_autofree char *stub = g_build_filename(f->host->sys, "bus/pci/drivers/pci-stub", NULL);
+        g_autofree char *stub_link = g_build_filename(stub, "0000:07:00.1", NULL);
+        g_autofree char *e1000e_link = g_build_filename(f->host->sys, "bus/pci/drivers/e1000e/0000:07:00.1", NULL);
+        g_autofree char *igb_link = g_build_filename(f->host->sys, "bus/pci/drivers/igb/0000:07:00.1", NULL);
+        g_autofree char *dir = faketree_device_dir(f->host->root, "0000:07:00.1");
+        g_assert_cmpint(g_mkdir_with_parents(stub, 0755), ==, 0);
+        g_assert_cmpint(symlink(dir, stub_link), ==, 0);
+        g_assert_cmpint(symlink(dir, e1000e_link), ==, 0);
+        g_assert_cmpint(unlink(igb_link), ==, 0);
+        Holders *h = NULL;
+        g_assert_cmpint(holders_scan(f->host->proc, f->host->sys, &h), ==, 0);
+        DecisionFacts *facts = decision_facts_new(&ctx);
+        pci_address_parse("07:00.1", &a);
+        g_auto(Described) nic1 = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+        g_assert_cmpstr(nic1.driver, ==, "igb");
+        pci_address_parse("01:00.0", &a);
+        g_auto(Described) e1000e = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+        g_assert_cmpstr(e1000e.driver, ==, "e1000e");
+        decision_facts_free(facts);
+        holders_free(h);
 }
 
 /* ---- subtrees on generated trees, against a brute-force oracle ---------- */
