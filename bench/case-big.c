@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The big host: 4,121 functions.
+ * The big host: 4,121 functions. Start-up must take at most one lspci -mm
+ * (libpci's full scan of the same tree, measured in the same run), and a
+ * ListDevices call, which plans every function and reads each one's live
+ * facts (driver, reset_method, ...), at most a quarter of one.
  */
 
 #include <math.h>
@@ -155,7 +158,9 @@ void host_big(void) {
         g_autofree char *snote = g_strdup_printf("exec to NameOwnerChanged, median of %u; lspci -mm median of %u",
                                                  starts, lspcis);
         add_row(C, "startup to name acquired", "ms", stm, lsm, "≤ 1 × lspci", stm <= lsm, snote);
-        add_row(C, "ListDevices, 4,121 functions (info)", "ms", median_of(lt, reps), lsm, "-", -1, NULL);
+        double ltm = median_of(lt, reps);
+        g_autofree char *lnote = g_strdup_printf("a root caller, median of %u; lspci -mm as above", reps);
+        add_row(C, "ListDevices, 4,121 functions", "ms", ltm, lsm, "≤ 0.25 × lspci", ltm <= 0.25 * lsm, lnote);
         add_row(C, "GetResetInfo BUS, 256-function bus (info)", "ms", median_of(gt, reps), lsm, "-", -1,
                 "256 affected devices listed");
         add_row(C, "GetResetInfo FLR, one VF (info)", "ms", median_of(ft, reps), lsm, "-", -1, NULL);

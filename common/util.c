@@ -87,7 +87,11 @@ char *strv_join(char *const *l, const char *sep) {
 }
 
 int read_one_line_file(const char *path, char **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return read_one_line_file_at(AT_FDCWD, path, ret);
+}
+
+int read_one_line_file_at(int dirfd, const char *path, char **ret) {
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         char buf[4096];
@@ -136,8 +140,12 @@ int write_file_atomic(const char *path, const char *contents) {
 }
 
 int readlink_malloc(const char *path, char **ret) {
+        return readlinkat_malloc(AT_FDCWD, path, ret);
+}
+
+int readlinkat_malloc(int dirfd, const char *path, char **ret) {
         char buf[4096];
-        ssize_t n = readlink(path, buf, sizeof buf - 1);
+        ssize_t n = readlinkat(dirfd, path, buf, sizeof buf - 1);
         if (n < 0)
                 return -errno;
         buf[n] = '\0';
@@ -149,8 +157,12 @@ int readlink_malloc(const char *path, char **ret) {
 }
 
 int readlink_basename(const char *path, char **ret) {
+        return readlinkat_basename(AT_FDCWD, path, ret);
+}
+
+int readlinkat_basename(int dirfd, const char *path, char **ret) {
         _cleanup_free_ char *t = NULL;
-        int r = readlink_malloc(path, &t);
+        int r = readlinkat_malloc(dirfd, path, &t);
         if (r < 0)
                 return r;
         if (!t)

@@ -78,8 +78,10 @@ int strv_split(const char *s, const char *separators, char ***ret);
 /* Joins with sep; NULL on allocation failure. */
 char *strv_join(char *const *l, const char *sep);
 
-/* Reads a whole (small) file, strips one trailing newline. */
+/* Reads a whole (small) file, strips one trailing newline. The _at and
+ * readlinkat_ variants take path relative to dirfd (AT_FDCWD: as above). */
 int read_one_line_file(const char *path, char **ret);
+int read_one_line_file_at(int dirfd, const char *path, char **ret);
 /* One write(2) of the whole string, the way sysfs wants it. */
 int write_string_file(const char *path, const char *s);
 /* Writes atomically (temp file + fsync + rename) so a crash never leaves a
@@ -87,8 +89,10 @@ int write_string_file(const char *path, const char *s);
 int write_file_atomic(const char *path, const char *contents);
 /* readlink(2) into a malloc'ed string. */
 int readlink_malloc(const char *path, char **ret);
+int readlinkat_malloc(int dirfd, const char *path, char **ret);
 /* The last path component of a symlink's target, e.g. the driver name. */
 int readlink_basename(const char *path, char **ret);
+int readlinkat_basename(int dirfd, const char *path, char **ret);
 int mkdir_p(const char *path, mode_t mode);
 
 /* asprintf that returns NULL on failure. */

@@ -463,6 +463,9 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
         if (scan_error)
                 return scan_failed(scan_error, error);
         decision_refresh(&m->decide);
+        _cleanup_(decision_facts_freep) DecisionFacts *facts = decision_facts_new(&m->decide);
+        if (!facts)
+                return -ENOMEM;
 
         r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
@@ -473,7 +476,7 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
                 DeviceVerdict v = {};
                 uint32_t scopes = 0;
 
-                r = decision_describe_device(&m->decide, d, caller->uid, holders, &v, &scopes, &methods);
+                r = decision_describe_device(&m->decide, d, caller->uid, holders, facts, &v, &scopes, &methods);
                 if (r == -EAGAIN)
                         return wait_for_scan(m, call, caller->uid, false, error);
                 if (r >= 0)

@@ -91,10 +91,30 @@ char **decision_affected(const Decision *d);
  * changed. */
 bool decision_matches(const Decision *d, const ExecRequest *accepted, char **ret_why);
 
+/* The devices' facts (ownership.h) of one ListDevices call: each device's
+ * are read at most once, when first needed, and shared by its verdict and
+ * by every plan that asks whether it is quiet; freed with the call, never
+ * kept longer. They, and reset_method, are read below an fd of the bridge
+ * directory holding the device's (held open until the free), the full path
+ * when that lookup fails; on a host with at least 4 functions per PCI
+ * driver, which driver each function is bound to is read once for the
+ * call from the drivers' directories (a function two of them list reads
+ * its own link). Made after the call's decision_refresh(): a rescan during
+ * its life is a bug (a device it does not know is then asked about on its
+ * own). */
+typedef struct DecisionFacts DecisionFacts;
+DecisionFacts *decision_facts_new(const DecisionContext *ctx);
+DecisionFacts *decision_facts_free(DecisionFacts *f);
+static inline void decision_facts_freep(DecisionFacts **f) {
+        decision_facts_free(*f);
+}
+
 /* For ListDevices: one device's verdict for uid, the scope bits it can be
- * reset with now and its reset_method words (NULL if none). */
+ * reset with now and its reset_method words (NULL if none). facts: the
+ * ListDevices call's (may be NULL: each question reads its own). */
 int decision_describe_device(const DecisionContext *ctx, PciDevice *d, uid_t uid, Holders *holders,
-                             DeviceVerdict *ret_verdict, uint32_t *ret_scopes, char ***ret_methods);
+                             DecisionFacts *facts, DeviceVerdict *ret_verdict, uint32_t *ret_scopes,
+                             char ***ret_methods);
 /* Without a uevent monitor the device list is read again (one readdir)
  * before each decision and once per ListDevices call. */
 void decision_refresh(const DecisionContext *ctx);

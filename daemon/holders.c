@@ -57,6 +57,12 @@ Holders *holders_free(Holders *h) {
         return NULL;
 }
 
+bool holders_any_node(const Holders *h) {
+        for (size_t i = 0; h && i < h->n; i++)
+                if (h->items[i].kind == HOLDER_NODE)
+                        return true;
+        return false;
+}
 
 unsigned holders_n_tables(const Holders *h) {
         return h ? h->n_tables : 0;

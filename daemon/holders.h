@@ -67,5 +67,8 @@ static inline void holders_freep(Holders **h) {
  * a named device fd) come before possible ones. NULL if none. */
 const Holder *holders_find(const Holders *h, const char *name, long group, const char *cdev, bool stub_bound,
                            uid_t except_uid);
+/* Whether any holder holds a VFIO group or cdev node: only such a holder
+ * needs holders_find() to be given the device's group and cdev. */
+bool holders_any_node(const Holders *h);
 /* Number of fd tables read, for the benchmarks' "one pass" check. */
 unsigned holders_n_tables(const Holders *h);

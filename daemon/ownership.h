@@ -65,6 +65,31 @@ typedef struct DeviceVerdict {
 
 void device_verdict_done(DeviceVerdict *v);
 
+/* What a device's sysfs tells about who may use it: its driver, IOMMU group
+ * and VFIO cdev. Each is read live, when a verdict first needs it (the
+ * group and cdev only for a claim, a non-root caller's node, or a holder of
+ * a VFIO node to match), and at most once: one DeviceFacts serves one
+ * decision or one call, never longer. syspath is borrowed. */
+typedef struct DeviceFacts {
+        const char *syspath;
+        int dirfd;              /* the caller's open directory holding the device's (-1: none) */
+        const char *relname;    /* the device's directory below dirfd */
+        bool have_driver, have_group, have_cdev;
+        char *driver;   /* NULL when unbound */
+        char *group;    /* IOMMU group number, NULL if none */
+        char *cdev;     /* "vfio3" when a VFIO cdev exists */
+} DeviceFacts;
+
+void device_facts_init(DeviceFacts *f, const char *syspath);
+/* Reads through dirfd (kept open by the caller while f lives) with
+ * relname: a short lookup instead of a walk of syspath; a lookup that
+ * fails there is asked again by syspath, so the facts are the same. */
+void device_facts_init_at(DeviceFacts *f, int dirfd, const char *relname, const char *syspath);
+/* The driver (NULL: unbound) as the caller read it during this call, from
+ * the drivers' side; f does not read the device's own link then. */
+int device_facts_set_driver(DeviceFacts *f, const char *driver);
+void device_facts_done(DeviceFacts *f);
+
 /* *holders may be NULL on entry: the one /proc pass of a request is made
  * by the first device that needs it, and shared by the others. */
 
@@ -82,3 +107,10 @@ int ownership_node_owner(const OwnershipContext *ctx, const char *syspath, uid_t
  * for this call (may be NULL). */
 int ownership_evaluate(const OwnershipContext *ctx, const char *name, const char *syspath, uid_t uid,
                        char *const *proven, Holders **holders, DeviceVerdict *ret);
+
+/* The same two on facts shared by several questions about one device
+ * inside one call (decision.h), instead of facts read for this one. */
+int ownership_device_quiet_facts(const OwnershipContext *ctx, const char *name, DeviceFacts *f, uid_t viewer,
+                                 Holders **holders, bool *ret, char **why);
+int ownership_evaluate_facts(const OwnershipContext *ctx, const char *name, DeviceFacts *f, uid_t uid,
+                             char *const *proven, Holders **holders, DeviceVerdict *ret);

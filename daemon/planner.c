@@ -35,6 +35,7 @@ PciDevice *planner_domain_of(PciDevice *dev) {
 
 typedef struct Reasons {
         char *text;
+        bool unwanted;  /* only whether a plan exists is asked: format nothing */
 } Reasons;
 
 __attribute__((format(printf, 2, 3)))
@@ -42,6 +43,8 @@ static void add_reason(Reasons *r, const char *fmt, ...) {
         va_list ap;
         char *s = NULL;
 
+        if (r->unwanted)
+                return;
         va_start(ap, fmt);
         set_errorv(&s, 0, fmt, ap);
         va_end(ap);
@@ -77,18 +80,10 @@ static void plan_init(ResetPlan *p, PciDevice *dev, uint32_t bit, const char *me
         };
 }
 
-/* Everything below bridge, in address order: the hot-reset set. */
+/* Everything below bridge, in address order: the hot-reset set. O(that
+ * set): the topology keeps every bridge's subtree. */
 static size_t collect_below(const Topology *t, const PciDevice *bridge, PciDevice **out, size_t max) {
-        size_t n = 0;
-        for (size_t i = 0; i < topology_count(t); i++) {
-                PciDevice *d = topology_get(t, i);
-                if (pci_device_is_below(d, bridge)) {
-                        if (n < max)
-                                out[n] = d;
-                        n++;
-                }
-        }
-        return n;
+        return topology_below(t, bridge, out, max);
 }
 
 static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods, const PlannerEnv *env,
@@ -238,21 +233,25 @@ static int found(Reasons *why) {
         return 0;
 }
 
-int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods, const PlannerEnv *env,
-                 ResetPlan *ret, char **ret_reason) {
-        Reasons why = {};
+/* planner_plan(); ret_reason NULL: no reason is wanted (none is formatted). */
+static int plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods, const PlannerEnv *env,
+                ResetPlan *ret, char **ret_reason) {
+        Reasons why = { .unwanted = !ret_reason };
         char mbuf[128];
 
-        *ret_reason = NULL;
+        if (ret_reason)
+                *ret_reason = NULL;
         if (!methods) {
-                *ret_reason = strjoin_printf("%s offers no reset: the kernel has no reset_method for it "
-                                             "(no reset support, or a kernel older than 5.15)", dev->name);
+                if (ret_reason)
+                        *ret_reason = strjoin_printf("%s offers no reset: the kernel has no reset_method for it "
+                                                     "(no reset support, or a kernel older than 5.15)", dev->name);
                 return -EOPNOTSUPP;
         }
         if (!methods[0]) {
                 /* an admin's "no resets for this device", also not through its bus */
-                *ret_reason = strjoin_printf("%s has every reset method disabled (its reset_method is empty)",
-                                             dev->name);
+                if (ret_reason)
+                        *ret_reason = strjoin_printf("%s has every reset method disabled (its reset_method is empty)",
+                                                     dev->name);
                 return -EOPNOTSUPP;
         }
 
@@ -287,6 +286,8 @@ int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *
                         return found(&why);
         }
 
+        if (!ret_reason)
+                return -EOPNOTSUPP;
         _cleanup_free_ char *offered = strv_join(methods, " ");
         if (why.text)
                 *ret_reason = strjoin_printf("no reset of %s inside mask %s can be done: %s (the kernel offers: %s)",
@@ -299,13 +300,19 @@ int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *
         return -EOPNOTSUPP;
 }
 
+int planner_plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *methods, const PlannerEnv *env,
+                 ResetPlan *ret, char **ret_reason) {
+        return plan(t, dev, mask, methods, env, ret, ret_reason);
+}
+
+/* Plans each bit alone, as planner_plan() would, without the reasons:
+ * ListDevices asks this of every device. */
 uint32_t planner_available_scopes(const Topology *t, PciDevice *dev, char *const *methods, const PlannerEnv *env) {
         uint32_t avail = 0;
 
         for (uint32_t bit = 1; bit & PCRESET_SCOPE_KNOWN; bit <<= 1) {
                 ResetPlan p;
-                _cleanup_free_ char *reason = NULL;
-                if (planner_plan(t, dev, bit, methods, env, &p, &reason) >= 0)
+                if (plan(t, dev, bit, methods, env, &p, NULL) >= 0)
                         avail |= p.scope;
         }
         return avail;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 
 #include "log.h"
@@ -72,20 +73,29 @@ static void narrowed_unregister(const char *syspath) {
 }
 
 int reset_method_read(const char *syspath, char ***ret) {
-        _cleanup_free_ char *text = NULL;
-        _cleanup_free_ char *path = strjoin_printf("%s/reset_method", syspath);
+        return reset_method_read_at(-1, NULL, syspath, ret);
+}
+
+int reset_method_read_at(int dirfd, const char *relname, const char *syspath, char ***ret) {
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        char rel[PATH_MAX];
         int r;
 
-        if (!path)
-                return -ENOMEM;
+        if (dirfd >= 0 && snprintf(rel, sizeof rel, "%s/reset_method", relname) >= (int) sizeof rel)
+                dirfd = -1;
         /* reset_method is an attribute the kernel answers from memory: a
          * short read under the lock never waits for a reset */
         pthread_mutex_lock(&narrowed_lock);
         const Narrowed *n = narrowed_find_locked(syspath);
         if (n)
                 r = (text = strdup(n->orig)) ? 0 : -ENOMEM;
-        else
-                r = read_one_line_file(path, &text);
+        else {
+                /* a failed short lookup is asked again by the full path */
+                r = dirfd >= 0 ? read_one_line_file_at(dirfd, rel, &text) : -EBADF;
+                if (r < 0)
+                        r = (path = strjoin_printf("%s/reset_method", syspath)) ? read_one_line_file(path, &text)
+                                                                                : -ENOMEM;
+        }
         pthread_mutex_unlock(&narrowed_lock);
         if (r == -ENOENT) {
                 *ret = NULL;

@@ -30,6 +30,10 @@ typedef struct ResetMethodNarrowing {
 /* The admin's reset_method words (a narrowing in flight is seen through).
  * *ret = NULL when the device has no reset_method. */
 int reset_method_read(const char *syspath, char ***ret);
+/* The same, read as <relname>/reset_method below dirfd, a directory the
+ * caller holds open (-1: none): the short lookup spares walking syspath.
+ * When it fails the full path is read, so the answer is the full path's. */
+int reset_method_read_at(int dirfd, const char *relname, const char *syspath, char ***ret);
 
 /* Records the admin's list, then writes method. On failure nothing is left
  * changed and *ret_why (malloc'ed) says what failed; -ENOENT: the device is

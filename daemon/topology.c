@@ -15,7 +15,10 @@ struct Topology {
         char *devices_dir;      /* <sysfs>/devices: the root of relpath */
         PciDevice **devs;       /* sorted by address */
         size_t n_devs;
+        PciDevice **store;      /* what the devices' below and vfs point into */
         char **names;           /* sorted entries of bus/pci/devices at last scan */
+        char **seen;            /* the same strings, in the order readdir gave them */
+        size_t n_names;
         bool invalid;
 };
 
@@ -50,7 +53,30 @@ static int string_ptr_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int list_device_names(Topology *t, char ***ret) {
+/* 1 when readdir gives exactly the names of the last listing in the same
+ * order (no allocation, one strcmp each: what every call without uevents
+ * pays); 0 when anything differs, even only the order (the full listing
+ * then decides). */
+static int names_unchanged(Topology *t) {
+        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", t->sysfs_root);
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        size_t k = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if (k >= t->n_names || !streq(de->d_name, t->seen[k]))
+                        return 0;
+                k++;
+        }
+        return k == t->n_names;
+}
+
+static int list_device_names(Topology *t, char ***ret, char ***ret_seen) {
         _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", t->sysfs_root);
         if (!dir)
                 return -ENOMEM;
@@ -76,8 +102,13 @@ static int list_device_names(Topology *t, char ***ret) {
                         return strv_free(l), -ENOMEM;
                 l[++n] = NULL;
         }
+        char **seen = malloc(sizeof(char *) * (n ?: 1));
+        if (!seen)
+                return strv_free(l), -ENOMEM;
+        memcpy(seen, l, sizeof(char *) * n);
         qsort(l, n, sizeof(char *), string_ptr_cmp);
         *ret = l;
+        *ret_seen = seen;
         return 0;
 }
 
@@ -204,66 +235,186 @@ static int relpath_cmp(const void *a, const void *b) {
         return strcmp((*(PciDevice *const *) a)->relpath, (*(PciDevice *const *) b)->relpath);
 }
 
+#define NO_INDEX SIZE_MAX
+
+/* The index in devs (sorted by address) of the device at a, or NO_INDEX. */
+static size_t find_index(PciDevice *const *devs, size_t n, const PciAddress *a) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = address_cmp(&devs[mid]->addr, a);
+                if (c == 0)
+                        return mid;
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NO_INDEX;
+}
+
+/* strcmp() of the first len bytes of key (as a string of its own) with s. */
+static int prefix_cmp(const char *key, size_t len, const char *s) {
+        int c = strncmp(key, s, len);
+        if (c != 0)
+                return c;
+        return s[len] ? -1 : 0;
+}
+
+/* The tree of a scan, computed before the scan replaces the topology: every
+ * step that can fail is done here, so a failure leaves the old topology
+ * whole (a bridge with a wrong subtree would let a reset touch a device
+ * nobody asked about). Indexes are into the scan's sorted devs. */
+typedef struct Links {
+        size_t *parent;         /* upstream bridge, or NO_INDEX */
+        size_t *physfn;         /* an SR-IOV VF's PF, or NO_INDEX */
+        size_t *n_below;
+        size_t *n_vfs;
+        PciDevice **store;      /* every bridge's subtree, then every PF's VFs */
+} Links;
+
+static void links_done(Links *l) {
+        free(l->parent);
+        free(l->physfn);
+        free(l->n_below);
+        free(l->n_vfs);
+        free(l->store);
+        *l = (Links) {};
+}
+
 /* A device's parent is the device whose relpath is its own minus the last
  * component: one sorted index and a binary search each, not n^2 compares. */
-static void link_parents(Topology *t) {
-        _cleanup_free_ PciDevice **byrel = malloc(sizeof(PciDevice *) * (t->n_devs ?: 1));
-        if (!byrel)
-                return;
-        memcpy(byrel, t->devs, sizeof(PciDevice *) * t->n_devs);
-        qsort(byrel, t->n_devs, sizeof(PciDevice *), relpath_cmp);
+static int find_parents(PciDevice *const *devs, size_t n, size_t *parent) {
+        _cleanup_free_ size_t *byrel = malloc(sizeof(size_t) * (n ?: 1));
+        _cleanup_free_ PciDevice **sorted = malloc(sizeof(PciDevice *) * (n ?: 1));
+        if (!byrel || !sorted)
+                return -ENOMEM;
+        memcpy(sorted, devs, sizeof(PciDevice *) * n);
+        qsort(sorted, n, sizeof(PciDevice *), relpath_cmp);
+        for (size_t i = 0; i < n; i++)
+                byrel[i] = find_index(devs, n, &sorted[i]->addr);
 
-        for (size_t i = 0; i < t->n_devs; i++) {
-                PciDevice *d = t->devs[i];
-                d->parent = NULL;
-                const char *slash = strrchr(d->relpath, '/');
+        for (size_t i = 0; i < n; i++) {
+                const char *rel = devs[i]->relpath, *slash = strrchr(rel, '/');
+                parent[i] = NO_INDEX;
                 if (!slash)
                         continue;
-                _cleanup_free_ char *prel = strndup(d->relpath, (size_t) (slash - d->relpath));
-                if (!prel)
-                        continue;
-                PciDevice key = { .relpath = prel }, *k = &key;
-                PciDevice **hit = bsearch(&k, byrel, t->n_devs, sizeof(PciDevice *), relpath_cmp);
-                if (hit)
-                        d->parent = *hit;
+                size_t len = (size_t) (slash - rel), lo = 0, hi = n;
+                while (lo < hi) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        int c = prefix_cmp(rel, len, sorted[mid]->relpath);
+                        if (c == 0) {
+                                parent[i] = byrel[mid];
+                                break;
+                        }
+                        if (c > 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
         }
+        return 0;
 }
 
 /* SR-IOV: a VF's sysfs directory has a physfn link to its PF. Read on
  * every rescan: VFs come and go with sriov_numvfs. */
-static void link_physfns(Topology *t) {
+static int find_physfns(PciDevice *const *devs, size_t n, size_t *physfn) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *link = strjoin_printf("%s/physfn", devs[i]->syspath), *pf = NULL;
+                PciAddress a;
+                if (!link)
+                        return -ENOMEM;
+                physfn[i] = NO_INDEX;
+                if (readlink_basename(link, &pf) >= 0 && pci_address_parse(pf, &a) >= 0)
+                        physfn[i] = find_index(devs, n, &a);
+        }
+        return 0;
+}
+
+/* Parents, PFs, and for every bridge the list of everything below it (at
+ * any depth) in address order: each device, taken in address order, is
+ * appended to the list of each of its ancestors. Memory: one pointer per
+ * (device, ancestor) pair; time: the same. */
+static int compute_links(PciDevice *const *devs, size_t n, Links *l) {
+        size_t m = n ?: 1, total = 0;
+        int r;
+
+        *l = (Links) {
+                .parent = malloc(sizeof(size_t) * m),
+                .physfn = malloc(sizeof(size_t) * m),
+                .n_below = calloc(m, sizeof(size_t)),
+                .n_vfs = calloc(m, sizeof(size_t)),
+        };
+        if (!l->parent || !l->physfn || !l->n_below || !l->n_vfs)
+                return links_done(l), -ENOMEM;
+        if ((r = find_parents(devs, n, l->parent)) < 0 || (r = find_physfns(devs, n, l->physfn)) < 0)
+                return links_done(l), r;
+
+        /* relpaths are strictly longer than their parents': no cycles */
+        for (size_t i = 0; i < n; i++) {
+                for (size_t p = l->parent[i]; p != NO_INDEX; p = l->parent[p], total++)
+                        l->n_below[p]++;
+                if (l->physfn[i] != NO_INDEX) {
+                        l->n_vfs[l->physfn[i]]++;
+                        total++;
+                }
+        }
+        if (!(l->store = malloc(sizeof(PciDevice *) * (total ?: 1))))
+                return links_done(l), -ENOMEM;
+        return 0;
+}
+
+/* Makes the scan's links the topology's; cannot fail. */
+static void apply_links(Topology *t, Links *l) {
+        PciDevice **next = l->store;
+
         for (size_t i = 0; i < t->n_devs; i++) {
-                t->devs[i]->physfn = NULL;
-                t->devs[i]->n_vfs = 0;
+                PciDevice *d = t->devs[i];
+                d->index = i;
+                d->parent = l->parent[i] != NO_INDEX ? t->devs[l->parent[i]] : NULL;
+                d->physfn = l->physfn[i] != NO_INDEX ? t->devs[l->physfn[i]] : NULL;
+                d->below = next;
+                next += l->n_below[i];
+                d->vfs = next;
+                next += l->n_vfs[i];
+                /* counted up again while filled */
+                d->n_below = 0;
+                d->n_vfs = 0;
         }
         for (size_t i = 0; i < t->n_devs; i++) {
                 PciDevice *d = t->devs[i];
-                _cleanup_free_ char *link = strjoin_printf("%s/physfn", d->syspath), *pf = NULL;
-                PciAddress a;
-                if (!link || readlink_basename(link, &pf) < 0 || pci_address_parse(pf, &a) < 0)
-                        continue;
-                d->physfn = topology_find(t, &a);
+                for (PciDevice *p = d->parent; p; p = p->parent)
+                        p->below[p->n_below++] = d;
                 if (d->physfn)
-                        d->physfn->n_vfs++;
+                        d->physfn->vfs[d->physfn->n_vfs++] = d;
         }
+        free(t->store);
+        t->store = TAKE_PTR(l->store);
+        links_done(l);
 }
 
-size_t topology_vfs(const Topology *t, const PciDevice *pf, PciDevice **ret, size_t max) {
-        size_t n = 0;
-        for (size_t i = 0; pf->n_vfs > 0 && i < t->n_devs; i++)
-                if (t->devs[i]->physfn == pf) {
-                        if (n < max)
-                                ret[n] = t->devs[i];
-                        n++;
-                }
+static size_t copy_list(PciDevice *const *from, size_t n, PciDevice **ret, size_t max) {
+        if (n > 0 && max > 0)
+                memcpy(ret, from, sizeof(PciDevice *) * (n < max ? n : max));
         return n;
 }
 
-/* A function we already know keeps its struct (and its config-space facts). */
+size_t topology_below(const Topology *t, const PciDevice *bridge, PciDevice **ret, size_t max) {
+        return copy_list(bridge->below, bridge->n_below, ret, max);
+}
+
+size_t topology_vfs(const Topology *t, const PciDevice *pf, PciDevice **ret, size_t max) {
+        return copy_list(pf->vfs, pf->n_vfs, ret, max);
+}
+
+/* A function we already know keeps its struct (and its config-space facts).
+ * old is sorted by address. */
 static PciDevice *find_known(PciDevice **old, size_t n_old, const PciAddress *a, uint16_t vendor, uint16_t device) {
-        for (size_t i = 0; i < n_old; i++)
-                if (pci_address_equal(&old[i]->addr, a) && old[i]->vendor_id == vendor && old[i]->device_id == device)
-                        return old[i];
+        if (!old) /* the first scan */
+                return NULL;
+        size_t i = find_index(old, n_old, a);
+        if (i != NO_INDEX && old[i]->vendor_id == vendor && old[i]->device_id == device)
+                return old[i];
         return NULL;
 }
 
@@ -325,6 +476,11 @@ static int rescan(Topology *t) {
         pci_unguard();
         pci_cleanup(pacc);
 
+        Links links = {};
+        if (s.r >= 0) {
+                qsort(s.devs, s.n, sizeof(PciDevice *), device_ptr_cmp);
+                s.r = compute_links(s.devs, s.n, &links);
+        }
         if (s.r < 0) {
                 for (size_t i = 0; i < s.n; i++)
                         if (!s.devs[i]->reused)
@@ -335,7 +491,6 @@ static int rescan(Topology *t) {
                 return s.r;
         }
 
-        qsort(s.devs, s.n, sizeof(PciDevice *), device_ptr_cmp);
         for (size_t i = 0; i < t->n_devs; i++)
                 if (!t->devs[i]->reused)
                         pci_device_free(t->devs[i]);
@@ -344,9 +499,8 @@ static int rescan(Topology *t) {
         free(t->devs);
         t->devs = s.devs;
         t->n_devs = s.n;
-        link_parents(t);
+        apply_links(t, &links);
         assign_slots(t);
-        link_physfns(t);
         return 0;
 }
 
@@ -377,7 +531,9 @@ Topology *topology_free(Topology *t) {
         for (size_t i = 0; i < t->n_devs; i++)
                 pci_device_free(t->devs[i]);
         free(t->devs);
+        free(t->store);
         strv_free(t->names);
+        free(t->seen);
         free(t->sysfs_root);
         free(t->devices_dir);
         free(t);
@@ -390,14 +546,26 @@ void topology_invalidate(Topology *t) {
 
 int topology_refresh(Topology *t, bool *ret_changed) {
         _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char **seen = NULL;
         bool changed = t->invalid;
+        int r;
 
-        int r = list_device_names(t, &names);
+        if (!changed) {
+                r = names_unchanged(t);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        if (ret_changed)
+                                *ret_changed = false;
+                        return 0;
+                }
+        }
+        r = list_device_names(t, &names, &seen);
         if (r < 0)
                 return r;
+        size_t n = strv_length(names);
         if (!changed) {
-                size_t n = strv_length(names);
-                changed = n != strv_length(t->names);
+                changed = n != t->n_names;
                 for (size_t i = 0; !changed && i < n; i++)
                         changed = !streq(names[i], t->names[i]);
         }
@@ -405,10 +573,15 @@ int topology_refresh(Topology *t, bool *ret_changed) {
                 r = rescan(t);
                 if (r < 0)
                         return r;
-                strv_free(t->names);
-                t->names = TAKE_PTR(names);
                 t->invalid = false;
         }
+        /* the same names in another order are kept too: the next call's
+         * names_unchanged() compares with this order */
+        strv_free(t->names);
+        free(t->seen);
+        t->names = TAKE_PTR(names);
+        t->seen = TAKE_PTR(seen);
+        t->n_names = n;
         if (ret_changed)
                 *ret_changed = changed;
         return 0;
@@ -442,9 +615,11 @@ const char *topology_sysfs_root(const Topology *t) {
 }
 
 size_t topology_bus_siblings(const Topology *t, const PciDevice *dev, PciDevice **ret, size_t max) {
-        size_t n = 0;
-        for (size_t i = 0; i < t->n_devs; i++) {
-                PciDevice *o = t->devs[i];
+        /* below a bridge, its subtree holds them all */
+        PciDevice *const *from = dev->parent ? dev->parent->below : t->devs;
+        size_t n = 0, n_from = dev->parent ? dev->parent->n_below : t->n_devs;
+        for (size_t i = 0; i < n_from; i++) {
+                PciDevice *o = from[i];
                 if (o == dev || o->parent != dev->parent || o->addr.domain != dev->addr.domain ||
                     o->addr.bus != dev->addr.bus)
                         continue;

@@ -43,6 +43,10 @@ struct PciDevice {
         PciDevice *parent;            /* upstream bridge; NULL on a root bus */
         PciDevice *physfn;            /* an SR-IOV VF's PF (sysfs physfn); NULL otherwise */
         unsigned n_vfs;               /* a PF's VFs in the topology now */
+        PciDevice **vfs;              /* those VFs, in address order */
+        PciDevice **below;            /* everything below this bridge at any depth, in address order */
+        size_t n_below;               /* (both lists are the topology's, rebuilt at each rescan) */
+        size_t index;                 /* position in the topology (address order) since the last rescan */
         bool reused;                  /* private to rescans */
 };
 
@@ -63,6 +67,10 @@ const char *topology_sysfs_root(const Topology *t);
 
 /* Functions sharing dev's bus (same parent and bus number), dev excluded. */
 size_t topology_bus_siblings(const Topology *t, const PciDevice *dev, PciDevice **ret, size_t max);
+/* Everything below bridge at any depth, in address order (the hot-reset
+ * set of a bus reset through it): fills up to max, returns how many there
+ * are. O(that many): the subtrees are built at (re)scan. */
+size_t topology_below(const Topology *t, const PciDevice *bridge, PciDevice **ret, size_t max);
 /* true if dev sits below bridge (at any depth). */
 bool pci_device_is_below(const PciDevice *dev, const PciDevice *bridge);
 /* A PF's VFs, in address order; returns how many there are. */

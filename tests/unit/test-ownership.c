@@ -8,6 +8,7 @@
 #include "claims.h"
 #include "config.h"
 #include "ownership.h"
+#include "reset-method.h"
 #include "test-common.h"
 
 static const char host_desc[] =
@@ -404,6 +405,62 @@ static void test_mapped_device_region(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "holds a VFIO device fd that this kernel does not name");
 }
 
+/* Facts read through a directory fd (ListDevices' short lookups) are the
+ * full path's: through the device's real parent directory, and through a
+ * directory where the lookup fails (a bridge removed during the call), which
+ * must be asked again by the full path, not taken for "no driver". Each
+ * device once per uid, and reset_method likewise. */
+static void test_facts_through_dirfd(Fixture *f, gconstpointer data) {
+        static const char *const addrs[] = { "0000:01:00.0", "0000:02:00.0", "0000:02:00.1", "0000:03:00.0",
+                                             "0000:03:00.1", "0000:04:00.0", "0000:04:00.1", "0000:05:00.0" };
+        g_autofree char *empty = g_build_filename(f->host->root, "empty", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(empty, 0755), ==, 0);
+        int emptyfd = open(empty, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint(emptyfd, >=, 0);
+        uid_t holder;
+        /* a claim, and one the node owner (4101) overrules */
+        g_assert_cmpint(claims_add(f->claims, "0000:03:00.1", 4101, 0x1af4, 0x1041, &holder), ==, 0);
+        g_assert_cmpint(claims_add(f->claims, "0000:03:00.0", 4102, 0x1af4, 0x1041, &holder), ==, 0);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(addrs); i++) {
+                g_autofree char *dir = faketree_device_dir(f->host->root, addrs[i]);
+                g_autofree char *parent = g_path_get_dirname(dir);
+                const char *rel = strrchr(dir, '/') + 1;
+                int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                g_assert_cmpint(pfd, >=, 0);
+                for (uid_t uid = 0; uid <= 4101; uid += 4101) {
+                        DeviceVerdict want = {}, got = {}, fell = {};
+                        DeviceFacts fp, fe;
+                        Holders *h = NULL;
+                        g_assert_cmpint(ownership_evaluate(&f->ctx, addrs[i], dir, uid, NULL, &h, &want), ==, 0);
+                        device_facts_init_at(&fp, pfd, rel, dir);
+                        device_facts_init_at(&fe, emptyfd, rel, dir);
+                        g_assert_cmpint(ownership_evaluate_facts(&f->ctx, addrs[i], &fp, uid, NULL, &h, &got), ==, 0);
+                        g_assert_cmpint(ownership_evaluate_facts(&f->ctx, addrs[i], &fe, uid, NULL, &h, &fell), ==, 0);
+                        g_test_message("%s uid %u: %s", addrs[i], (unsigned) uid, want.reason);
+                        for (DeviceVerdict *v = &got; v; v = v == &got ? &fell : NULL) {
+                                g_assert_cmpint(v->state, ==, want.state);
+                                g_assert_cmpstr(v->reason, ==, want.reason);
+                                g_assert_cmpstr(v->driver, ==, want.driver);
+                                g_assert_cmpint(v->under_driver, ==, want.under_driver);
+                                device_verdict_done(v);
+                        }
+                        device_verdict_done(&want);
+                        device_facts_done(&fp);
+                        device_facts_done(&fe);
+                        holders_free(h);
+                }
+                g_auto(GStrv) m = NULL, mp = NULL, me = NULL;
+                g_assert_cmpint(reset_method_read(dir, &m), ==, 0);
+                g_assert_cmpint(reset_method_read_at(pfd, rel, dir, &mp), ==, 0);
+                g_assert_cmpint(reset_method_read_at(emptyfd, rel, dir, &me), ==, 0);
+                g_assert_cmpstrv(mp, m);
+                g_assert_cmpstrv(me, m);
+                close(pfd);
+        }
+        close(emptyfd);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -425,5 +482,6 @@ int main(int argc, char *argv[]) {
         ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
         ADD("/ownership/claims-file-strict", test_claims_file_strict);
         ADD("/ownership/mapped-device-region", test_mapped_device_region);
+        ADD("/ownership/facts-through-dirfd", test_facts_through_dirfd);
         return g_test_run();
 }

@@ -5,6 +5,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "decision.h"
 #include "executor.h"
 #include "reset-method.h"
 #include "ownership.h"
@@ -345,6 +346,15 @@ static void test_refresh(Fixture *f, gconstpointer data) {
         pci_address_parse("04:00.0", &a);
         g_assert_null(topology_find(f->topo, &a));
         g_assert_cmpuint(topology_count(f->topo), ==, 30);
+        /* the listing taken for that rescan is what the next refresh compares with */
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_false(changed);
+        g_assert_cmpint(faketree_remove_device(f->host->root, "0000:00:1f.2"), ==, 0);
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_true(changed);
+        g_assert_cmpuint(topology_count(f->topo), ==, 29);
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_false(changed);
 }
 
 /* ---- what a reset really touches (SR-IOV, bridges, hotplug ports) ------- */
@@ -405,6 +415,337 @@ static void test_bridge_function_reset(Fixture *f, gconstpointer data) {
         g_assert_true(p.link);
 }
 
+/* ---- ListDevices: one call's facts --------------------------------------- */
+
+typedef struct Described {
+        DeviceState state;
+        char *reason, *driver, *methods;
+        uint32_t scopes;
+} Described;
+
+static void described_clear(Described *x) {
+        g_free(x->reason);
+        g_free(x->driver);
+        g_free(x->methods);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Described, described_clear)
+
+static Described describe(Fixture *f, const DecisionContext *ctx, DecisionFacts *facts, Holders *h, PciDevice *d,
+                          uid_t uid) {
+        DeviceVerdict v = {};
+        uint32_t scopes = 0;
+        char **methods = NULL;
+        g_assert_cmpint(decision_describe_device(ctx, d, uid, h, facts, &v, &scopes, &methods), ==, 0);
+        Described x = { .state = v.state, .reason = g_strdup(v.reason), .driver = g_strdup(v.driver),
+                        .methods = methods ? g_strjoinv(" ", methods) : NULL, .scopes = scopes };
+        device_verdict_done(&v);
+        strv_free(methods);
+        return x;
+}
+
+/* What ListDevices says, with one call's shared facts, equals what each
+ * question reading its own says; and a change between two calls is seen by
+ * the second: nothing is kept from one call to the next. */
+static void test_list_facts_per_call(Fixture *f, gconstpointer data) {
+        f->config.userspace_bus_reset = true;   /* quiet checks on 07:00.x */
+        DecisionContext ctx = { .topology = f->topo, .ownership = &f->exec.ownership, .config = &f->config };
+        PciAddress a;
+
+        for (unsigned call = 0; call < 2; call++) {
+                Holders *h = NULL;
+                g_assert_cmpint(holders_scan(f->host->proc, f->host->sys, &h), ==, 0);
+                DecisionFacts *facts = decision_facts_new(&ctx);
+                g_assert_nonnull(facts);
+                for (size_t i = 0; i < topology_count(f->topo); i++)
+                        for (uid_t uid = 0; uid <= 4101; uid += 4101) {
+                                PciDevice *d = topology_get(f->topo, i);
+                                g_auto(Described) shared = describe(f, &ctx, facts, h, d, uid);
+                                g_auto(Described) own = describe(f, &ctx, NULL, h, d, uid);
+                                g_assert_cmpint(shared.state, ==, own.state);
+                                g_assert_cmpstr(shared.reason, ==, own.reason);
+                                g_assert_cmpstr(shared.driver, ==, own.driver);
+                                g_assert_cmpstr(shared.methods, ==, own.methods);
+                                g_assert_cmphex(shared.scopes, ==, own.scopes);
+                        }
+
+                pci_address_parse("07:00.0", &a);
+                g_auto(Described) nic0 = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+                pci_address_parse("07:00.1", &a);
+                g_auto(Described) nic1 = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+                if (call == 0) {
+                        /* .1 on vfio-pci, not open: quiet, so .0 gets a userspace bus reset */
+                        g_assert_cmphex(nic0.scopes, ==, PCRESET_SCOPE_FLR | PCRESET_SCOPE_BUS);
+                        g_assert_cmpstr(nic1.driver, ==, "vfio-pci");
+                        g_assert_cmpint(nic1.state, ==, DEVICE_IDLE);
+                } else {
+                        /* a host driver took .1 between the calls */
+                        g_assert_cmphex(nic0.scopes, ==, PCRESET_SCOPE_FLR);
+                        g_assert_cmpstr(nic1.driver, ==, "igb");
+                        g_assert_cmpint(nic1.state, ==, DEVICE_BUSY);
+                }
+                decision_facts_free(facts);
+                holders_free(h);
+                g_assert_cmpint(faketree_set_driver(f->host->root, "0000:07:00.1", "igb"), ==, 0);
+        }
+
+        /* ListDevices reads the bindings from the drivers' side; a function
+         * two drivers list (a rebind caught halfway) reads its own link.
+         * Here two wrong ones list it (whichever readdir gives last), and
+         * only its own link says igb. */
+        g_autofree char *stub = g_build_filename(f->host->sys, "bus/pci/drivers/pci-stub", NULL);
+        g_autofree char *stub_link = g_build_filename(stub, "0000:07:00.1", NULL);
+        g_autofree char *e1000e_link = g_build_filename(f->host->sys, "bus/pci/drivers/e1000e/0000:07:00.1", NULL);
+        g_autofree char *igb_link = g_build_filename(f->host->sys, "bus/pci/drivers/igb/0000:07:00.1", NULL);
+        g_autofree char *dir = faketree_device_dir(f->host->root, "0000:07:00.1");
+        g_assert_cmpint(g_mkdir_with_parents(stub, 0755), ==, 0);
+        g_assert_cmpint(symlink(dir, stub_link), ==, 0);
+        g_assert_cmpint(symlink(dir, e1000e_link), ==, 0);
+        g_assert_cmpint(unlink(igb_link), ==, 0);
+        Holders *h = NULL;
+        g_assert_cmpint(holders_scan(f->host->proc, f->host->sys, &h), ==, 0);
+        DecisionFacts *facts = decision_facts_new(&ctx);
+        pci_address_parse("07:00.1", &a);
+        g_auto(Described) nic1 = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+        g_assert_cmpstr(nic1.driver, ==, "igb");
+        pci_address_parse("01:00.0", &a);
+        g_auto(Described) e1000e = describe(f, &ctx, facts, h, topology_find(f->topo, &a), 0);
+        g_assert_cmpstr(e1000e.driver, ==, "e1000e");
+        decision_facts_free(facts);
+        holders_free(h);
+}
+
+/* ---- subtrees on generated trees, against a brute-force oracle ---------- */
+
+/* One function of a generated host, as the generator placed it: the oracle
+ * knows the tree from here, never from the topology code. */
+typedef struct GenFn {
+        char name[PCI_ADDRESS_MAX];     /* "dddd:bb:dd.f": strcmp order is address order */
+        int parent;                     /* index of the upstream bridge, -1 on a root bus */
+        int physfn;                     /* an SR-IOV VF's PF, -1 otherwise */
+        bool bridge;
+        bool removed;
+} GenFn;
+
+typedef struct Gen {
+        GString *desc;
+        GArray *fns;                    /* GenFn */
+        unsigned next_bus;
+        unsigned budget;                /* functions still to place in this domain */
+} Gen;
+
+static int gen_add(Gen *g, unsigned domain, unsigned bus, unsigned dev, unsigned fn, int parent) {
+        GenFn x = { .parent = parent, .physfn = -1 };
+        PciAddress a = { .domain = domain, .bus = (uint8_t) bus, .dev = (uint8_t) dev, .func = (uint8_t) fn };
+        pci_address_format(&a, x.name);
+        g_array_append_val(g->fns, x);
+        g->budget = g->budget > 0 ? g->budget - 1 : 0;
+        return (int) g->fns->len - 1;
+}
+
+/* Fills bus (below bridge parent, -1: a root bus) with random slots of
+ * endpoints, SR-IOV functions and bridges; the bridges' buses are numbered
+ * depth-first in a random order of the bridges, with random gaps, so a
+ * subtree's address order is neither its depth-first order nor its
+ * parent's slot order. */
+static void gen_bus(Gen *g, unsigned domain, unsigned bus, int parent, unsigned depth, bool conventional) {
+        unsigned devs[32], n_slots = (unsigned) g_test_rand_int_range(bus == 0 ? 2 : 1, 6);
+        GArray *bridges = g_array_new(FALSE, FALSE, sizeof(int));
+
+        for (unsigned i = 0; i < 32; i++)
+                devs[i] = i;
+        for (unsigned i = 0; i < 32; i++) {
+                unsigned j = (unsigned) g_test_rand_int_range((int) i, 32), t = devs[i];
+                devs[i] = devs[j];
+                devs[j] = t;
+        }
+        for (unsigned s = 0; s < n_slots && g->budget > 0; s++) {
+                unsigned nf = g_test_rand_int_range(0, 3) == 0 ? (unsigned) g_test_rand_int_range(2, 9) : 1;
+                bool sriov = !conventional && nf > 1 && g_test_rand_int_range(0, 3) == 0;
+                int pf = -1;
+                for (unsigned f = 0; f < nf; f++) {
+                        int i = gen_add(g, domain, bus, devs[s], f, parent);
+                        GenFn *x = &g_array_index(g->fns, GenFn, i);
+                        bool bridge = !sriov && depth < 4 && g->next_bus + 4 < 0xff && g->budget > 4 &&
+                                      g_test_rand_int_range(0, 100) < (bus == 0 ? 70 : 30);
+                        if (bridge) {
+                                x->bridge = true;
+                                g_array_append_val(bridges, i);
+                        } else if (sriov && f > 0) {
+                                x->physfn = pf;
+                                g_string_append_printf(g->desc, "%s vf-of=%s\n", x->name,
+                                                       g_array_index(g->fns, GenFn, pf).name);
+                        } else {
+                                g_string_append_printf(g->desc, "%s\n", x->name);
+                                if (sriov)
+                                        pf = i;
+                        }
+                }
+        }
+        for (unsigned k = 0; k < bridges->len; k++) {
+                unsigned j = (unsigned) g_test_rand_int_range((int) k, (int) bridges->len);
+                int i = g_array_index(bridges, int, j);
+                g_array_index(bridges, int, j) = g_array_index(bridges, int, k);
+                g_array_index(bridges, int, k) = i;
+
+                bool pci = conventional || (bus != 0 && g_test_rand_int_range(0, 3) == 0);
+                unsigned secondary = g->next_bus++;
+                gen_bus(g, domain, secondary, i, depth + 1, pci);
+                g->next_bus += MIN((unsigned) g_test_rand_int_range(0, 3), 0xffu - g->next_bus);
+                g_string_append_printf(g->desc, "%s bridge=%s secondary=%02x subordinate=%02x reset_subordinate "
+                                       "methods=pm\n", g_array_index(g->fns, GenFn, i).name,
+                                       bus == 0 ? "root-port" : pci ? "pci" : "downstream", secondary,
+                                       g->next_bus - 1);
+        }
+        g_array_unref(bridges);
+}
+
+static bool gen_is_below(const GArray *fns, int x, int b) {
+        for (int p = g_array_index(fns, GenFn, x).parent; p >= 0; p = g_array_index(fns, GenFn, p).parent)
+                if (p == b)
+                        return true;
+        return false;
+}
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The oracle: every function present whose chain of generated parents (or
+ * whose PF, with vfs) passes through b, sorted by name. */
+static char **oracle(const GArray *fns, int b, bool vfs) {
+        GPtrArray *l = g_ptr_array_new();
+        for (unsigned i = 0; i < fns->len; i++) {
+                const GenFn *x = &g_array_index(fns, GenFn, i);
+                if (!x->removed && (vfs ? x->physfn == b : gen_is_below(fns, (int) i, b)))
+                        g_ptr_array_add(l, g_strdup(x->name));
+        }
+        qsort(l->pdata, l->len, sizeof(char *), name_cmp);
+        g_ptr_array_add(l, NULL);
+        return (char **) g_ptr_array_free(l, FALSE);
+}
+
+static char **names_of_list(PciDevice *const *l, size_t n) {
+        char **v = g_new0(char *, n + 1);
+        for (size_t i = 0; i < n; i++)
+                v[i] = g_strdup(l[i]->name);
+        return v;
+}
+
+static void check_against_oracle(Fixture *f, const GArray *fns, GHashTable *index) {
+        static PciDevice *got[4096];
+        size_t n = topology_count(f->topo), present = 0;
+
+        for (unsigned i = 0; i < fns->len; i++)
+                present += !g_array_index(fns, GenFn, i).removed;
+        g_assert_cmpuint(n, ==, present);
+        for (size_t i = 0; i < n; i++) {
+                PciDevice *d = topology_get(f->topo, i);
+                g_assert_true(g_hash_table_contains(index, d->name));
+                int k = GPOINTER_TO_INT(g_hash_table_lookup(index, d->name));
+                const GenFn *x = &g_array_index(fns, GenFn, k);
+                g_assert_false(x->removed);
+                if (i > 0)
+                        g_assert_cmpstr(topology_get(f->topo, i - 1)->name, <, d->name);
+                g_assert_cmpstr(d->parent ? d->parent->name : "", ==,
+                                x->parent >= 0 ? g_array_index(fns, GenFn, x->parent).name : "");
+
+                g_auto(GStrv) want = oracle(fns, k, false), want_vfs = oracle(fns, k, true);
+                size_t nb = topology_below(f->topo, d, got, G_N_ELEMENTS(got));
+                g_assert_cmpuint(nb, <=, G_N_ELEMENTS(got));
+                g_auto(GStrv) have = names_of_list(got, nb);
+                g_assert_cmpstrv(have, want);
+                size_t nv = topology_vfs(f->topo, d, got, G_N_ELEMENTS(got));
+                g_auto(GStrv) have_vfs = names_of_list(got, nv);
+                g_assert_cmpstrv(have_vfs, want_vfs);
+
+                /* bus siblings: same generated parent, same bus */
+                GPtrArray *sib = g_ptr_array_new_with_free_func(g_free);
+                for (unsigned j = 0; j < fns->len; j++) {
+                        const GenFn *o = &g_array_index(fns, GenFn, j);
+                        if ((int) j != k && !o->removed && o->parent == x->parent && !strncmp(o->name, x->name, 7))
+                                g_ptr_array_add(sib, g_strdup(o->name));
+                }
+                qsort(sib->pdata, sib->len, sizeof(char *), name_cmp);
+                g_ptr_array_add(sib, NULL);
+                size_t ns = topology_bus_siblings(f->topo, d, got, G_N_ELEMENTS(got));
+                g_auto(GStrv) have_sib = names_of_list(got, ns);
+                g_assert_cmpstrv(have_sib, (char **) sib->pdata);
+                g_ptr_array_unref(sib);
+
+                for (size_t j = 0; j < n; j++) {
+                        PciDevice *o = topology_get(f->topo, j);
+                        int ko = GPOINTER_TO_INT(g_hash_table_lookup(index, o->name));
+                        g_assert_cmpint(pci_device_is_below(o, d), ==, gen_is_below(fns, ko, k));
+                }
+
+                /* what the planner makes of it: a bridge's own reset takes its
+                 * subtree along; an endpoint's bus reset, its bridge's */
+                ResetPlan p;
+                g_autofree char *reason = NULL;
+                if (x->bridge) {
+                        g_assert_cmphex(plan(f, d->name, PCRESET_SCOPE_PM, &p, &reason), ==, PCRESET_SCOPE_PM);
+                        g_assert_cmpuint(p.n_affected, ==, g_strv_length(want) + 1);
+                        g_assert_true(p.affected[0] == d);
+                        g_auto(GStrv) aff = names_of_list(p.affected + 1, p.n_affected - 1);
+                        g_assert_cmpstrv(aff, want);
+                } else if (d->parent) {
+                        int kp = GPOINTER_TO_INT(g_hash_table_lookup(index, d->parent->name));
+                        g_auto(GStrv) bus = oracle(fns, kp, false);
+                        g_assert_cmphex(plan(f, d->name, PCRESET_SCOPE_BUS, &p, &reason), ==, PCRESET_SCOPE_BUS);
+                        g_auto(GStrv) aff = names_of_list(p.affected, p.n_affected);
+                        g_assert_cmpint(p.mechanism, ==, g_strv_length(bus) == 1 ? MECHANISM_KERNEL_METHOD
+                                                                                 : MECHANISM_RESET_SUBORDINATE);
+                        g_assert_cmpstrv(aff, bus);
+                }
+        }
+}
+
+static void test_subtrees_generated(void) {
+        for (unsigned round = 0; round < 6; round++) {
+                Gen g = { .desc = g_string_new(NULL), .fns = g_array_new(FALSE, FALSE, sizeof(GenFn)) };
+                static const unsigned domains[] = { 0x0000, 0x0001, 0x0010 };
+                unsigned n_domains = round % 3 + 1;
+                for (unsigned i = 0; i < n_domains; i++) {
+                        g.next_bus = 1;
+                        g.budget = (unsigned) g_test_rand_int_range(10, 50);
+                        gen_bus(&g, domains[i], 0, -1, 0, false);
+                }
+                g_autoptr(GHashTable) index = g_hash_table_new(g_str_hash, g_str_equal);
+                for (unsigned i = 0; i < g.fns->len; i++)
+                        g_hash_table_insert(index, g_array_index(g.fns, GenFn, i).name, GINT_TO_POINTER((int) i));
+                g_test_message("round %u: %u functions in %u domain(s)", round, g.fns->len, n_domains);
+
+                Fixture f = {};
+                fixture_setup(&f, g.desc->str);
+                check_against_oracle(&f, g.fns, index);
+
+                /* hot-remove one bridge (with its subtree) or endpoint, not a
+                 * PF; the rescan keeps the other structs and relinks them */
+                for (unsigned tries = 0; tries < 100; tries++) {
+                        int k = g_test_rand_int_range(0, (int) g.fns->len);
+                        bool pf = false;
+                        for (unsigned j = 0; j < g.fns->len; j++)
+                                pf = pf || g_array_index(g.fns, GenFn, j).physfn == k;
+                        if (pf)
+                                continue;
+                        g_assert_cmpint(faketree_remove_device(f.host->root, g_array_index(g.fns, GenFn, k).name), ==, 0);
+                        for (unsigned j = 0; j < g.fns->len; j++)
+                                if ((int) j == k || gen_is_below(g.fns, (int) j, k))
+                                        g_array_index(g.fns, GenFn, j).removed = true;
+                        break;
+                }
+                bool changed = false;
+                g_assert_cmpint(topology_refresh(f.topo, &changed), ==, 0);
+                g_assert_true(changed);
+                check_against_oracle(&f, g.fns, index);
+
+                fixture_teardown(&f, NULL);
+                g_string_free(g.desc, TRUE);
+                g_array_unref(g.fns);
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -418,10 +759,12 @@ int main(int argc, char *argv[]) {
         ADD("/planner/reset-subordinate", test_reset_subordinate);
         ADD("/planner/userspace-sbr", test_userspace_sbr);
         ADD("/planner/nested-and-hotplug", test_nested_and_hotplug);
+        ADD("/planner/list-facts-per-call", test_list_facts_per_call);
         g_test_add("/planner/sriov", Fixture, sriov_desc, fixture_setup, test_sriov, fixture_teardown);
         g_test_add("/planner/hotplug-rule-from-the-port", Fixture, sriov_desc, fixture_setup,
                    test_hotplug_rule_from_the_port, fixture_teardown);
         g_test_add("/planner/bridge-function-reset", Fixture, sriov_desc, fixture_setup, test_bridge_function_reset,
                    fixture_teardown);
+        g_test_add_func("/planner/subtrees-generated", test_subtrees_generated);
         return g_test_run();
 }
