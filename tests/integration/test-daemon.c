@@ -1762,7 +1762,10 @@ static void test_scan_off_the_loop(Fixture *f, gconstpointer data) {
         g_assert_cmpint(stop_ms, <, scan_ms / 2);
         g_test_message("one scan with 300,000 fds held: %" G_GINT64_FORMAT " ms; bob's flood: %s; root's unrelated "
                        "GetResetInfo, worst of 20: %" G_GINT64_FORMAT " ms", scan_ms, out->str, worst / 1000);
-        g_assert_cmpint(worst / 1000, <, 100);
+        /* at once, next to a scan (13.7 s on 0.1, whose loop scanned): 100 ms,
+         * or a tenth of one scan on a machine (or a sanitizer build) slow
+         * enough that a scan takes over a second */
+        g_assert_cmpint(worst / 1000, <, MAX(100, scan_ms / 10));
         /* the load was real: a scan costs several times root's worst answer */
         g_assert_cmpint(scan_ms, >, 3 * (worst / 1000));
 }

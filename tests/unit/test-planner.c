@@ -620,7 +620,8 @@ static char **oracle(const GArray *fns, int b, bool vfs) {
                 if (!x->removed && (vfs ? x->physfn == b : gen_is_below(fns, (int) i, b)))
                         g_ptr_array_add(l, g_strdup(x->name));
         }
-        qsort(l->pdata, l->len, sizeof(char *), name_cmp);
+        if (l->len > 0)   /* pdata is NULL while empty */
+                qsort(l->pdata, l->len, sizeof(char *), name_cmp);
         g_ptr_array_add(l, NULL);
         return (char **) g_ptr_array_free(l, FALSE);
 }
@@ -666,7 +667,8 @@ static void check_against_oracle(Fixture *f, const GArray *fns, GHashTable *inde
                         if ((int) j != k && !o->removed && o->parent == x->parent && !strncmp(o->name, x->name, 7))
                                 g_ptr_array_add(sib, g_strdup(o->name));
                 }
-                qsort(sib->pdata, sib->len, sizeof(char *), name_cmp);
+                if (sib->len > 0)
+                        qsort(sib->pdata, sib->len, sizeof(char *), name_cmp);
                 g_ptr_array_add(sib, NULL);
                 size_t ns = topology_bus_siblings(f->topo, d, got, G_N_ELEMENTS(got));
                 g_auto(GStrv) have_sib = names_of_list(got, ns);
