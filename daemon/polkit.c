@@ -46,6 +46,17 @@ int polkit_registry_new(const Config *config, PolkitRegistry **ret) {
         return 0;
 }
 
+/* Into the registry, newest first (pump() relies on the order). */
+static void query_link(PolkitRegistry *reg, Query *q) {
+        q->registry = reg;
+        q->prev = NULL;
+        q->next = reg->queries;
+        if (reg->queries)
+                reg->queries->prev = q;
+        reg->queries = q;
+        reg->n++;
+}
+
 static void query_free(Query *q) {
         PolkitRegistry *r = q->registry;
         if (q->prev)
@@ -97,18 +108,13 @@ int polkit_put_back(PolkitRegistry *r, sd_bus_message *call, uid_t uid, PolkitAn
                 free(q);
                 return -ENOMEM;
         }
-        q->registry = r;
         q->uid = uid;
         q->call = sd_bus_message_ref(call);
         q->done = true;   /* answered: counts against no limit */
         q->answer = *answer;
         q->answer.have = false;
         *answer = (PolkitAnswer) {};
-        q->next = r->queries;
-        if (r->queries)
-                r->queries->prev = q;
-        r->queries = q;
-        r->n++;
+        query_link(r, q);
         return 0;
 }
 
@@ -268,7 +274,6 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, con
         Query *q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
-        q->registry = reg;
         q->uid = uid;
         q->interactive = interactive;
         q->sender = strdup(sender);
@@ -279,11 +284,7 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, con
         for (size_t i = 0; details && details[i]; i++)
                 if (strv_extend(&q->answer.details, details[i]) < 0)
                         q->answer.action = mfree(q->answer.action);
-        q->next = reg->queries;
-        if (reg->queries)
-                reg->queries->prev = q;
-        reg->queries = q;
-        reg->n++;
+        query_link(reg, q);
         if (!q->sender || !q->answer.action) {
                 query_free(q);
                 return -ENOMEM;
