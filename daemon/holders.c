@@ -214,16 +214,37 @@ static bool is_o_path(int infofd, const char *fd) {
         return (strtoul(flags, NULL, 8) & O_PATH) != 0;
 }
 
-static uid_t process_uid(const char *proc_root, const char *pid) {
-        _cleanup_free_ char *p = strjoin_printf("%s/%s/status", proc_root, pid);
+int holders_process_status(const char *proc_root, pid_t pid, char **ret_name, uid_t *ret_uid) {
+        _cleanup_free_ char *p = strjoin_printf("%s/%d/status", proc_root, (int) pid);
         _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
         char line[256];
         unsigned real, effective;
 
-        while (f && fgets(line, sizeof line, f))
-                if (sscanf(line, "Uid: %u %u", &real, &effective) == 2)
-                        return (uid_t) effective;
-        return (uid_t) -1;
+        if (ret_name)
+                *ret_name = NULL;
+        *ret_uid = (uid_t) -1;
+        if (!p)
+                return -ENOMEM;
+        if (!f)
+                return -errno;
+        /* Name comes before Uid */
+        while (fgets(line, sizeof line, f)) {
+                if (ret_name && !*ret_name && startswith(line, "Name:\t")) {
+                        line[strcspn(line, "\n")] = '\0';
+                        if (!(*ret_name = strdup(line + strlen("Name:\t"))))
+                                return -ENOMEM;
+                } else if (sscanf(line, "Uid: %u %u", &real, &effective) == 2) {
+                        *ret_uid = (uid_t) effective;
+                        return 0;
+                }
+        }
+        return 0;
+}
+
+static uid_t process_uid(const char *proc_root, const char *pid) {
+        uid_t uid;
+        (void) holders_process_status(proc_root, atoi(pid), NULL, &uid);
+        return uid;
 }
 
 static int add_unreadable(Holders *h, const char *proc_root, const char *pid, int error) {

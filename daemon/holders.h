@@ -70,5 +70,8 @@ const Holder *holders_find(const Holders *h, const char *name, long group, const
 /* Whether any holder holds a VFIO group or cdev node: only such a holder
  * needs holders_find() to be given the device's group and cdev. */
 bool holders_any_node(const Holders *h);
+/* From <proc>/PID/status, one read: the process' name (*ret_name may be
+ * NULL) and effective uid ((uid_t) -1 if unknown). ret_name may be NULL. */
+int holders_process_status(const char *proc_root, pid_t pid, char **ret_name, uid_t *ret_uid);
 /* Number of fd tables read, for the benchmarks' "one pass" check. */
 unsigned holders_n_tables(const Holders *h);

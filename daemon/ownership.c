@@ -26,20 +26,11 @@ void device_verdict_done(DeviceVerdict *v) {
  * the scan may be seconds old (scanner.h), and a pid reused by someone
  * else's process must not give that process' name away. */
 static char *describe_pid(const char *proc_root, pid_t pid, uid_t uid) {
-        _cleanup_free_ char *p = strjoin_printf("%s/%d/status", proc_root, (int) pid), *text = NULL, *name = NULL;
-        bool same = false;
+        _cleanup_free_ char *name = NULL;
+        uid_t now;
 
-        if (p && read_one_line_file(p, &text) >= 0)   /* the first 4 KiB: Name and Uid come first */
-                for (char *line = text, *next; line && *line; line = next) {
-                        next = strchr(line, '\n');
-                        if (next)
-                                *next++ = '\0';
-                        unsigned real, effective;
-                        if (startswith(line, "Name:\t") && !name)
-                                name = strdup(line + strlen("Name:\t"));
-                        else if (sscanf(line, "Uid: %u %u", &real, &effective) == 2)
-                                same = uid == (uid_t) -1 || effective == uid;
-                }
+        (void) holders_process_status(proc_root, pid, &name, &now);
+        bool same = now != (uid_t) -1 && (uid == (uid_t) -1 || now == uid);
         if (name && same)
                 return strjoin_printf("pid %d (%s)", (int) pid, name);
         return strjoin_printf("pid %d", (int) pid);
