@@ -1813,6 +1813,116 @@ static void test_userns_fuse_is_no_holder(Fixture *f, gconstpointer data) {
         close(out);
 }
 
+
+/* rt-load: a reset call that waited for a /proc scan and, run again, is
+ * refused because its uid is at MaxPendingAuthorizationsPerUser never
+ * gives its scan waiter back (bus.c: polkit_refuse_if_full() comes before
+ * scanner_get()). The satisfied waiter stays in the scanner's list until the
+ * connection closes, counting against SCANNER_MAX_WAITERS_PER_UID (32) and
+ * SCANNER_MAX_WAITERS (1024). After bob's 40 calls were all answered, one
+ * more call on the same connection, with nothing else outstanding, must be
+ * asked (and denied by polkit), not refused for "too many" scan waiters. */
+static void test_rt_scan_waiter_leak(Fixture *f, gconstpointer data) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
+                "  if (subject.user == 'pcr-alice') return polkit.Result.YES;\n"
+                "  polkit.spawn(['/bin/sleep', '1']);\n"
+                "  return polkit.Result.NO;\n"
+                "});\n";
+        start_daemon(f);
+        harness_set_rules(f->h, rules);
+        harness_set_run_timeout(f->h, 60000);
+        const char *leak[] = { g_getenv("WAITLEAK_BIN"), "32", "0000:02:00.0", "8", "0000:03:00.0", NULL };
+        int fd = -1;
+        GPid p = harness_spawn(f->h, HARNESS_USER_BOB, leak, &fd);
+        g_autoptr(GString) out = g_string_new(NULL);
+        char buf[1024];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+                g_string_append_len(out, buf, n);
+        close(fd);
+        (void) harness_wait(p);
+        g_test_message("bob's one connection: %s", out->str);
+        g_assert_nonnull(strstr(out->str, "sent 40 answered 40"));
+        g_assert_null(strstr(out->str, "probe org.freedesktop.DBus.Error.LimitsExceeded"));
+        g_assert_nonnull(strstr(out->str, "probe org.freedesktop.DBus.Error.AccessDenied"));
+}
+
+/* rt-load, a MEASUREMENT (passes on this machine): the same leak, by 36 uids (a user's subordinate uids through
+ * newuidmap, or the uids of a rootless container's processes, each its own
+ * uid on the system bus): 36 uids, 32 stale waiters each, fill
+ * SCANNER_MAX_WAITERS (1024),
+ * and from then on, as long as those connections stay open and with no
+ * call of theirs outstanding, every other user's reset of a stub-bound
+ * device (it needs a scan) would be refused. alice is authorized and her
+ * device is idle: her reset must run. Observed (with a temporary log line
+ * in scanner_wait): every one of the 36 uids is locked out of scans with
+ * nothing outstanding, and 448 stale waiters (14 uids x 32) were still held
+ * when alice called: not yet the 1024 that would refuse her. */
+#define NUIDS 36
+static void test_rt_scan_waiter_leak_global(Fixture *f, gconstpointer data) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
+                "  if (subject.user == 'pcr-alice') return polkit.Result.YES;\n"
+                "  polkit.spawn(['/bin/sleep', '0.2']);\n"
+                "  return polkit.Result.NO;\n"
+                "});\n";
+        /* named users (this dbus-daemon drops connections of uids it cannot
+         * look up; dbus-broker does not look them up) */
+        if (!g_getenv("RT_NO_PASSWD")) {
+                FILE *pw = fopen("/etc/passwd", "ae"), *gr = fopen("/etc/group", "ae");
+                g_assert_nonnull(pw);
+                g_assert_nonnull(gr);
+                for (int i = 0; i < NUIDS; i++) {
+                        fprintf(pw, "pcr-sub%d:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", i, 60000 + i, 60000 + i);
+                        fprintf(gr, "pcr-sub%d:x:%d:\n", i, 60000 + i);
+                }
+                fclose(pw);
+                fclose(gr);
+        }
+        start_daemon(f);
+        harness_set_rules(f->h, rules);
+        harness_set_run_timeout(f->h, 60000);
+        GPid pids[NUIDS];
+        int fds[NUIDS];
+        for (int i = 0; i < NUIDS; i++) {
+                g_autofree char *ru = g_strdup_printf("--reuid=%d", 60000 + i);
+                g_autofree char *rg = g_strdup_printf("--regid=%d", 60000 + i);
+                const char *leak[] = { "setpriv", ru, rg, "--clear-groups", g_getenv("WAITLEAK_BIN"), "32",
+                                       "0000:02:00.0", "8", "0000:03:00.0", "60", NULL };
+                pids[i] = harness_spawn(f->h, NULL, leak, &fds[i]);
+        }
+        unsigned limited = 0;
+        for (int i = 0; i < NUIDS; i++) {
+                /* until its probe line: all its calls were answered */
+                g_autoptr(GString) out = g_string_new(NULL);
+                char buf[512];
+                for (ssize_t n; !strstr(out->str, "probe") && (n = read(fds[i], buf, sizeof buf)) > 0;)
+                        g_string_append_len(out, buf, n);
+                if (i < 2)
+                        g_test_message("uid %d: %s", 60000 + i, out->str);
+                limited += strstr(out->str, "probe org.freedesktop.DBus.Error.LimitsExceeded") != NULL;
+        }
+        g_test_message("%u of " G_STRINGIFY(NUIDS) " uids locked out of scans with nothing outstanding", limited);
+        g_autofree char *out = NULL, *err = NULL;
+        int r = call(f, HARNESS_USER_ALICE, &out, &err, "ResetDevice", "0000:02:00.0", "uint32 2", NULL);
+        g_test_message("alice's reset while the 32 uids stay connected: %d %s %s", r, out ? out : "", err ? err : "");
+        {
+                g_autofree char *o2 = NULL, *e2 = NULL;
+                int r2 = call(f, HARNESS_USER_BOB, &o2, &e2, "GetResetInfo", "0000:02:00.0", "uint32 2", NULL);
+                g_test_message("bob's GetResetInfo: %d %s %s", r2, o2 ? o2 : "", e2 ? e2 : "");
+                g_autofree char *o3 = NULL, *e3 = NULL;
+                int r3 = call(f, HARNESS_USER_CAROL, &o3, &e3, "ResetDevice", "0000:02:00.0", "uint32 2", NULL);
+                g_test_message("carol's reset: %d %s %s", r3, o3 ? o3 : "", e3 ? e3 : "");
+        }
+        for (int i = 0; i < NUIDS; i++) {
+                harness_kill(pids[i]);
+                close(fds[i]);
+        }
+        g_assert_cmpint(r, ==, 0);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -1847,6 +1957,8 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/sbr-left-asserted", test_sbr_left_asserted);
         ADD("/daemon/scan-off-the-loop", test_scan_off_the_loop);
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
+        ADD("/daemon/rt/scan-waiter-leak", test_rt_scan_waiter_leak);
+        ADD("/daemon/rt/scan-waiter-leak-global", test_rt_scan_waiter_leak_global);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);
