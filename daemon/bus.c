@@ -144,6 +144,10 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
 
         /* polkit answered: the decision the question was asked for is kept */
         polkit_take(m->polkit, call, &answer);
+        /* a call back from a scan wait collects its scan first, whatever
+         * refuses it below (a reset is decided on a scan that started
+         * after the call came, or after polkit answered) */
+        holders = scanner_get(m->scanner, call, true, &scan_error);
         /* a uid that already waits for all the answers it may: refused
          * before anything is decided, so its flood costs the loop little */
         if (!answer.have && (r = polkit_refuse_if_full(m->polkit, call, caller->uid, "reset a device", error)) < 0) {
@@ -160,10 +164,8 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
                  * question all the same (polkit_check compares) */
                 if (fds)
                         r = read_proofs(m, call, &proven, error);
-                /* a reset is decided on a scan that started after the
-                 * call came (or after polkit answered): the call waits for
-                 * one, its answer kept for the next run */
-                holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
+                /* no scan yet: the call waits for one, its answer kept
+                 * for the next run */
                 if (r >= 0 && !scan_error)
                         r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask,
                                                                          .uid = caller->uid, .proven = proven,

@@ -17,6 +17,7 @@ struct Waiter {
         bool satisfied;         /* its scan finished: the next get() of it uses the last scan */
         int error;              /* ... or that scan failed (or never started) */
         uint64_t generation;    /* the scan it waits for */
+        uint64_t woken_round;   /* Scanner.rounds when it was woken */
         Waiter *next;
 };
 
@@ -41,7 +42,8 @@ struct Scanner {
         bool again;             /* waiters came during the running scan: one more after it */
 
         Waiter *waiters;
-        unsigned n_waiters;
+        unsigned n_waiters;     /* not woken yet */
+        uint64_t rounds;        /* finished scans (drop_uncollected) */
 };
 
 static void *scan_worker(void *p) {
@@ -79,14 +81,34 @@ static void waiter_free(Waiter *w) {
         free(w);
 }
 
+/* A woken waiter whose call did not collect it (its handler returned
+ * before scanner_get()) waits for nothing; it must not hold its call, or
+ * memory, for as long as the caller stays. Dropped once two more scans
+ * finished: by then its call was long dispatched (dropping it before would
+ * only make the call wait for another scan). Called once per finished scan. */
+static void drop_uncollected(Scanner *s) {
+        s->rounds++;
+        for (Waiter **p = &s->waiters; *p;) {
+                Waiter *w = *p;
+                if (w->satisfied && s->rounds - w->woken_round >= 2) {
+                        *p = w->next;
+                        waiter_free(w);
+                } else
+                        p = &w->next;
+        }
+}
+
 /* Puts every waiter of a finished scan back into its bus's read queue,
- * with the scan's error (0: the last scan is theirs). */
+ * with the scan's error (0: the last scan is theirs). A woken waiter no
+ * longer counts as waiting (the caps of scanner_wait()). */
 static void wake(Scanner *s, uint64_t generation, int error) {
         for (Waiter *w = s->waiters; w; w = w->next) {
                 if (w->satisfied || w->generation > generation)
                         continue;
                 w->satisfied = true;
+                w->woken_round = s->rounds;
                 w->error = error;
+                s->n_waiters--;
                 int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(w->call), w->call);
                 if (r < 0)
                         log_warning_errno(r, "Cannot put a call back after a /proc scan: %m");
@@ -102,6 +124,7 @@ static int on_scan_done(sd_event_source *es, int fd, uint32_t revents, void *use
                 return 0;
         pthread_join(s->thread, NULL);
         s->running = false;
+        drop_uncollected(s);
         s->last_error = s->result_r < 0 ? s->result_r : 0;
         if (s->result_r < 0)
                 log_warning_errno(s->result_r, "Scanning %s for open VFIO nodes failed: %m", s->proc_root);
@@ -190,7 +213,6 @@ Holders *scanner_get(Scanner *s, sd_bus_message *call, bool fresh, int *ret_erro
                         int error = w->error;
                         *p = w->next;
                         waiter_free(w);
-                        s->n_waiters--;
                         *ret_error = error;
                         return error < 0 ? NULL : s->last;
                 }
@@ -212,8 +234,9 @@ Holders *scanner_last(Scanner *s) {
 int scanner_wait(Scanner *s, sd_bus_message *call, uid_t uid, bool fresh) {
         unsigned mine = 0;
         for (Waiter *w = s->waiters; w; w = w->next)
-                mine += w->uid == uid;
-        /* one uid's flood of calls must not fill the waiting room for others */
+                mine += w->uid == uid && !w->satisfied;
+        /* one uid's flood of calls must not fill the waiting room for others
+         * (a woken call no longer waits: it is not counted) */
         if (mine >= SCANNER_MAX_WAITERS_PER_UID || s->n_waiters >= SCANNER_MAX_WAITERS)
                 return -EBUSY;
         Waiter *w = calloc(1, sizeof *w);
@@ -248,8 +271,9 @@ void scanner_forget_sender(Scanner *s, const char *sender) {
                 Waiter *w = *p;
                 if (streq_ptr(sd_bus_message_get_sender(w->call), sender)) {
                         *p = w->next;
+                        if (!w->satisfied)
+                                s->n_waiters--;
                         waiter_free(w);
-                        s->n_waiters--;
                 } else
                         p = &w->next;
         }

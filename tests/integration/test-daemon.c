@@ -1814,15 +1814,16 @@ static void test_userns_fuse_is_no_holder(Fixture *f, gconstpointer data) {
 }
 
 
-/* rt-load: a reset call that waited for a /proc scan and, run again, is
- * refused because its uid is at MaxPendingAuthorizationsPerUser never
- * gives its scan waiter back (bus.c: polkit_refuse_if_full() comes before
- * scanner_get()). The satisfied waiter stays in the scanner's list until the
- * connection closes, counting against SCANNER_MAX_WAITERS_PER_UID (32) and
- * SCANNER_MAX_WAITERS (1024). After bob's 40 calls were all answered, one
- * more call on the same connection, with nothing else outstanding, must be
- * asked (and denied by polkit), not refused for "too many" scan waiters. */
-static void test_rt_scan_waiter_leak(Fixture *f, gconstpointer data) {
+/* (found by a red-team review) A reset call that waited for a /proc scan
+ * and, run again, is refused because its uid is at
+ * MaxPendingAuthorizationsPerUser must give its scan waiter back: 0.1's
+ * bus.c refused before collecting it (scanner_get()), and the woken waiter
+ * stayed in the scanner's list until the connection closed, counting
+ * against SCANNER_MAX_WAITERS_PER_UID (32) and SCANNER_MAX_WAITERS (1024).
+ * After bob's 40 calls were all answered, one more call on the same
+ * connection, with nothing else outstanding, must be asked (and denied by
+ * polkit), not refused for "too many" scan waiters. */
+static void test_attack_scan_waiter_leak(Fixture *f, gconstpointer data) {
         static const char rules[] =
                 "polkit.addRule(function(action, subject) {\n"
                 "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
@@ -1833,6 +1834,15 @@ static void test_rt_scan_waiter_leak(Fixture *f, gconstpointer data) {
         start_daemon(f);
         harness_set_rules(f->h, rules);
         harness_set_run_timeout(f->h, 60000);
+        /* 200,000 fds make each /proc scan take a while: the 8 questions
+         * are at polkitd before the 32 calls come back from their scan
+         * (without it the leak showed in about half of the runs) */
+        const char *hog[] = { g_getenv("FDHOG_BIN"), "200000", NULL };
+        int hog_fd = -1;
+        GPid hp = harness_spawn(f->h, HARNESS_USER_ALICE, hog, &hog_fd);
+        char ready[16] = "";
+        g_assert_cmpint(read(hog_fd, ready, sizeof ready - 1), >, 0);
+        g_assert_true(g_str_has_prefix(ready, "ready"));
         const char *leak[] = { g_getenv("WAITLEAK_BIN"), "32", "0000:02:00.0", "8", "0000:03:00.0", NULL };
         int fd = -1;
         GPid p = harness_spawn(f->h, HARNESS_USER_BOB, leak, &fd);
@@ -1842,25 +1852,28 @@ static void test_rt_scan_waiter_leak(Fixture *f, gconstpointer data) {
                 g_string_append_len(out, buf, n);
         close(fd);
         (void) harness_wait(p);
+        harness_kill(hp);
+        close(hog_fd);
         g_test_message("bob's one connection: %s", out->str);
         g_assert_nonnull(strstr(out->str, "sent 40 answered 40"));
         g_assert_null(strstr(out->str, "probe org.freedesktop.DBus.Error.LimitsExceeded"));
         g_assert_nonnull(strstr(out->str, "probe org.freedesktop.DBus.Error.AccessDenied"));
 }
 
-/* rt-load, a MEASUREMENT (passes on this machine): the same leak, by 36 uids (a user's subordinate uids through
+/* The same attack by 36 uids (a user's subordinate uids through
  * newuidmap, or the uids of a rootless container's processes, each its own
  * uid on the system bus): 36 uids, 32 stale waiters each, fill
  * SCANNER_MAX_WAITERS (1024),
  * and from then on, as long as those connections stay open and with no
  * call of theirs outstanding, every other user's reset of a stub-bound
  * device (it needs a scan) would be refused. alice is authorized and her
- * device is idle: her reset must run. Observed (with a temporary log line
- * in scanner_wait): every one of the 36 uids is locked out of scans with
- * nothing outstanding, and 448 stale waiters (14 uids x 32) were still held
- * when alice called: not yet the 1024 that would refuse her. */
+ * device is idle: her reset must run. Before the fix the review observed
+ * (a temporary log line in scanner_wait) every one of the 36 uids locked
+ * out of scans with nothing outstanding and 448 stale waiters held when
+ * alice called: not yet the 1024 that would refuse her, so this passed
+ * then too; it guards the global cap against the same leak. */
 #define NUIDS 36
-static void test_rt_scan_waiter_leak_global(Fixture *f, gconstpointer data) {
+static void test_attack_scan_waiter_leak_global(Fixture *f, gconstpointer data) {
         static const char rules[] =
                 "polkit.addRule(function(action, subject) {\n"
                 "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
@@ -1957,8 +1970,8 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/sbr-left-asserted", test_sbr_left_asserted);
         ADD("/daemon/scan-off-the-loop", test_scan_off_the_loop);
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
-        ADD("/daemon/rt/scan-waiter-leak", test_rt_scan_waiter_leak);
-        ADD("/daemon/rt/scan-waiter-leak-global", test_rt_scan_waiter_leak_global);
+        ADD("/daemon/attack/scan-waiter-leak", test_attack_scan_waiter_leak);
+        ADD("/daemon/attack/scan-waiter-leak-many-uids", test_attack_scan_waiter_leak_global);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);

@@ -7,7 +7,7 @@
  * ResetDevice(ADDR_SCAN, 2) on the same connection, with nothing else
  * outstanding, and prints that answer ("probe NAME: MESSAGE"); with HOLD,
  * keeps the connection open HOLD more seconds. Red-team
- * helper (rt-load), private test bus only.
+ * helper (/daemon/attack/scan-waiter-leak*), private test bus only.
  */
 
 #include <stdio.h>
