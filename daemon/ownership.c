@@ -210,6 +210,15 @@ static int node_uid(Nodes *n, bool cdev, uid_t *ret) {
                         if (!path)
                                 return -ENOMEM;
                         x->exists = stat(path, &st) == 0;
+                        if (!x->exists && !cdev) {
+                                /* a no-IOMMU group's node is noiommu-N
+                                 * (group numbers are unique: never both) */
+                                free(path);
+                                path = strjoin_printf("%s/vfio/noiommu-%s", n->ctx->dev_root, id);
+                                if (!path)
+                                        return -ENOMEM;
+                                x->exists = stat(path, &st) == 0;
+                        }
                         x->uid = st.st_uid;
                 }
                 x->done = true;

@@ -405,6 +405,21 @@ static void test_mapped_device_region(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "holds a VFIO device fd that this kernel does not name");
 }
 
+/* (found by a red-team review) The node of a no-IOMMU group is
+ * <dev>/vfio/noiommu-N (the kernel names it so; vfio-node.c parses it).
+ * 0.1 stat()ed only <dev>/vfio/N from the device's iommu_group link: a
+ * noiommu node the admin gave to uid 4102 was invisible, neither making
+ * 4102 the owner nor overruling another uid's claim. */
+static void test_noiommu_node_owner(Fixture *f, gconstpointer data) {
+        g_autofree char *node = g_build_filename(f->host->dev, "vfio", "noiommu-30", NULL);
+        g_autofree char *dir = faketree_device_dir(f->host->root, "0000:04:00.0");
+        g_assert_true(g_file_set_contents(node, "", 0, NULL));
+        g_assert_cmpint(chown(node, 4102, 4102), ==, 0);
+        uid_t owner = 0;
+        g_assert_cmpint(ownership_node_owner(&f->ctx, dir, &owner), ==, 1);
+        g_assert_cmpuint(owner, ==, 4102);
+}
+
 /* Facts read through a directory fd (ListDevices' short lookups) are the
  * full path's: through the device's real parent directory, and through a
  * directory where the lookup fails (a bridge removed during the call), which
@@ -482,6 +497,7 @@ int main(int argc, char *argv[]) {
         ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
         ADD("/ownership/claims-file-strict", test_claims_file_strict);
         ADD("/ownership/mapped-device-region", test_mapped_device_region);
+        ADD("/ownership/noiommu-node-owner", test_noiommu_node_owner);
         ADD("/ownership/facts-through-dirfd", test_facts_through_dirfd);
         return g_test_run();
 }
