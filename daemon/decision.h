@@ -76,6 +76,11 @@ const char *decision_parse_address(const char *address, char name[static PCI_ADD
  * *ret_message (InvalidArgs, NoSuchDevice). */
 const char *decision_find_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
                                  char **ret_message);
+/* decision_find_device(), and the device is the card at that address now
+ * (its vendor/device ids as scanned; else a rescan): what a claim is
+ * asked and recorded for. */
+const char *decision_find_current_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
+                                         char **ret_message);
 
 /* 0 with *ret filled (check ret->error, then ret->busy); -EAGAIN when a
  * verdict needs a /proc scan and in->holders is NULL (the caller waits for

@@ -1318,7 +1318,13 @@ static void test_hot_swap_same_address(Fixture *f, gconstpointer data) {
                 g_assert_cmpint(pwrite(fd, swap[i].ids, 4, 0), ==, 4);
                 close(fd);
         }
-        /* alice's rule says yes to 1af4 only: the card at 01:00.0 is an 8086 now */
+        /* alice's rule says yes to 1af4 only: the card at 01:00.0 is an 8086
+         * now; polkit must be asked about it, for a claim as for a reset */
+        g_autofree char *cerr = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &cerr, "ClaimDevice", "0000:01:00.0", NULL), !=, 0);
+        assert_error(cerr, "org.freedesktop.DBus.Error.AccessDenied", "Not authorized");
+        g_autofree char *ci = info_of(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        g_assert_null(strstr(ci, "claimed by you"));
         g_autofree char *err = NULL;
         g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), !=, 0);
         assert_error(err, "org.freedesktop.DBus.Error.AccessDenied", "Not authorized");
