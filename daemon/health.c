@@ -35,7 +35,9 @@ void health_parse(const uint8_t *cfg, size_t len, HealthSample *ret) {
         *ret = (HealthSample) { .readable = len >= 256 };
         if (len < 256)
                 return;
-        unsigned exp = pci_config_find_cap(cfg, PCI_CAP_ID_EXP, PCI_EXP_CAP_LEN);
+        /* only up to Link Status: a version 1 capability may end there, near
+         * the end of the 256 bytes (QEMU's e1000e has one at 0xe0) */
+        unsigned exp = pci_config_find_cap(cfg, PCI_CAP_ID_EXP, PCI_EXP_LNKSTA + 2);
         if (exp && type_has_link((get16(cfg, exp + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> 4)) {
                 uint16_t ls = get16(cfg, exp + PCI_EXP_LNKSTA);
                 ret->link_regs = true;

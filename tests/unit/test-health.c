@@ -23,18 +23,22 @@ static void put32(Cfg *c, unsigned off, uint32_t v) {
         put16(c, off + 2, v >> 16);
 }
 
-/* A PCIe function of the given Device/Port Type with its capability at
- * 0x50 (behind a PM capability at 0x40), Link Status lnksta. */
-static void pcie(Cfg *c, unsigned type, uint16_t lnksta) {
+/* A PCIe function of the given Device/Port Type with a version 2
+ * capability at `at` (behind a PM capability at 0x40), Link Status lnksta. */
+static void pcie_at(Cfg *c, unsigned at, unsigned version, unsigned type, uint16_t lnksta) {
         memset(c->b, 0, sizeof c->b);
         put32(c, 0x00, 0x12348086);
         put16(c, 0x06, 0x0010);
         c->b[0x34] = 0x40;
         c->b[0x40] = 0x01;
-        c->b[0x41] = 0x50;
-        c->b[0x50] = 0x10;
-        put16(c, 0x52, (uint16_t) (0x0002 | type << 4));
-        put16(c, 0x50 + 0x12, lnksta);
+        c->b[0x41] = (uint8_t) at;
+        c->b[at] = 0x10;
+        put16(c, at + 2, (uint16_t) (version | type << 4));
+        put16(c, at + 0x12, lnksta);
+}
+
+static void pcie(Cfg *c, unsigned type, uint16_t lnksta) {
+        pcie_at(c, 0x50, 2, type, lnksta);
 }
 
 static void aer(Cfg *c, unsigned at, unsigned next, uint32_t status, uint32_t mask) {
@@ -63,6 +67,14 @@ static void test_parse(void) {
         health_parse(c.b, 256, &s);
         g_assert_true(s.link_regs);
         g_assert_false(s.aer);
+
+        /* a version 1 capability (0x14 bytes) near the end, as QEMU's
+         * e1000e has it at 0xe0: its Link Status is there all the same */
+        pcie_at(&c, 0xe0, 1, 0, 0x0011);
+        health_parse(c.b, sizeof c.b, &s);
+        g_assert_true(s.link_regs);
+        g_assert_cmpuint(s.speed_mts, ==, 2500);
+        g_assert_cmpuint(s.width, ==, 1);
 
         /* 2.5 GT/s x1 root port, still training */
         pcie(&c, 4, 0x0811);
