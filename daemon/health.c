@@ -11,14 +11,6 @@
 #include "pciconfig.h"
 #include "util.h"
 
-static uint16_t get16(const uint8_t *cfg, unsigned off) {
-        return (uint16_t) (cfg[off] | cfg[off + 1] << 8);
-}
-
-static uint32_t get32(const uint8_t *cfg, unsigned off) {
-        return (uint32_t) get16(cfg, off) | (uint32_t) get16(cfg, off + 2) << 16;
-}
-
 /* Current Link Speed codes (Link Capabilities 2's vector bits) in MT/s */
 static uint32_t speed_mts(unsigned code) {
         static const uint32_t mts[] = { 0, 2500, 5000, 8000, 16000, 32000, 64000 };
@@ -38,8 +30,8 @@ void health_parse(const uint8_t *cfg, size_t len, HealthSample *ret) {
         /* only up to Link Status: a version 1 capability may end there, near
          * the end of the 256 bytes (QEMU's e1000e has one at 0xe0) */
         unsigned exp = pci_config_find_cap(cfg, PCI_CAP_ID_EXP, PCI_EXP_LNKSTA + 2);
-        if (exp && type_has_link((get16(cfg, exp + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> 4)) {
-                uint16_t ls = get16(cfg, exp + PCI_EXP_LNKSTA);
+        if (exp && type_has_link((pci_config_le16(cfg, exp + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> 4)) {
+                uint16_t ls = pci_config_le16(cfg, exp + PCI_EXP_LNKSTA);
                 ret->link_regs = true;
                 ret->speed_mts = speed_mts(ls & PCI_EXP_LNKSTA_SPEED);
                 ret->width = (uint8_t) ((ls & PCI_EXP_LNKSTA_WIDTH) >> 4);
@@ -51,8 +43,8 @@ void health_parse(const uint8_t *cfg, size_t len, HealthSample *ret) {
         unsigned aer = pci_config_find_ext_cap(cfg, len, PCI_EXT_CAP_ID_AER, PCI_AER_CAP_LEN);
         if (aer) {
                 ret->aer = true;
-                ret->aer_status = get32(cfg, aer + PCI_ERR_UNCOR_STATUS);
-                ret->aer_mask = get32(cfg, aer + PCI_ERR_UNCOR_MASK);
+                ret->aer_status = pci_config_le32(cfg, aer + PCI_ERR_UNCOR_STATUS);
+                ret->aer_mask = pci_config_le32(cfg, aer + PCI_ERR_UNCOR_MASK);
         }
 }
 

@@ -16,6 +16,14 @@
 
 typedef struct PciConfig PciConfig;
 
+/* Config space is little endian. */
+static inline uint16_t pci_config_le16(const uint8_t *cfg, unsigned off) {
+        return (uint16_t) (cfg[off] | cfg[off + 1] << 8);
+}
+static inline uint32_t pci_config_le32(const uint8_t *cfg, unsigned off) {
+        return (uint32_t) pci_config_le16(cfg, off) | (uint32_t) pci_config_le16(cfg, off + 2) << 16;
+}
+
 int pci_config_new(const char *sysfs_root, PciConfig **ret);
 PciConfig *pci_config_free(PciConfig *c);
 
