@@ -182,7 +182,7 @@ void audit_log(const AuditRecord *rec) {
                 msg = strjoin_printf("%s %s%s%s%s%s", strempty(device), events[rec->event].verb, who,
                                      detail ? ": " : "", strempty(detail), strempty(dropped));
 
-        /* a reset that completed with a worse link is a warning */
+        /* a completed reset whose devices came back worse is a warning */
         int prio = events[rec->event].prio;
         if (outcome >= HEALTH_NEW_ERRORS && prio > LOG_WARNING)
                 prio = LOG_WARNING;
