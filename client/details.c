@@ -18,6 +18,10 @@ static const char **details_string(ResetDetails *d, const char *key) {
                 return &d->bridge;
         if (streq(key, "domain"))
                 return &d->domain;
+        if (streq(key, "health"))
+                return &d->health;
+        if (streq(key, "health_report"))
+                return &d->health_report;
         return NULL;
 }
 
@@ -71,6 +75,14 @@ void print_mechanism(const ResetDetails *d) {
                 printf(", bridge %s", d->bridge);
 }
 
+void print_health(const ResetDetails *d) {
+        if (!d->health)
+                return;
+        fputs(d->health, stdout);
+        if (!isempty(d->health_report))
+                printf(": %s", d->health_report);
+}
+
 void details_json(json_object *o, const ResetDetails *d) {
         json_add_string(o, "mechanism", d->mechanism);
         json_add_string(o, "method", d->method);
@@ -79,6 +91,10 @@ void details_json(json_object *o, const ResetDetails *d) {
                 json_add_string(o, "domain", d->domain);
         if (d->has_duration)
                 json_add_int(o, "duration_usec", (int64_t) d->duration_usec);
+        if (d->health)
+                json_add_string(o, "health", d->health);
+        if (d->health_report)
+                json_add_string(o, "health_report", d->health_report);
 }
 
 int read_reset_result(sd_bus_message *reply, ResetResult *ret) {

@@ -17,16 +17,21 @@
 typedef struct ResetDetails {
         /* strings point into the reply; NULL when the daemon did not say */
         const char *mechanism, *method, *bridge, *domain;
+        const char *health, *health_report;   /* after a reset that ran */
         uint64_t duration_usec;
         bool has_duration;
 } ResetDetails;
 
 /* The a{sv}; keys this client does not know are skipped. */
 int read_details(sd_bus_message *reply, ResetDetails *ret);
-/* "mechanism", "method", "bridge", and "domain", "duration_usec" if given */
+/* "mechanism", "method", "bridge", and "domain", "duration_usec", "health",
+ * "health_report" if given */
 void details_json(json_object *o, const ResetDetails *d);
 /* "reset-subordinate, bridge 0000:00:07.0" on stdout */
 void print_mechanism(const ResetDetails *d);
+/* "degraded: 0000:01:00.0: link 2.5 GT/s x1, was 16 GT/s x16" on stdout,
+ * if the daemon said (d->health) */
+void print_health(const ResetDetails *d);
 
 /* The reply of ResetDeviceEx and ResetDeviceWithFds: "uasa{sv}". */
 typedef struct ResetResult {

@@ -35,6 +35,10 @@ static void print_reset_result(const Context *c, const char *address, const Rese
         print_mechanism(&res->details);
         if (res->details.has_duration)
                 print_duration(res->details.duration_usec);
+        if (res->details.health) {
+                fputs("\n  health: ", stdout);
+                print_health(&res->details);
+        }
         putchar('\n');
 }
 

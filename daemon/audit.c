@@ -86,6 +86,25 @@ static bool refusal_allowed(uid_t uid, unsigned long long *ret_suppressed) {
         return allowed;
 }
 
+/* "0000:01:00.0 16 GT/s x16 -> 2.5 GT/s x1" for each device with a link,
+ * "," between; the new AER errors likewise. NULL if there are none. */
+static char *health_links(const HealthReport *h, bool aer) {
+        _cleanup_strv_free_ char **l = NULL;
+        for (size_t i = 0; i < h->n; i++) {
+                const DeviceHealth *d = &h->devices[i];
+                _cleanup_free_ char *b = NULL, *a = NULL, *e = NULL;
+                if (aer ? d->aer != AER_NEW_ERRORS : d->link == LINK_NOT_APPLICABLE)
+                        continue;
+                if (aer)
+                        e = (b = health_aer_format(d->aer_new)) ? strjoin_printf("%s %s", d->name, b) : NULL;
+                else if ((b = health_link_format(&d->before)) && (a = health_link_format(&d->after)))
+                        e = strjoin_printf("%s %s -> %s", d->name, b, a);
+                if (!e || strv_extend(&l, e) < 0)
+                        return NULL;
+        }
+        return l ? strv_join(l, ", ") : NULL;
+}
+
 void audit_log(const AuditRecord *rec) {
         char *fields[22] = {};
         size_t n = 0;
@@ -125,6 +144,19 @@ void audit_log(const AuditRecord *rec) {
                 ADD("PCRESET_RESULT=%s", rec->result);
         if (rec->usec)
                 ADD("PCRESET_DURATION_USEC=%llu", (unsigned long long) rec->usec);
+        bool has_health = rec->health && rec->health->devices;
+        HealthOutcome outcome = has_health ? health_outcome(rec->health) : HEALTH_NOT_APPLICABLE;
+        _cleanup_free_ char *links = has_health ? health_links(rec->health, false) : NULL;
+        _cleanup_free_ char *aer_new = has_health ? health_links(rec->health, true) : NULL;
+        _cleanup_free_ char *sick = outcome >= HEALTH_NEW_ERRORS ? health_describe(rec->health) : NULL;
+        _cleanup_free_ char *health_note = sick ? strjoin_printf("; health %s: %s", health_outcome_to_string(outcome), sick)
+                                                : NULL;
+        if (has_health)
+                ADD("PCRESET_HEALTH=%s", health_outcome_to_string(outcome));
+        if (links)
+                ADD("PCRESET_LINK=%s", links);
+        if (aer_new)
+                ADD("PCRESET_AER_NEW=%s", aer_new);
         if (rec->caller) {
                 ADD("CALLER_UID=%u", (unsigned) rec->caller->uid);
                 if (rec->caller->pid > 0)
@@ -141,16 +173,20 @@ void audit_log(const AuditRecord *rec) {
         _cleanup_free_ char *dropped = suppressed
                 ? strjoin_printf(" (%llu similar records of this uid suppressed before this one)", suppressed) : NULL;
         if (is_reset)
-                msg = strjoin_printf("Reset of %s (mask %s%s%s%s%s)%s %s%s%s%s", strempty(device),
+                msg = strjoin_printf("Reset of %s (mask %s%s%s%s%s)%s %s%s%s%s%s", strempty(device),
                                      pcreset_scope_format(rec->mask, mbuf, sizeof mbuf), scope ? ", scope " : "",
                                      scope ? scope : "", rec->mechanism ? " via " : "", strempty(rec->mechanism),
                                      who, events[rec->event].verb, detail ? ": " : "", strempty(detail),
-                                     strempty(dropped));
+                                     strempty(health_note), strempty(dropped));
         else
                 msg = strjoin_printf("%s %s%s%s%s%s", strempty(device), events[rec->event].verb, who,
                                      detail ? ": " : "", strempty(detail), strempty(dropped));
 
-        log_struct_fields(events[rec->event].prio, events[rec->event].id, msg ?: "pcresetd audit record", fields);
+        /* a completed reset whose devices came back worse is a warning */
+        int prio = events[rec->event].prio;
+        if (outcome >= HEALTH_NEW_ERRORS && prio > LOG_WARNING)
+                prio = LOG_WARNING;
+        log_struct_fields(prio, events[rec->event].id, msg ?: "pcresetd audit record", fields);
         for (size_t i = 0; i < n; i++)
                 free(fields[i]);
 }

@@ -6,7 +6,9 @@
  * completed, failed or cancelled reset, and per claim/release. Each kind has
  * its own MESSAGE_ID so an admin can `journalctl MESSAGE_ID=...`; fields are
  * PCRESET_* (device, mask, method, affected, result) and CALLER_* (uid, pid,
- * unit).
+ * unit). A completed reset's health (health.h) adds PCRESET_HEALTH=,
+ * PCRESET_LINK= (each link before -> after), PCRESET_AER_NEW= and, when it
+ * is degraded or shows new errors, warning priority.
  *
  * Caller-controlled text (the address as typed, messages quoting it, the
  * unit) is escaped and cut (escape_text). Refusals of one non-root uid are
@@ -16,6 +18,8 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "health.h"
 
 typedef enum AuditEvent {
         AUDIT_ACCEPTED,
@@ -49,6 +53,7 @@ typedef struct AuditRecord {
         const char *result;          /* "ok", an error name, ... */
         const char *detail;          /* the human message of a refusal/failure */
         uint64_t usec;               /* duration of the reset, 0 if none */
+        const HealthReport *health;  /* after a reset that got that far, NULL otherwise */
 } AuditRecord;
 
 const char *audit_message_id(AuditEvent ev);

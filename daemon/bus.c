@@ -28,8 +28,75 @@ void bus_emit_reset_signal(sd_bus *bus, const char *member, const char *address,
                 log_warning_errno(r, "Cannot emit %s for %s: %m", member, address);
 }
 
+/* The health entries of a details dict (health.h), when there is a report. */
+static int append_health(sd_bus_message *m, const HealthReport *h) {
+        _cleanup_free_ char *report = NULL;
+        int r;
+
+        if (!h || !h->devices)
+                return 0;
+        report = health_describe(h);
+        if (!report)
+                return -ENOMEM;
+        r = sd_bus_message_append(m, "{sv}{sv}", "health", "s", health_outcome_to_string(health_outcome(h)),
+                                  "health_report", "s", report);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "health_devices");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(ssuuuusu)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(ssuuuusu)");
+        for (size_t i = 0; r >= 0 && i < h->n; i++) {
+                const DeviceHealth *d = &h->devices[i];
+                r = sd_bus_message_append(m, "(ssuuuusu)", d->name, link_health_to_string(d->link),
+                                          d->before.speed_mts, (uint32_t) d->before.width, d->after.speed_mts,
+                                          (uint32_t) d->after.width, aer_health_to_string(d->aer), d->aer_new);
+        }
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+/* How a reset was done: ResetDeviceEx's details, and ResetCompletedEx's. */
+static int append_reset_details(sd_bus_message *m, const ExecRequest *e, const char *bridge, uint64_t usec,
+                                const HealthReport *health) {
+        int r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}",
+                                          "mechanism", "s", reset_mechanism_to_string(e->mechanism),
+                                          "method", "s", strempty(e->kernel_method),
+                                          "bridge", "s", strempty(bridge),
+                                          "duration_usec", "t", usec);
+        if (r >= 0)
+                r = append_health(m, health);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+void bus_emit_reset_completed_ex(sd_bus *bus, const ExecRequest *e, const char *bridge, char **affected,
+                                 const char *result, uint64_t usec, const HealthReport *health) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL;
+        int r = sd_bus_message_new_signal(bus, &sig, PCRESET1_OBJECT_PATH, PCRESET1_MANAGER_INTERFACE,
+                                          "ResetCompletedEx");
+        if (r >= 0)
+                r = sd_bus_message_append(sig, "su", e->target.name, e->scope);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(sig, affected);
+        if (r >= 0)
+                r = sd_bus_message_append(sig, "s", result);
+        if (r >= 0)
+                r = append_reset_details(sig, e, bridge, usec, health);
+        if (r >= 0)
+                r = sd_bus_send(bus, sig, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit ResetCompletedEx for %s: %m", e->target.name);
+}
+
 int bus_reply_reset(sd_bus_message *call, bool ex, const ExecRequest *e, const char *bridge, char **affected,
-                    uint64_t usec) {
+                    uint64_t usec, const HealthReport *health) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
@@ -37,11 +104,7 @@ int bus_reply_reset(sd_bus_message *call, bool ex, const ExecRequest *e, const c
         if (r >= 0)
                 r = sd_bus_message_append_strv(reply, affected);
         if (r >= 0 && ex)
-                r = sd_bus_message_append(reply, "a{sv}", 4,
-                                          "mechanism", "s", reset_mechanism_to_string(e->mechanism),
-                                          "method", "s", strempty(e->kernel_method),
-                                          "bridge", "s", strempty(bridge),
-                                          "duration_usec", "t", usec);
+                r = append_reset_details(reply, e, bridge, usec, health);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         return r;
@@ -558,6 +621,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ResetCompleted",
                                 SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ResetCompletedEx",
+                                SD_BUS_ARGS("s", address, "u", performed, "as", affected, "s", result,
+                                            "a{sv}", details), 0),
         SD_BUS_VTABLE_END
 };
 

@@ -23,6 +23,10 @@ int bus_add_manager_object(Manager *m);
 /* ResetStarted / ResetCompleted. */
 void bus_emit_reset_signal(sd_bus *bus, const char *member, const char *address, uint32_t scope, char **affected,
                            const char *result);
+/* ResetCompletedEx: ResetCompleted with ResetDeviceEx's details (health
+ * among them, when the reset got as far as checking it). */
+void bus_emit_reset_completed_ex(sd_bus *bus, const ExecRequest *e, const char *bridge, char **affected,
+                                 const char *result, uint64_t usec, const HealthReport *health);
 /* The reply of a completed reset (with details for the Ex methods). */
 int bus_reply_reset(sd_bus_message *call, bool ex, const ExecRequest *e, const char *bridge, char **affected,
-                    uint64_t usec);
+                    uint64_t usec, const HealthReport *health);

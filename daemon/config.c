@@ -162,6 +162,11 @@ static int handle_key(void *user, const char *section, const char *name, const c
                         return refuse(s, "DeviceReadyTimeoutSec=%s is not a number from 1 to 3600", value);
                 return 1;
         }
+        if (streq(section, "Reset") && streq(name, "RequireSameLink")) {
+                if (parse_boolean(value, &c->require_same_link) < 0)
+                        return refuse(s, "RequireSameLink=%s is not a boolean (yes/no)", value);
+                return 1;
+        }
         return refuse(s, "unknown setting %s= in section [%s]", name, section);
 }
 
@@ -231,6 +236,7 @@ int config_replace(Config *c, Config *fresh) {
         c->use_reset_subordinate = fresh->use_reset_subordinate;
         c->userspace_bus_reset = fresh->userspace_bus_reset;
         c->ready_timeout_sec = fresh->ready_timeout_sec;
+        c->require_same_link = fresh->require_same_link;
         /* the one workers read: atomically, the old list kept alive */
         __atomic_store_n(&c->stub_drivers, TAKE_PTR(fresh->stub_drivers), __ATOMIC_RELEASE);
         config_done(fresh);

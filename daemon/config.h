@@ -29,6 +29,7 @@ typedef struct Config {
         bool use_reset_subordinate;   /* [Reset] UseResetSubordinate= */
         bool userspace_bus_reset;     /* [Reset] UserspaceBusReset= */
         unsigned ready_timeout_sec;   /* [Reset] DeviceReadyTimeoutSec= */
+        bool require_same_link;       /* [Reset] RequireSameLink= */
         char ***retired;              /* stub lists replaced by reloads (workers may still read them) */
 } Config;
 

@@ -60,6 +60,7 @@ void exec_request_done(ExecRequest *r) {
 
 void exec_result_done(ExecResult *r) {
         r->message = mfree(r->message);
+        health_report_done(&r->health);
 }
 
 __attribute__((format(printf, 4, 5)))
@@ -303,6 +304,57 @@ static int bridge_link_up(const ExecDevice *bridge) {
         return (cfg[exp + 0x12] | cfg[exp + 0x13] << 8) & 0x2000 ? 1 : 0;
 }
 
+static void health_before(const ExecRequest *req, HealthReport *h) {
+        /* without memory there is no report, and the reset goes on */
+        h->devices = calloc(req->n_affected ?: 1, sizeof(DeviceHealth));
+        if (!h->devices)
+                return;
+        h->n = req->n_affected;
+        for (size_t i = 0; i < h->n; i++) {
+                memcpy(h->devices[i].name, req->affected[i].name, sizeof h->devices[i].name);
+                (void) health_sample(req->affected[i].syspath, &h->devices[i].before);
+        }
+}
+
+#define LINK_SETTLE_USEC  (1 * USEC_PER_SEC)
+#define LINK_REREAD_USEC  (50 * 1000)
+
+/* A link comes back at 2.5 GT/s and speeds up on its own a little later
+ * (or is still training when the device answers): a link that reads
+ * degraded or training is read again for a while before it counts. */
+static void health_after(const ExecContext *ctx, const ExecRequest *req, HealthReport *h) {
+        uint64_t settle = __atomic_load_n(&ctx->link_settle_usec, __ATOMIC_RELAXED) ?: LINK_SETTLE_USEC;
+        uint64_t t0 = now_usec();
+
+        for (;;) {
+                bool again = false;
+                for (size_t i = 0; i < h->n; i++) {
+                        DeviceHealth *d = &h->devices[i];
+                        (void) health_sample(req->affected[i].syspath, &d->after);
+                        health_judge(d);
+                        again = again || d->link == LINK_DEGRADED ||
+                                (d->link != LINK_NOT_APPLICABLE && d->after.training);
+                }
+                if (!again || now_usec() - t0 >= settle)
+                        return;
+                struct timespec ts = { .tv_nsec = LINK_REREAD_USEC * 1000 };
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+        }
+}
+
+static void check_health(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
+        if (!ret->health.devices)
+                return;
+        health_after(ctx, req, &ret->health);
+        if (health_outcome(&ret->health) != HEALTH_DEGRADED ||
+            !__atomic_load_n(&ctx->require_same_link, __ATOMIC_RELAXED))
+                return;
+        _cleanup_free_ char *what = health_describe(&ret->health);
+        set_result(ret, EXEC_FAILED, ENOLINK, "the reset of %s left a link degraded (RequireSameLink=yes): %s",
+                   req->target.name, what ?: "out of memory");
+}
+
 void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
         *ret = (ExecResult) { .status = EXEC_OK };
 
@@ -318,6 +370,7 @@ void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *re
                 return;
 
         int link_before = bridge_link_up(&req->bridge);
+        health_before(req, &ret->health);
         switch (req->mechanism) {
         case MECHANISM_KERNEL_METHOD:
                 run_kernel_method(ctx, req, ret);
@@ -331,12 +384,15 @@ void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *re
         default:
                 set_result(ret, EXEC_FAILED, EINVAL, "unknown reset mechanism");
         }
-        if (ret->status != EXEC_OK)
+        if (ret->status != EXEC_OK) {
+                health_report_done(&ret->health);
                 return;
+        }
 
         if (link_before == 1 && bridge_link_up(&req->bridge) != 1) {
                 set_result(ret, EXEC_FAILED, ENOLINK, "the link below %s was up before the reset of %s and is not up "
                            "after it", req->bridge.name, req->target.name);
+                health_report_done(&ret->health);
                 return;
         }
 
@@ -346,7 +402,9 @@ void executor_run(const ExecContext *ctx, const ExecRequest *req, ExecResult *re
                 if (r < 0) {
                         set_result(ret, EXEC_FAILED, -r, "%s", problem ?: "verification failed");
                         free(problem);
+                        health_report_done(&ret->health);
                         return;
                 }
         }
+        check_health(ctx, req, ret);
 }

@@ -15,13 +15,17 @@
  *       affected device is quiet, through its own libpci handle;
  *  3. verifies every affected device came back (present, answers config
  *     reads with its own vendor/device ids) and that a link that was up
- *     above the target is up again.
+ *     above the target is up again;
+ *  4. reports their health (health.h): each link's speed and width and each
+ *     AER Uncorrectable Error Status, compared with what they were before.
+ *     A degraded link is a warning, or a failure with require_same_link.
  * It knows nothing of D-Bus or polkit.
  */
 
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "health.h"
 #include "ownership.h"
 #include "planner.h"
 
@@ -30,6 +34,8 @@ typedef struct ExecContext {
         const char *state_dir;
         OwnershipContext ownership;
         uint64_t ready_timeout_usec;  /* userspace bus reset: how long a device may take to answer */
+        bool require_same_link;       /* a degraded link fails the reset ([Reset] RequireSameLink=) */
+        uint64_t link_settle_usec;    /* how long a slow or training link is read again; 0: 1 s */
 } ExecContext;
 
 typedef struct ExecDevice {
@@ -67,6 +73,7 @@ typedef struct ExecResult {
         int error;       /* errno of a failed write, 0 otherwise */
         char *message;   /* for a person, names the device */
         uint64_t usec;   /* time of the reset itself */
+        HealthReport health; /* devices NULL unless the reset ran and every device came back */
 } ExecResult;
 
 void exec_result_done(ExecResult *r);

@@ -139,6 +139,7 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 .sysfs_root = m->sysfs_root,
                 .state_dir = m->state_dir,
                 .ready_timeout_usec = (uint64_t) m->config.ready_timeout_sec * USEC_PER_SEC,
+                .require_same_link = m->config.require_same_link,
                 .ownership = { .sysfs_root = m->sysfs_root, .dev_root = m->dev_root, .proc_root = m->proc_root, .config = &m->config,
                                .claims = m->claims },
         };
@@ -209,6 +210,7 @@ int manager_reload(Manager *m) {
                 return r;
         __atomic_store_n(&m->exec.ready_timeout_usec, (uint64_t) m->config.ready_timeout_sec * USEC_PER_SEC,
                          __ATOMIC_RELAXED);
+        __atomic_store_n(&m->exec.require_same_link, m->config.require_same_link, __ATOMIC_RELAXED);
         scheduler_set_max_parallel(m->scheduler, m->config.max_parallel);
         log_info("Reloaded %s", m->config_file);
         return 0;

@@ -102,3 +102,18 @@ unsigned pci_config_find_cap(const uint8_t cfg[static 256], uint8_t id, unsigned
         }
         return 0;
 }
+
+unsigned pci_config_find_ext_cap(const uint8_t *cfg, size_t len, uint16_t id, unsigned cap_len) {
+        unsigned pos = 0x100;
+        /* at most (4096 - 256) / 4 headers fit: more means a loop */
+        for (int ttl = 960; ttl > 0 && pos >= 0x100 && pos + 4 <= len; ttl--) {
+                uint32_t h = pci_config_le32(cfg, pos);
+                /* 0: no extended capabilities; all ones: nobody answered */
+                if (h == 0 || h == 0xffffffffu)
+                        return 0;
+                if ((h & 0xffff) == id)
+                        return pos + cap_len <= len ? pos : 0;
+                pos = (h >> 20) & 0xffc;
+        }
+        return 0;
+}

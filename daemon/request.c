@@ -60,12 +60,15 @@ static const char *request_bridge(const Request *r) {
 
 static void request_audit(const Request *r, AuditEvent event, const char *result, const char *detail) {
         _cleanup_strv_free_ char **aff = request_affected(r);
+        /* only the executor fills it in */
+        const HealthReport *health = r->ran ? &r->result.health : NULL;
 
         audit_log(&(AuditRecord) {
                 .event = event, .caller = &r->caller, .device = r->exec.target.name, .mask = r->mask,
                 .scope = r->exec.scope, .method = r->exec.kernel_method,
                 .mechanism = reset_mechanism_to_string(r->exec.mechanism), .bridge = request_bridge(r),
                 .affected = aff, .result = result, .detail = detail, .usec = r->result.usec,
+                .health = health,
         });
 }
 
@@ -167,8 +170,10 @@ static void request_done(SchedJob *j) {
         /* the record and the signal first: whoever looks after the reply finds them */
         request_audit(r, error ? AUDIT_FAILED : AUDIT_COMPLETED, error ?: "ok", res->message);
         bus_emit_reset_signal(sd_bus_message_get_bus(r->call), "ResetCompleted", r->exec.target.name, r->exec.scope, aff, error ?: "ok");
+        bus_emit_reset_completed_ex(sd_bus_message_get_bus(r->call), &r->exec, request_bridge(r), aff, error ?: "ok",
+                                    res->usec, &res->health);
         int k = error ? sd_bus_reply_method_errorf(r->call, error, "%s", res->message ?: "reset failed")
-                      : bus_reply_reset(r->call, r->ex, &r->exec, request_bridge(r), aff, res->usec);
+                      : bus_reply_reset(r->call, r->ex, &r->exec, request_bridge(r), aff, res->usec, &res->health);
         if (k < 0)
                 log_debug_errno(k, "Cannot reply to %s (gone?): %m", r->sender);
         request_free(r);

@@ -17,19 +17,24 @@
  *   [3]    link status polls that say "down" (255: the link never comes up)
  *   [4..7] DeviceReadyTimeout in ms (at most 60 s)
  *   then 256 config bytes of the bridge, then 256 of each device; the rest
- *   of each 4 KiB config space reads as zeros.
+ *   of each 4 KiB config space reads as zeros; what is left of the input
+ *   is device 0's extended config space (from 0x100), for
+ *   pci_config_find_ext_cap() and health_parse().
  * Checks: find_cap agrees with a reference walk that stops at the first
  * repeated pointer, and what it finds fits in the 256 bytes; sbr_run
  * terminates (bounded accesses and virtual time), asks only for offsets
  * inside config space, writes only what it saved, restores the header of
  * every device when it succeeds, leaves Secondary Bus Reset deasserted
- * unless deasserting it failed, and explains every failure.
+ * unless deasserting it failed, and explains every failure; the extended
+ * walk agrees with a reference walk, and health_parse() reads only inside
+ * the bytes it is given and reports only speeds and widths that exist.
  */
 
 #include <errno.h>
 #include <string.h>
 
 #include "fuzz-util.h"
+#include "health.h"
 #include "pciconfig.h"
 #include "sbr.h"
 
@@ -178,6 +183,51 @@ static void check_find_cap(const uint8_t *cfg) {
         free(copy);
 }
 
+/* The extended list as the spec means it: from 0x100, stop at a zero or
+ * all-ones header, a pointer below 0x100, past the end, or seen before. */
+static unsigned reference_find_ext_cap(const uint8_t *cfg, size_t len, uint16_t id, unsigned cap_len) {
+        bool seen[1024] = {};
+        for (unsigned pos = 0x100; pos >= 0x100 && pos + 4 <= len && !seen[pos / 4];) {
+                uint32_t h = pci_config_le32(cfg, pos);
+                if (h == 0 || h == 0xffffffffu)
+                        return 0;
+                if ((h & 0xffff) == id)
+                        return pos + cap_len <= len ? pos : 0;
+                seen[pos / 4] = true;
+                pos = (h >> 20) & 0xffc;
+        }
+        return 0;
+}
+
+/* cfg: 4096 bytes, of which the first len are the device's */
+static void check_ext_caps(const uint8_t *cfg, size_t len) {
+        static const unsigned lens[] = { 4, PCI_AER_CAP_LEN, 0x200 };
+        /* exactly len bytes on the heap, so ASan catches any read past them */
+        uint8_t *copy = malloc(len);
+        if (!copy)
+                abort();
+        memcpy(copy, cfg, len);
+        for (unsigned id = 0; id < 0x30; id++)
+                for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+                        unsigned pos = pci_config_find_ext_cap(copy, len, (uint16_t) id, lens[i]);
+                        unsigned want = reference_find_ext_cap(copy, len, (uint16_t) id, lens[i]);
+                        FUZZ_CHECK(pos == want, "extended capability 0x%04x (%u bytes): found at 0x%x, the list "
+                                   "has it at 0x%x", id, lens[i], pos, want);
+                        FUZZ_CHECK(pos == 0 || (pos >= 0x100 && pos + lens[i] <= len), "extended capability 0x%04x "
+                                   "(%u bytes) at 0x%x of %zu", id, lens[i], pos, len);
+                }
+        HealthSample s;
+        health_parse(copy, len, &s);
+        FUZZ_CHECK(s.readable == (len >= 256), "health_parse: readable %d with %zu bytes", s.readable, len);
+        FUZZ_CHECK(s.speed_mts == 0 || s.speed_mts == 2500 || s.speed_mts == 5000 || s.speed_mts % 8000 == 0,
+                   "health_parse: speed %u MT/s", s.speed_mts);
+        FUZZ_CHECK(s.speed_mts <= 64000 && (s.speed_mts == 0) == (s.width == 0) && s.width < 64,
+                   "health_parse: %u MT/s x%u", s.speed_mts, s.width);
+        FUZZ_CHECK(!s.speed_mts || s.link_regs, "health_parse: a link without link registers");
+        FUZZ_CHECK(!s.aer || len > 0x100, "health_parse: AER in %zu bytes", len);
+        free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FuzzInput in = { data, size };
         Fake *f = calloc(1, sizeof *f);
@@ -201,6 +251,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 in.size -= n;
                 check_find_cap(cfg);
         }
+        /* device 0's extended space: the rest of the input */
+        size_t ext = in.size < CFG_SIZE - 256 ? in.size : CFG_SIZE - 256;
+        memcpy(f->dev[0] + 256, in.data, ext);
+        check_ext_caps(f->dev[0], 256);
+        check_ext_caps(f->dev[0], 256 + ext);
+        check_ext_caps(f->dev[0], CFG_SIZE);
         if (flags & 8)
                 f->back_as = (uint16_t) (f->dev[0][2] | f->dev[0][3] << 8) ^ 0x5a5a;
         for (size_t k = 0; k < f->n_devs; k++)

@@ -719,6 +719,120 @@ static void test_signals(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(completed, "string \"ok\""));
 }
 
+/* Health after a reset: a GPU that comes back at 2.5 GT/s x1 with a new
+ * uncorrectable error. The reset (a FUSE `reset` that takes 700 ms) runs
+ * while the test changes the device's config as a bad retrain would. */
+static const char health_desc[] =
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport link=gen4x16\n"
+        "01:00.0 vendor=10de device=1eb8 class=030000 group=12 methods=\"flr\" link=gen4x16 aer aer-status=20\n";
+
+/* Returns the call's exit code. */
+static int degrade_during_reset(Fixture *f, const char *method, char **ret_out, char **ret_signals) {
+        g_autofree char *cfg = attr_path(f, "0000:01:00.0", "config");
+        const char *mon[] = { "dbus-monitor", "--system", "type='signal',interface='" IFACE "'", NULL };
+        const char *argv[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH, "--timeout=60",
+                               method, "0000:01:00.0", "uint32 2", NULL };
+        int mfd = -1, cfd = -1;
+        GPid m = harness_spawn(f->h, HARNESS_USER_BOB, mon, &mfd);
+        g_usleep(300 * 1000);
+        GPid c = harness_spawn(f->h, NULL, argv, &cfd);
+        g_usleep(300 * 1000);
+        /* Link Status 2.5 GT/s x1 (PCIe capability at 0x60), UnsupReq on top of the old SDES */
+        int fd = open(cfg, O_WRONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(pwrite(fd, (uint8_t[]) { 0x11, 0x00 }, 2, 0x72), ==, 2);
+        g_assert_cmpint(pwrite(fd, (uint8_t[]) { 0x20, 0x00, 0x10, 0x00 }, 4, 0x104), ==, 4);
+        close(fd);
+        int rc = harness_wait(c);
+        g_usleep(300 * 1000);
+        harness_kill(m);
+        g_autoptr(GString) out = g_string_new(NULL), sig = g_string_new(NULL);
+        char buf[4096];
+        for (ssize_t n; (n = read(cfd, buf, sizeof buf)) > 0;)
+                g_string_append_len(out, buf, n);
+        for (ssize_t n; (n = read(mfd, buf, sizeof buf)) > 0;)
+                g_string_append_len(sig, buf, n);
+        close(cfd);
+        close(mfd);
+        g_test_message("reply: %s\nsignals: %s", out->str, sig->str);
+        *ret_out = g_string_free(g_steal_pointer(&out), FALSE);
+        *ret_signals = g_string_free(g_steal_pointer(&sig), FALSE);
+        return rc;
+}
+
+static void restore_link(Fixture *f) {
+        g_autofree char *cfg = attr_path(f, "0000:01:00.0", "config");
+        int fd = open(cfg, O_WRONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(pwrite(fd, (uint8_t[]) { 0x04, 0x01 }, 2, 0x72), ==, 2);
+        g_assert_cmpint(pwrite(fd, (uint8_t[]) { 0x20, 0x00, 0x00, 0x00 }, 4, 0x104), ==, 4);
+        close(fd);
+}
+
+static void test_health(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r1:700", NULL };
+        const char *addrs[] = { "0000:01:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_daemon(f);
+
+        /* a healthy reset says so */
+        {
+                g_autofree char *out = NULL;
+                g_assert_cmpint(call(f, NULL, &out, NULL, "ResetDeviceEx", "0000:01:00.0", "uint32 2", NULL), ==, 0);
+                g_assert_nonnull(strstr(out, "'health': <'ok'>, 'health_report': <''>, 'health_devices': "
+                                        "<[('0000:01:00.0', 'same', uint32 16000, uint32 16, uint32 16000, uint32 16, "
+                                        "'clear', uint32 0)]>}"));
+        }
+        /* degraded: a warning by default, the call succeeds */
+        {
+                g_autofree char *out = NULL, *sig = NULL;
+                g_assert_cmpint(degrade_during_reset(f, "--method=" IFACE ".ResetDeviceEx", &out, &sig), ==, 0);
+                g_assert_true(g_str_has_prefix(out, "(uint32 2, ['0000:01:00.0'], {'mechanism': <'kernel-reset-method'>"));
+                g_assert_nonnull(strstr(out, "'health': <'degraded'>, 'health_report': <'0000:01:00.0: link 2.5 GT/s x1, "
+                                        "was 16 GT/s x16; 0000:01:00.0: new uncorrectable errors UnsupReq'>, "
+                                        "'health_devices': <[('0000:01:00.0', 'degraded', uint32 16000, uint32 16, "
+                                        "uint32 2500, uint32 1, 'new-errors', uint32 1048576)]>}"));
+                /* ResetCompleted as before, then ResetCompletedEx with the details */
+                const char *plain = strstr(sig, "member=ResetCompleted\n");
+                const char *ex = strstr(sig, "member=ResetCompletedEx\n");
+                g_assert_nonnull(plain);
+                g_assert_nonnull(ex);
+                g_assert_true(plain < ex);
+                g_assert_nonnull(strstr(ex, "string \"health\"\n         variant             string \"degraded\""));
+                g_assert_nonnull(strstr(ex, "string \"0000:01:00.0: link 2.5 GT/s x1, was 16 GT/s x16; 0000:01:00.0: "
+                                        "new uncorrectable errors UnsupReq\""));
+                g_autofree char *log = daemon_log(f);
+                g_assert_cmpuint(count_lines_with(log, "pcresetd: warning: Reset of 0000:01:00.0 (mask flr, scope flr via "
+                                                  "kernel-reset-method) by uid 0 completed; health degraded: 0000:01:00.0: "
+                                                  "link 2.5 GT/s x1, was 16 GT/s x16",
+                                                  "PCRESET_HEALTH=degraded PCRESET_LINK=0000:01:00.0 16 GT/s x16 -> "
+                                                  "2.5 GT/s x1 PCRESET_AER_NEW=0000:01:00.0 UnsupReq"), ==, 1);
+        }
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+
+        /* RequireSameLink=yes: the same is a failed reset */
+        restore_link(f);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Reset]\nRequireSameLink=yes\n", -1, NULL));
+        const char *args[] = { "--config", conf, NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        {
+                g_autofree char *out = NULL, *sig = NULL;
+                g_assert_cmpint(degrade_during_reset(f, "--method=" IFACE ".ResetDevice", &out, &sig), !=, 0);
+                g_assert_cmpstr(out, ==, "");
+                const char *ex = strstr(sig, "member=ResetCompletedEx\n");
+                g_assert_nonnull(ex);
+                g_assert_nonnull(strstr(ex, "string \"org.freedesktop.pcreset1.Error.ResetFailed\""));
+                g_assert_nonnull(strstr(ex, "string \"degraded\""));
+                g_autofree char *log = daemon_log(f);
+                g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=failed", "PCRESET_HEALTH=degraded"), ==, 1);
+                g_assert_cmpuint(count_lines_with(log, "the reset of 0000:01:00.0 left a link degraded "
+                                                  "(RequireSameLink=yes): 0000:01:00.0: link 2.5 GT/s x1, was 16 GT/s x16",
+                                                  "PCRESET_RESULT=org.freedesktop.pcreset1.Error.ResetFailed"), ==, 1);
+        }
+}
+
 static const char rules_alice_all[] =
         "polkit.addRule(function(action, subject) {\n"
         "  if (action.id.indexOf('org.freedesktop.pcreset1.') == 0 && subject.user == 'pcr-alice')\n"
@@ -1979,6 +2093,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/attack/scan-waiter-leak", test_attack_scan_waiter_leak);
         ADD("/daemon/attack/scan-waiter-leak-many-uids", test_attack_scan_waiter_leak_global);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
+        ADD_ON("/daemon/health", health_desc, test_health);
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);

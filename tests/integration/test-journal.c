@@ -103,6 +103,9 @@ static void test_journal(void) {
         g_assert_cmpstr(field(r, "PCRESET_MECHANISM"), ==, "kernel-reset-method");
         g_assert_cmpstr(field(r, "PCRESET_AFFECTED"), ==, "0000:01:00.0");
         g_assert_cmpstr(field(r, "PCRESET_RESULT"), ==, "ok");
+        g_assert_cmpstr(field(r, "PCRESET_HEALTH"), ==, "ok");
+        g_assert_cmpstr(field(r, "PCRESET_LINK"), ==, "0000:01:00.0 2.5 GT/s x1 -> 2.5 GT/s x1");
+        g_assert_null(field(r, "PCRESET_AER_NEW"));
         g_assert_cmpstr(field(r, "CALLER_UID"), ==, "0");
         g_assert_nonnull(field(r, "CALLER_PID"));
         g_assert_cmpstr(field(r, "PRIORITY"), ==, "6");

@@ -31,12 +31,14 @@ static void test_defaults(void) {
         g_assert_false(config_is_stub_driver(&c, NULL));
         g_assert_cmpuint(c.max_queued_per_user, ==, 32);
         g_assert_cmpuint(c.max_parallel, ==, 64);
+        g_assert_false(c.require_same_link);
         config_done(&c);
 }
 
 static void test_settings(void) {
         g_autofree char *p = write_conf("# comment\n[Ownership]\nStubDrivers=vfio-pci  my-stub\n\n"
-                                        "[Limits]\nMaxQueuedPerUser=3\nMaxParallelResets=5 ; inline comment\n");
+                                        "[Limits]\nMaxQueuedPerUser=3\nMaxParallelResets=5 ; inline comment\n"
+                                        "[Reset]\nRequireSameLink=yes\n");
         Config c;
         int line;
         char *msg = NULL;
@@ -48,6 +50,7 @@ static void test_settings(void) {
         g_assert_true(config_is_stub_driver(&c, "nvgrace_gpu_vfio_pci"));
         g_assert_cmpuint(c.max_queued_per_user, ==, 3);
         g_assert_cmpuint(c.max_parallel, ==, 5);
+        g_assert_true(c.require_same_link);
         config_done(&c);
         g_unlink(p);
 }
@@ -66,6 +69,8 @@ static void test_errors(void) {
                 { "[Limits\nMaxQueuedPerUser=1\n", 1, "syntax" },
                 { "[Limits]\njunk line\n", 2, "syntax" },
                 { "[Limits]\nMaxQueuedPerUser=1\n[Limits]\nFoo=2\nBar=3\n", 4, "Foo" },
+                { "[Reset]\nRequireSameLink=perhaps\n", 2, "RequireSameLink=perhaps is not a boolean" },
+                { "[Limits]\nRequireSameLink=yes\n", 2, "unknown setting RequireSameLink= in section [Limits]" },
         };
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autofree char *p = write_conf(cases[i].text);
