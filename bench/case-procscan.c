@@ -122,7 +122,9 @@ static double count_passes(Host *x, sd_bus *bus, const char *addr, uint32_t mask
                 *err = g_strdup("no strace output");
                 return NAN;
         }
-        g_autoptr(GRegex) re = g_regex_new("/proc/[0-9]+/fd\"", 0, 0, NULL);
+        /* the whole path, or one relative to an fd of PROC ("10000/fd"):
+         * a table's own fd directory, not a thread's (PID/task/TID/fd) */
+        g_autoptr(GRegex) re = g_regex_new("\"(?:[^\"]*/proc/)?[0-9]+/fd\"", 0, 0, NULL);
         g_autoptr(GMatchInfo) mi = NULL;
         unsigned opens = 0;
         g_regex_match(re, log, 0, &mi);

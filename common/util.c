@@ -86,6 +86,19 @@ char *strv_join(char *const *l, const char *sep) {
         return r;
 }
 
+FILE *fopen_at(int dirfd, const char *path) {
+        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return NULL;
+        FILE *f = fdopen(fd, "re");
+        if (!f) {
+                int e = errno;
+                close(fd);
+                errno = e;
+        }
+        return f;
+}
+
 int read_one_line_file(const char *path, char **ret) {
         return read_one_line_file_at(AT_FDCWD, path, ret);
 }

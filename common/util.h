@@ -94,6 +94,9 @@ int readlinkat_malloc(int dirfd, const char *path, char **ret);
 int readlink_basename(const char *path, char **ret);
 int readlinkat_basename(int dirfd, const char *path, char **ret);
 int mkdir_p(const char *path, mode_t mode);
+/* fopen(path, "re"), path relative to dirfd; NULL with errno set on
+ * failure. */
+FILE *fopen_at(int dirfd, const char *path);
 
 /* asprintf that returns NULL on failure. */
 char *strjoin_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

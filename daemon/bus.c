@@ -215,7 +215,11 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
          * before anything is decided, so its flood costs the loop little */
         if (!answer.have && (r = polkit_refuse_if_full(m->polkit, call, caller->uid, "reset a device", error)) < 0) {
                 audit_refusal(caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
-                return r;
+                /* answered late: a flood of them must not spin (tarpit.h) */
+                int k = tarpit_hold(m->tarpit, call, caller->uid, error);
+                if (k > 0)
+                        sd_bus_error_free(error);
+                return k > 0 ? 1 : r;
         }
         KeptReset *kept = answer.kept.data;
         if (kept && kept->generation == m->topology_generation && !kept->scanned) {

@@ -33,12 +33,50 @@ struct Holders {
         size_t n;
         unsigned n_tables;
         bool real_proc;            /* <proc> is procfs: pids are real (kcmp, our own pid) */
+        int procfd;                /* <proc>: every file of the scan is opened below it, one
+                                    * lookup of "PID/..." instead of the whole path each time */
         const char *sysfs_root;
         RdevCache *cache;
         size_t n_cache;
         NoDevMounts nodev;
         const bool *cancel;        /* NULL, or: give up once set (another thread sets it) */
 };
+
+/* A directory read with getdents64 straight into a buffer: a scan reads
+ * one or two directories per process, and opendir() would add an fstat,
+ * fdopendir() also two fcntl, to each (a tenth of a scan's syscalls). */
+typedef struct DirReader {
+        int fd;
+        size_t pos, len;
+        _Alignas(struct dirent64) char buf[8192];
+} DirReader;
+
+static void dir_reader_done(DirReader *d) {
+        if (d->fd >= 0)
+                close(d->fd);
+}
+
+static int dir_reader_open(DirReader *d, int dirfd, const char *path) {
+        d->pos = d->len = 0;
+        d->fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+        return d->fd < 0 ? -errno : 0;
+}
+
+/* The next entry, or NULL: at the end with errno 0, else errno set. */
+static const struct dirent64 *dir_reader_next(DirReader *d) {
+        if (d->pos >= d->len) {
+                ssize_t n = getdents64(d->fd, d->buf, sizeof d->buf);
+                if (n <= 0) {
+                        errno = n < 0 ? errno : 0;
+                        return NULL;
+                }
+                d->pos = 0;
+                d->len = (size_t) n;
+        }
+        const struct dirent64 *de = (const struct dirent64 *) (d->buf + d->pos);
+        d->pos += de->d_reclen;
+        return de;
+}
 
 static bool cancelled(const Holders *h) {
         return h->cancel && __atomic_load_n(h->cancel, __ATOMIC_RELAXED);
@@ -118,12 +156,32 @@ static int add(Holders *h, Holder x) {
         return 0;
 }
 
+/* A table's fdinfo directory, opened when an fd first needs it: most
+ * tables hold no fd that does (no device node, no VFIO device fd). */
+typedef struct FdInfoDir {
+        int procfd;
+        const char *path;          /* below procfd */
+        int fd;                    /* -2: not opened yet; -1: cannot be */
+} FdInfoDir;
+
+static void fdinfo_dir_done(FdInfoDir *d) {
+        if (d->fd >= 0)
+                close(d->fd);
+}
+
+static int fdinfo_dir(FdInfoDir *d) {
+        if (d->fd == -2)
+                d->fd = openat(d->procfd, d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return d->fd;
+}
+
 /* One key of <fdinfo>/<fd>: "flags:\t0100002" -> "0100002". */
-static int read_fdinfo(int infofd, const char *fd, const char *key, char **ret) {
+static int read_fdinfo(FdInfoDir *info, const char *fd, const char *key, char **ret) {
         char buf[4096];
         ssize_t n;
 
         *ret = NULL;
+        int infofd = fdinfo_dir(info);
         if (infofd < 0)
                 return -ENOENT;
         _cleanup_close_ int f = openat(infofd, fd, O_RDONLY | O_CLOEXEC);
@@ -155,15 +213,15 @@ static int cmp_ulong(const void *a, const void *b) {
  * namespace (its user_id= then reads 0, relative to that namespace, and
  * the kernel makes every such superblock nodev without saying so here);
  * only a FUSE mount that denies us is asked about. */
-static int read_nodev_mounts(const char *proc_root, const char *pid, NoDevMounts *m) {
-        _cleanup_free_ char *p = strjoin_printf("%s/%s/mountinfo", proc_root, pid), *line = NULL;
+static int read_nodev_mounts(int procfd, const char *pid, NoDevMounts *m) {
+        _cleanup_free_ char *p = strjoin_printf("%s/mountinfo", pid), *line = NULL;
         size_t size = 0;
 
         free(m->ids);
         *m = (NoDevMounts) { .pid = atoi(pid) };
         if (!p)
                 return -ENOMEM;
-        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        _cleanup_fclose_ FILE *f = fopen_at(procfd, p);
         if (!f)
                 return 0;   /* gone, or a fake /proc without one: nothing is nodev */
         while (getline(&line, &size, f) > 0) {
@@ -193,38 +251,36 @@ static int read_nodev_mounts(const char *proc_root, const char *pid, NoDevMounts
  * id from fdinfo): an fd there holds no device. A user's FUSE mount denies
  * us its files: that must not make every device look held (fail closed is
  * for what we cannot tell, and this we can). */
-static bool on_nodev_mount(Holders *h, const char *proc_root, const char *pid, int infofd, const char *fd) {
+static bool on_nodev_mount(Holders *h, const char *pid, FdInfoDir *info, const char *fd) {
         _cleanup_free_ char *mnt = NULL;
 
         /* what cannot be read (even for want of memory) is not nodev: the
          * caller fails closed */
-        if (read_fdinfo(infofd, fd, "mnt_id", &mnt) < 0 || !mnt)
+        if (read_fdinfo(info, fd, "mnt_id", &mnt) < 0 || !mnt)
                 return false;
-        if (h->nodev.pid != atoi(pid) && read_nodev_mounts(proc_root, pid, &h->nodev) < 0)
+        if (h->nodev.pid != atoi(pid) && read_nodev_mounts(h->procfd, pid, &h->nodev) < 0)
                 return false;
         unsigned long want = strtoul(mnt, NULL, 10);
         return h->nodev.n > 0 && bsearch(&want, h->nodev.ids, h->nodev.n, sizeof want, cmp_ulong);
 }
 
 /* O_PATH fds cannot use a device. Unknown flags count as a real open. */
-static bool is_o_path(int infofd, const char *fd) {
+static bool is_o_path(FdInfoDir *info, const char *fd) {
         _cleanup_free_ char *flags = NULL;
-        if (read_fdinfo(infofd, fd, "flags", &flags) < 0 || !flags)
+        if (read_fdinfo(info, fd, "flags", &flags) < 0 || !flags)
                 return false;
         return (strtoul(flags, NULL, 8) & O_PATH) != 0;
 }
 
-int holders_process_status(const char *proc_root, pid_t pid, char **ret_name, uid_t *ret_uid) {
-        _cleanup_free_ char *p = strjoin_printf("%s/%d/status", proc_root, (int) pid);
-        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
-        char line[256];
+static int process_status_at(int procfd, pid_t pid, char **ret_name, uid_t *ret_uid) {
+        char p[32], line[256];
         unsigned real, effective;
 
         if (ret_name)
                 *ret_name = NULL;
         *ret_uid = (uid_t) -1;
-        if (!p)
-                return -ENOMEM;
+        snprintf(p, sizeof p, "%d/status", (int) pid);
+        _cleanup_fclose_ FILE *f = fopen_at(procfd, p);
         if (!f)
                 return -errno;
         /* Name comes before Uid */
@@ -241,30 +297,42 @@ int holders_process_status(const char *proc_root, pid_t pid, char **ret_name, ui
         return 0;
 }
 
-static uid_t process_uid(const char *proc_root, const char *pid) {
+int holders_process_status(const char *proc_root, pid_t pid, char **ret_name, uid_t *ret_uid) {
+        _cleanup_close_ int procfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (procfd < 0) {
+                if (ret_name)
+                        *ret_name = NULL;
+                *ret_uid = (uid_t) -1;
+                return -errno;
+        }
+        return process_status_at(procfd, pid, ret_name, ret_uid);
+}
+
+static uid_t process_uid(const Holders *h, const char *pid) {
         uid_t uid;
-        (void) holders_process_status(proc_root, atoi(pid), NULL, &uid);
+        (void) process_status_at(h->procfd, atoi(pid), NULL, &uid);
         return uid;
 }
 
-static int add_unreadable(Holders *h, const char *proc_root, const char *pid, int error) {
-        return add(h, (Holder) { .kind = HOLDER_UNREADABLE, .pid = atoi(pid), .uid = process_uid(proc_root, pid),
+static int add_unreadable(Holders *h, const char *pid, int error) {
+        return add(h, (Holder) { .kind = HOLDER_UNREADABLE, .pid = atoi(pid), .uid = process_uid(h, pid),
                                  .error = error });
 }
 
-/* One fd table: fddir and its fdinfo. */
-static int scan_table(Holders *h, const char *proc_root, const char *pid, const char *fddir, const char *infodir) {
-        _cleanup_closedir_ DIR *d = opendir(fddir);
-        if (!d)
+/* One fd table: fddir and its fdinfo, below <proc>. */
+static int scan_table(Holders *h, const char *pid, const char *fddir, const char *infodir) {
+        _cleanup_(dir_reader_done) DirReader d;
+        int r = dir_reader_open(&d, h->procfd, fddir);
+        if (r < 0)
                 /* gone meanwhile; anything else: we cannot tell, so it may hold anything */
-                return errno == ENOENT || errno == ESRCH ? 0 : add_unreadable(h, proc_root, pid, errno);
-        _cleanup_close_ int infofd = open(infodir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                return r == -ENOENT || r == -ESRCH ? 0 : add_unreadable(h, pid, -r);
+        _cleanup_(fdinfo_dir_done) FdInfoDir info = { .procfd = h->procfd, .path = infodir, .fd = -2 };
         uid_t uid = (uid_t) -2; /* not read yet */
-        int dfd = dirfd(d), r;
+        int dfd = d.fd;
 
         h->n_tables++;
         unsigned n_fds = 0;
-        for (struct dirent *de; (errno = 0, de = readdir(d));) {
+        for (const struct dirent64 *de; (de = dir_reader_next(&d));) {
                 char text[256];
                 if (de->d_name[0] == '.')
                         continue;
@@ -275,14 +343,14 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
                 if (n < 0) {
                         if (errno == ENOENT)
                                 continue; /* closed meanwhile */
-                        return add_unreadable(h, proc_root, pid, errno);
+                        return add_unreadable(h, pid, errno);
                 }
                 text[n] = '\0';
 
                 Holder x = { .pid = atoi(pid) };
                 if (streq(text, "anon_inode:[vfio-device]")) {
                         _cleanup_free_ char *syspath = NULL;
-                        if (read_fdinfo(infofd, de->d_name, "vfio-device-syspath", &syspath) >= 0 && syspath) {
+                        if (read_fdinfo(&info, de->d_name, "vfio-device-syspath", &syspath) >= 0 && syspath) {
                                 const char *slash = strrchr(syspath, '/');
                                 x.kind = HOLDER_DEVICE_FD;
                                 x.device = strdup(slash ? slash + 1 : syspath);
@@ -297,16 +365,16 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
                         if (statx(dfd, de->d_name, AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
                                 int e = errno;
                                 if (e == ENOENT || ((e == EACCES || e == EPERM) &&
-                                                    on_nodev_mount(h, proc_root, pid, infofd, de->d_name)))
+                                                    on_nodev_mount(h, pid, &info, de->d_name)))
                                         continue;
-                                return add_unreadable(h, proc_root, pid, e);
+                                return add_unreadable(h, pid, e);
                         }
                         if (!S_ISCHR(stx.stx_mode))
                                 continue;
                         r = identify(h, makedev(stx.stx_rdev_major, stx.stx_rdev_minor), &node);
                         if (r < 0)
                                 return r;
-                        if (!node || is_o_path(infofd, de->d_name))
+                        if (!node || is_o_path(&info, de->d_name))
                                 continue;
                         x.kind = HOLDER_NODE;
                         x.node = *node;
@@ -314,19 +382,19 @@ static int scan_table(Holders *h, const char *proc_root, const char *pid, const 
                         continue; /* sockets, pipes, other anon inodes */
 
                 if (uid == (uid_t) -2)
-                        uid = process_uid(proc_root, pid);
+                        uid = process_uid(h, pid);
                 x.uid = uid;
                 if ((r = add(h, x)) < 0)
                         return r;
         }
-        return errno == 0 ? 0 : add_unreadable(h, proc_root, pid, errno);
+        return errno == 0 ? 0 : add_unreadable(h, pid, errno);
 }
 
 /* A VFIO device region mapped and its fd closed: the mapping keeps the
  * device open, and /proc/PID/maps shows it as the device's anon inode. */
-static int scan_maps(Holders *h, const char *proc_root, const char *pid) {
-        _cleanup_free_ char *p = strjoin_printf("%s/%s/maps", proc_root, pid), *line = NULL;
-        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
+static int scan_maps(Holders *h, const char *pid) {
+        _cleanup_free_ char *p = strjoin_printf("%s/maps", pid), *line = NULL;
+        _cleanup_fclose_ FILE *f = p ? fopen_at(h->procfd, p) : NULL;
         size_t size = 0;
         ssize_t n;
 
@@ -346,33 +414,34 @@ static int scan_maps(Holders *h, const char *proc_root, const char *pid) {
                         continue;
                 if (streq(line + col, "anon_inode:[vfio-device]"))
                         return add(h, (Holder) { .kind = HOLDER_DEVICE_FD_UNNAMED, .pid = atoi(pid),
-                                                 .uid = process_uid(proc_root, pid) });
+                                                 .uid = process_uid(h, pid) });
         }
         return 0;
 }
 
-static int scan_pid(Holders *h, const char *proc_root, const char *pid) {
-        _cleanup_free_ char *taskdir = strjoin_printf("%s/%s/task", proc_root, pid);
+static int scan_pid(Holders *h, const char *pid) {
+        _cleanup_free_ char *taskdir = strjoin_printf("%s/task", pid);
         int r;
 
         if (!taskdir)
                 return -ENOMEM;
-        r = scan_maps(h, proc_root, pid);
+        r = scan_maps(h, pid);
         if (r < 0)
                 return r;
-        _cleanup_closedir_ DIR *d = opendir(taskdir);
-        if (!d) {
-                if (errno == ENOENT) {
+        _cleanup_(dir_reader_done) DirReader d;
+        int k = dir_reader_open(&d, h->procfd, taskdir);
+        if (k < 0) {
+                if (k == -ENOENT) {
                         /* no task directory: a process that just left, or a
                          * fake /proc: its own table */
-                        _cleanup_free_ char *fd = strjoin_printf("%s/%s/fd", proc_root, pid);
-                        _cleanup_free_ char *info = strjoin_printf("%s/%s/fdinfo", proc_root, pid);
-                        return fd && info ? scan_table(h, proc_root, pid, fd, info) : -ENOMEM;
+                        _cleanup_free_ char *fd = strjoin_printf("%s/fd", pid);
+                        _cleanup_free_ char *info = strjoin_printf("%s/fdinfo", pid);
+                        return fd && info ? scan_table(h, pid, fd, info) : -ENOMEM;
                 }
-                return errno == ESRCH ? 0 : add_unreadable(h, proc_root, pid, errno);
+                return k == -ESRCH ? 0 : add_unreadable(h, pid, -k);
         }
         pid_t leader = atoi(pid);
-        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+        for (const struct dirent64 *de; r >= 0 && (de = dir_reader_next(&d));) {
                 if (!is_number(de->d_name))
                         continue;
                 /* threads share their process' fd table unless they
@@ -383,7 +452,7 @@ static int scan_pid(Holders *h, const char *proc_root, const char *pid) {
                         continue;
                 _cleanup_free_ char *fd = strjoin_printf("%s/%s/fd", taskdir, de->d_name);
                 _cleanup_free_ char *info = strjoin_printf("%s/%s/fdinfo", taskdir, de->d_name);
-                r = fd && info ? scan_table(h, proc_root, pid, fd, info) : -ENOMEM;
+                r = fd && info ? scan_table(h, pid, fd, info) : -ENOMEM;
         }
         return r;
 }
@@ -408,6 +477,7 @@ int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, cons
                 holders_free(h);
                 return r;
         }
+        h->procfd = dirfd(d);   /* borrowed for the scan */
         /* on the real /proc we are in it: the fds a caller passed as proof
          * sit in our own table while we decide, and hold nothing for us */
         h->real_proc = fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
@@ -417,9 +487,10 @@ int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, cons
                 if (cancelled(h))
                         r = -ECANCELED;
                 else if (is_number(de->d_name) && !streq(de->d_name, self))
-                        r = scan_pid(h, proc_root, de->d_name);
+                        r = scan_pid(h, de->d_name);
         }
         closedir(d);
+        h->procfd = -1;
         if (r < 0) {
                 holders_free(h);
                 return r;

@@ -18,6 +18,8 @@ static void on_caller_gone(const char *sender, void *userdata) {
         Manager *m = userdata;
 
         polkit_forget_sender(m->polkit, sender);
+        if (m->tarpit) /* NULL while stopping */
+                tarpit_forget_sender(m->tarpit, sender);
         if (m->scanner)
                 scanner_forget_sender(m->scanner, sender);
         if (m->requests) /* NULL while stopping */
@@ -184,6 +186,8 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 r = request_queue_new(e, m->scheduler, m->limits, &m->decide, m->scanner, &m->exec, &m->requests);
         if (r >= 0)
                 r = polkit_registry_new(&m->config, &m->polkit);
+        if (r >= 0)
+                r = tarpit_new(e, &m->tarpit);
         if (r < 0)
                 return r;
         log_info("Found %zu PCI functions under %s", topology_count(m->topology), m->sysfs_root);
@@ -243,7 +247,8 @@ static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t now = now_usec(), idle_since = caller_registry_last_activity(m->callers);
 
         if (caller_registry_count(m->callers) == 0 && request_queue_count(m->requests) == 0 &&
-            polkit_n_pending(m->polkit) == 0 && scanner_n_waiting(m->scanner) == 0 && claims_count(m->claims) == 0 &&
+            polkit_n_pending(m->polkit) == 0 && tarpit_n_held(m->tarpit) == 0 && scanner_n_waiting(m->scanner) == 0 &&
+            claims_count(m->claims) == 0 &&
             now - idle_since >= m->exit_idle_usec) {
                 log_info("Idle for %llu s, exiting", (unsigned long long) (m->exit_idle_usec / USEC_PER_SEC));
                 /* give up the name first, so new callers activate a new instance */
@@ -303,6 +308,8 @@ Manager *manager_free(Manager *m) {
         if (m->polkit)
                 polkit_cancel_pending(m->polkit, PCRESET1_ERROR_CANCELLED,
                                       "pcresetd is stopping; nothing was done, call again");
+        /* held refusals go out now, as they are */
+        m->tarpit = tarpit_free(m->tarpit);
         m->requests = request_queue_free(m->requests);
         /* calls waiting for a scan come back, and are answered Cancelled */
         m->scanner = scanner_free(m->scanner);

@@ -26,6 +26,7 @@
 #include "request.h"
 #include "scanner.h"
 #include "scheduler.h"
+#include "tarpit.h"
 #include "topology.h"
 
 typedef struct ManagerOptions {
@@ -53,6 +54,7 @@ typedef struct Manager {
         Scheduler *scheduler;
         Limits *limits;
         PolkitRegistry *polkit;
+        Tarpit *tarpit;            /* refusals of a flooding uid, answered late */
         CallerRegistry *callers;
         RequestQueue *requests;
         ExecContext exec;

@@ -1675,6 +1675,47 @@ static void test_polkit_flood(Fixture *f, gconstpointer data) {
         g_assert_null(strstr(out->str, "\nok "));
 }
 
+/* What a flood of refused calls costs is its own time: a uid at its cap
+ * of pending authorizations is refused, but the refusal is held
+ * TARPIT_DELAY_USEC (250 ms), so bob's closed loop of 64 calls in flight
+ * gets at most 64 refusals per 250 ms instead of as many as the buses
+ * carry; alice's authorized calls meanwhile are neither held nor refused. */
+static void test_flood_answered_late(Fixture *f, gconstpointer data) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
+                "  if (subject.user == 'pcr-alice') return polkit.Result.YES;\n"
+                "  if (subject.user == 'pcr-bob') return polkit.Result.NO;\n"
+                "});\n";
+        start_daemon(f);
+        harness_set_rules(f->h, rules);
+        const char *flood[] = { g_getenv("FLOOD_BIN"), "2", "2", "32", "ResetDevice", "0000:06:00.0", "2", NULL };
+        int fd = -1;
+        gint64 t0 = g_get_monotonic_time();
+        GPid p = harness_spawn(f->h, HARNESS_USER_BOB, flood, &fd);
+        g_usleep(300 * 1000);
+        for (int i = 0; i < 5; i++) {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:06:00.0", "uint32 2",
+                                     NULL), ==, 0);
+        }
+        g_assert_cmpint(harness_wait(p), ==, 0);
+        double seconds = (g_get_monotonic_time() - t0) / 1e6;
+        g_autoptr(GString) out = g_string_new(NULL);
+        char buf[1024];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+                g_string_append_len(out, buf, n);
+        close(fd);
+        const char *le = strstr(out->str, "org.freedesktop.DBus.Error.LimitsExceeded ");
+        g_assert_nonnull(le);
+        unsigned long limited = strtoul(le + strlen("org.freedesktop.DBus.Error.LimitsExceeded "), NULL, 10);
+        g_test_message("bob's flood in %.1f s: %s", seconds, out->str);
+        /* 64 in flight, each refusal 250 ms late: at most 64 per 250 ms
+         * over the flood's run (answered ones included) */
+        g_assert_cmpuint(limited, <=, (unsigned long) (64 * (seconds / 0.25 + 1)));
+        g_assert_null(strstr(out->str, "\nok "));
+}
+
 /* Requests dropped unrun (MaxQueueWaitSec) do not use up the caller's
  * MaxResetsPerMinute. */
 static void test_dropped_requests_do_not_count(Fixture *f, gconstpointer data) {
@@ -2084,6 +2125,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/bus-gone", test_bus_gone);
         ADD("/daemon/audit-hostile-input", test_audit_hostile_input);
         ADD("/daemon/polkit-flood", test_polkit_flood);
+        ADD("/daemon/attack/flood-answered-late", test_flood_answered_late);
         ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
         ADD("/daemon/sighup-reload", test_sighup_reload);
         ADD("/daemon/failed-restore-keeps-original", test_failed_restore_keeps_original);
