@@ -186,7 +186,8 @@ static void test_output_dir(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(st2.st_ino, ==, st.st_ino);
 
         /* group 20 gone: rewritten without it */
-        g_autofree char *n20 = g_build_filename(host_dev(f), "vfio", "20", NULL);
+        g_autofree char *dev = host_dev(f);
+        g_autofree char *n20 = g_build_filename(dev, "vfio", "20", NULL);
         g_assert_cmpint(unlink(n20), ==, 0);
         g_autofree char *out3 = NULL, *spec3 = NULL;
         g_assert_cmpint(cdi(f, NULL, &out3, NULL, args), ==, 0);
@@ -366,7 +367,8 @@ static void test_podman(Fixture *f, gconstpointer data) {
         bind_fuse(f, specs, addrs);
         start_daemon(f);
         /* the container node the group device brings along */
-        g_autofree char *container_node = g_build_filename(host_dev(f), "vfio", "vfio", NULL);
+        g_autofree char *dev = host_dev(f);
+        g_autofree char *container_node = g_build_filename(dev, "vfio", "vfio", NULL);
         symlink_or_die("/dev/full", container_node);
         g_autofree char *rootfs = write_rootfs(f);
         g_autofree char *fuselog = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
