@@ -270,18 +270,22 @@ static void test_watch(Fixture *f, gconstpointer data) {
         g_autofree char *devices = g_build_filename(dev, "vfio", "devices", NULL);
         g_assert_cmpint(rmdir(devices), ==, 0);
         wait_for_devices(file, "group-20");
-        /* vfio/ removed and made again: the new directory is watched */
+        /* vfio/ removed and made again at once, in one burst: the new
+         * directory is watched, not the deleted one */
         g_assert_cmpint(unlink(n20), ==, 0);
         g_autofree char *vfio = g_build_filename(dev, "vfio", NULL);
         g_assert_cmpint(rmdir(vfio), ==, 0);
+        g_assert_cmpint(mkdir(vfio, 0755), ==, 0);
         wait_for_devices(file, "");
         symlink_or_die("/dev/zero", n20);
         wait_for_devices(file, "group-20");
+        symlink_or_die("/dev/null", n12);
+        wait_for_devices(file, "group-12 group-20");
 
         /* SIGTERM ends it cleanly, the spec left in place */
         g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
         g_assert_cmpint(harness_wait(pid), ==, 0);
-        wait_for_devices(file, "group-20");
+        wait_for_devices(file, "group-12 group-20");
 }
 
 /* ---- a real CDI engine ---------------------------------------------------- */
@@ -310,7 +314,8 @@ static char *write_rootfs(Fixture *f) {
  * gives it a fresh /run (where podman keeps its run state and CDI specs are
  * looked for) and an empty /sys/fs/cgroup: crun refuses the host's hybrid
  * cgroup layout, and the sealed /sys is read-only. */
-static int podman_run(Fixture *f, const char *rootfs, const char *name, const char *script, char **err) {
+static int podman_run(Fixture *f, const char *rootfs, const char *const *names, const char *scope, const char *script,
+                      char **err) {
         const char *podman = g_getenv("PODMAN_BIN");
         if (!podman || !*podman)
                 g_error("podman is not installed (scripts/install-deps installs it)");
@@ -321,7 +326,6 @@ static int podman_run(Fixture *f, const char *rootfs, const char *name, const ch
         g_autofree char *fuselog = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
         g_autofree char *out_vol = g_strdup_printf("%s:/out", out);
         g_autofree char *log_vol = g_strdup_printf("%s:/fuse.log:ro", fuselog);
-        g_autofree char *device = g_strdup_printf(KIND "=%s", name);
         /* crun hands the hooks' output to these files */
         g_autofree char *hook_out = g_strdup_printf("run.oci.hooks.stdout=%s/hooks.out", harness_dir(f->h));
         g_autofree char *hook_err = g_strdup_printf("run.oci.hooks.stderr=%s/hooks.err", harness_dir(f->h));
@@ -330,20 +334,33 @@ static int podman_run(Fixture *f, const char *rootfs, const char *name, const ch
          * written: the sealed /proc/sys is read-only */
         g_autofree char *conf = g_build_filename(harness_dir(f->h), "containers.conf", NULL);
         g_assert_true(g_file_set_contents(conf, "[containers]\ndefault_sysctls = []\n", -1, NULL));
-        const char *argv[] = {
+        const char *head[] = {
                 "unshare", "-m", "sh", "-c",
                 "set -e; mount -t tmpfs tmpfs /sys/fs/cgroup; mount -t tmpfs tmpfs /run; "
-                "\"$PCRESETCTL_BIN\" cdi --output-dir=/run/cdi --sysfs-root=\"$1\" --dev-root=\"$2\" --required >&2; "
-                "export CONTAINERS_CONF=\"$3\"; shift 3; exec \"$@\"", "sh", sys, dev, conf,
+                "\"$PCRESETCTL_BIN\" cdi --output-dir=/run/cdi --sysfs-root=\"$1\" --dev-root=\"$2\" --scope=\"$4\" "
+                "--required >&2; export CONTAINERS_CONF=\"$3\"; shift 4; exec \"$@\"", "sh", sys, dev, conf, scope,
                 podman, "--root", store, "--runroot", "/run/podman", "--tmpdir", "/run/libpod",
                 "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none",
                 "run", "--rm", "--network", "none", "--cgroups", "disabled",
                 "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
-                "-v", out_vol, "-v", log_vol, "--annotation", hook_out, "--annotation", hook_err, "--device", device,
-                "--rootfs", rootfs, "/bin/busybox", "sh", "-c", script, NULL,
+                "-v", out_vol, "-v", log_vol, "--annotation", hook_out, "--annotation", hook_err,
         };
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        for (size_t i = 0; i < G_N_ELEMENTS(head); i++)
+                g_ptr_array_add(argv, g_strdup(head[i]));
+        for (size_t i = 0; names[i]; i++) {
+                g_ptr_array_add(argv, g_strdup("--device"));
+                g_ptr_array_add(argv, g_strdup_printf(KIND "=%s", names[i]));
+        }
+        for (const char *a = "--rootfs\0"; *a; a += strlen(a) + 1)
+                g_ptr_array_add(argv, g_strdup(a));
+        g_ptr_array_add(argv, g_strdup(rootfs));
+        for (const char *a = "/bin/busybox\0sh\0-c\0"; *a; a += strlen(a) + 1)
+                g_ptr_array_add(argv, g_strdup(a));
+        g_ptr_array_add(argv, g_strdup(script));
+        g_ptr_array_add(argv, NULL);
         harness_set_run_timeout(f->h, 120 * 1000);
-        int rc = harness_run_logged(f->h, NULL, NULL, err, argv);
+        int rc = harness_run_logged(f->h, NULL, NULL, err, (const char *const *) argv->pdata);
         harness_set_run_timeout(f->h, 0);
         return rc;
 }
@@ -381,7 +398,7 @@ static void test_podman(Fixture *f, gconstpointer data) {
          * and once more after it stopped */
         {
                 g_autofree char *err = NULL;
-                g_assert_cmpint(podman_run(f, rootfs, "group-12",
+                g_assert_cmpint(podman_run(f, rootfs, (const char *[]) { "group-12", NULL }, "func",
                                            "test -c /dev/vfio/12 && test -c /dev/vfio/vfio && "
                                            "cat /fuse.log > /out/seen && echo ran > /out/ran", &err), ==, 0);
                 g_autofree char *ran = g_build_filename(out, "ran", NULL);
@@ -413,7 +430,8 @@ static void test_podman(Fixture *f, gconstpointer data) {
          * --required: the container never runs */
         {
                 g_autofree char *err = NULL;
-                g_assert_cmpint(podman_run(f, rootfs, "group-20", "echo ran > /out/ran20", &err), !=, 0);
+                g_assert_cmpint(podman_run(f, rootfs, (const char *[]) { "group-20", NULL }, "func",
+                                           "echo ran > /out/ran20", &err), !=, 0);
                 g_autofree char *ran = g_build_filename(out, "ran20", NULL);
                 g_assert_false(g_file_test(ran, G_FILE_TEST_EXISTS));
                 /* exit code 4: no reset within the scope */
@@ -425,6 +443,23 @@ static void test_podman(Fixture *f, gconstpointer data) {
                 assert_attr(f, "0000:03:00.0", "reset", "");
                 assert_completed(f, "0000:03:00.0", 0);
                 assert_completed(f, "0000:02:00.0", 2);
+        }
+        /* both groups, with the link scope: each device's hooks reset their
+         * own group, so every function once before and once after, not once
+         * per device */
+        {
+                g_autofree char *err = NULL;
+                g_assert_cmpint(podman_run(f, rootfs, (const char *[]) { "group-12", "group-20", NULL }, "func,link",
+                                           "test -c /dev/vfio/12 && test -c /dev/vfio/20 && cat /fuse.log > /out/seen2",
+                                           &err), ==, 0);
+                g_autofree char *seen = g_build_filename(out, "seen2", NULL);
+                g_assert_cmpuint(resets_in(seen, "r0"), ==, 3);
+                g_assert_cmpuint(resets_in(seen, "r1"), ==, 3);
+                assert_completed(f, "0000:02:00.0", 4);
+                assert_completed(f, "0000:02:00.1", 4);
+                assert_completed(f, "0000:03:00.0", 2);
+                assert_log_count(f, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:03:00.0 PCRESET_MASK=0x0000007f", 2);
+                assert_attr(f, "0000:03:00.0", "reset_method", "bus");
         }
 }
 
