@@ -37,14 +37,20 @@
  * one rewrite */
 #define SETTLE_USEC (100 * 1000)
 
+typedef struct Cdi Cdi;
+
 typedef struct Watch {
+        Cdi *cdi;
         const char *sub;        /* below <dev>: "vfio", "vfio/devices" */
         sd_event_source *source;
         dev_t dev;
         ino_t ino;
+        /* the directory was deleted or moved away: a new one at the path
+         * may even have the old inode number, so this is how we know */
+        bool gone;
 } Watch;
 
-typedef struct Cdi {
+struct Cdi {
         Context *c;
         CdiHookConfig cfg;
         char *hook_path;
@@ -54,7 +60,7 @@ typedef struct Cdi {
         sd_event *event;
         sd_event_source *settle, *dev_source, *sigterm, *sigint;
         Watch watches[2];
-} Cdi;
+};
 
 static void cdi_done(Cdi *x) {
         for (size_t i = 0; i < ELEMENTSOF(x->watches); i++)
@@ -170,14 +176,16 @@ static int on_settled(sd_event_source *s, uint64_t usec, void *userdata) {
                 struct stat st;
                 bool exists = dir && stat(dir, &st) >= 0 && S_ISDIR(st.st_mode);
 
-                if (w->source && exists && st.st_dev == w->dev && st.st_ino == w->ino)
+                if (w->source && !w->gone && exists && st.st_dev == w->dev && st.st_ino == w->ino)
                         continue;
+                /* the old watch goes first: sd-event keys watches by inode */
                 w->source = sd_event_source_disable_unref(w->source);
+                w->gone = false;
                 if (!exists)
                         continue;
                 r = sd_event_add_inotify(x->event, &w->source, dir,
                                          IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
-                                         IN_MOVE_SELF | IN_ONLYDIR, on_change, x);
+                                         IN_MOVE_SELF | IN_ONLYDIR, on_change, w);
                 if (r < 0) {
                         fprintf(stderr, PROGRAM " cdi: cannot watch %s: %s\n", dir, strerror(-r));
                         continue;
@@ -201,7 +209,11 @@ static void schedule(Cdi *x) {
 }
 
 static int on_change(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
-        schedule(userdata);
+        Watch *w = userdata;
+
+        if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+                w->gone = true;
+        schedule(w->cdi);
         return 0;
 }
 
@@ -260,8 +272,9 @@ static int watch(Cdi *x) {
 int verb_cdi(Context *c, const char *address) {
         _cleanup_(cdi_done) Cdi x = {
                 .c = c,
-                .watches = { { .sub = "vfio" }, { .sub = "vfio/devices" } },
         };
+        x.watches[0] = (Watch) { .cdi = &x, .sub = "vfio" };
+        x.watches[1] = (Watch) { .cdi = &x, .sub = "vfio/devices" };
         int r;
 
         /* the hooks run with the bundle as their working directory */
