@@ -30,6 +30,16 @@
  *   org.freedesktop.pcreset.required  true: a failed reset fails the hook
  *                                     (and so the container's start)
  *
+ * Command line (the hook's configuration: the administrator's, so it wins
+ * over the annotations, which whoever wrote the container spec set):
+ *   --scope=SCOPE   instead of the scope annotation
+ *   --required      a failed reset fails the hook, whatever the annotation
+ *   --node=PATH     only the functions the container's VFIO node PATH covers
+ *                   (the devices annotation is not read): the hook of one CDI
+ *                   device (pcresetctl cdi), so that a container given several
+ *                   resets each once. The container must have been given
+ *                   that node, or nothing is reset and the hook fails.
+ *
  * Exit code: 0, unless the reset is required and a device was not reset:
  * then the exit code of the first failure's error class (as for reset).
  * Input that is not an OCI state at all is a usage error (2).
@@ -116,7 +126,9 @@ static bool is_bridge(const Context *c, const char *address) {
 }
 
 static int find_targets(Hook *h) {
-        const char *listed = hook_annotation(h, ANNOTATION_DEVICES);
+        const VfioNode *only = h->c->node_arg ? &h->c->node : NULL;
+        const char *listed = only ? NULL : hook_annotation(h, ANNOTATION_DEVICES);
+        bool given = false;
 
         if (!isempty(listed)) {
                 _cleanup_free_ char *copy = strdup(listed);
@@ -143,8 +155,11 @@ static int find_targets(Hook *h) {
                 return 0;
         }
 
-        /* everything behind the container's nodes */
-        for (size_t i = 0; i < h->n_proofs; i++)
+        /* everything behind the container's nodes, or behind the one --node names */
+        for (size_t i = 0; i < h->n_proofs; i++) {
+                if (only && !vfio_node_equal(&h->proofs[i].node, only))
+                        continue;
+                given = true;
                 for (char **d = h->proofs[i].devices; d && *d; d++) {
                         Target *t = add_target(h, *d);
                         if (t && is_bridge(h->c, *d)) {
@@ -153,6 +168,13 @@ static int find_targets(Hook *h) {
                                            proof_group(&h->proofs[i]));
                         }
                 }
+        }
+        /* a CDI device's hook without the CDI device's node: the engine did
+         * not apply the spec's edits, or the spec is stale */
+        if (only && !given)
+                hook_fail(h, PCRESET1_ERROR_NO_SUCH_DEVICE, PCRESETCTL_EXIT_NO_SUCH_DEVICE,
+                          "the container was not given the VFIO node %s (--node): nothing to reset",
+                          h->c->node_arg);
         return 0;
 }
 
@@ -251,7 +273,8 @@ static int hook_run(Hook *h) {
         config_r = hook_read_config(h);
 
         /* required first: it decides the exit code of everything after */
-        v = hook_annotation(h, ANNOTATION_REQUIRED);
+        h->required = h->c->required;
+        v = h->required ? NULL : hook_annotation(h, ANNOTATION_REQUIRED);
         if (v && parse_boolean(v, &h->required) < 0) {
                 /* a typo in a safety switch must not turn it off */
                 h->required = true;
@@ -259,8 +282,8 @@ static int hook_run(Hook *h) {
                         "(true/false); taking it as true\n", container_name(h), v);
         }
 
-        h->mask = PCRESET_SCOPE_FUNC;
-        v = hook_annotation(h, ANNOTATION_SCOPE);
+        h->mask = h->c->scope_arg ? h->c->scope : PCRESET_SCOPE_FUNC;
+        v = h->c->scope_arg ? NULL : hook_annotation(h, ANNOTATION_SCOPE);
         if (v && pcreset_scope_parse(v, &h->mask) < 0) {
                 h->mask = 0;
                 hook_fail(h, SD_BUS_ERROR_INVALID_ARGS, PCRESETCTL_EXIT_USAGE,

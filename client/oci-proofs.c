@@ -27,12 +27,6 @@ void proof_done(Proof *p) {
         free(p->error);
 }
 
-static bool same_node(const VfioNode *a, const VfioNode *b) {
-        if (a->kind != b->kind)
-                return false;
-        return a->kind == VFIO_NODE_GROUP ? a->group == b->group && a->noiommu == b->noiommu : streq(a->cdev, b->cdev);
-}
-
 /* Which VFIO node a linux.devices entry is: by its device number where
  * sysfs knows it (the container may see the node under another name), else
  * by its path (common/vfio-node.h, the mapping the daemon's fd proof uses).
@@ -105,7 +99,7 @@ static int add_proof(Hook *h, json_object *entry) {
                 return r;
         /* the same node twice is one proof */
         for (size_t i = 0; i < h->n_proofs; i++)
-                if (same_node(&h->proofs[i].node, &node))
+                if (vfio_node_equal(&h->proofs[i].node, &node))
                         return 0;
 
         Proof *l = reallocarray(h->proofs, h->n_proofs + 1, sizeof(Proof));

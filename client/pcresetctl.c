@@ -17,6 +17,7 @@
 #include "pcreset1.h"
 #include "pcresetctl.h"
 #include "tty-agent.h"
+#include "cdi-spec.h"
 
 #define DEFAULT_TIMEOUT_SEC 300
 
@@ -50,12 +51,15 @@ static int verb_help(Context *c, const char *address) {
                "                       pcresetd announces them, until interrupted\n"
                "  oci-hook             Run as an OCI runtime hook (prestart, createRuntime,\n"
                "                       poststop): reset the container's VFIO devices\n"
+               "  cdi                  Write a CDI spec of the host's VFIO groups and cdevs,\n"
+               "                       whose hooks reset each before and after a container\n"
                "  help                 Show this help\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
-               "  -s --scope=SCOPE     Kinds of reset that are acceptable (info, reset):\n"
+               "  -s --scope=SCOPE     Kinds of reset that are acceptable (info, reset,\n"
+               "                       oci-hook, cdi):\n"
                "                       comma-separated names device_specific, flr, pm,\n"
                "                       acpi (the function alone), slot, bus, cxl_bus (the\n"
                "                       whole link), or func, link, any, or a number such\n"
@@ -67,16 +71,26 @@ static int verb_help(Context *c, const char *address) {
                "                       object per line)\n"
                "     --no-ask-password Do not ask for a password; fail if one is needed\n"
                "\n"
-               "oci-hook options (set by the administrator in the hook's configuration):\n"
+               "oci-hook and cdi options (set by the administrator in the hook's\n"
+               "configuration; on oci-hook's command line they win over the annotations):\n"
                "     --sysfs-root=DIR  Where sysfs is (default /sys)\n"
                "     --dev-root=DIR    Where the VFIO nodes are: DIR/vfio/N (default /dev)\n"
-               "     --allow-unproven  Also ask for devices the annotation names that none\n"
-               "                       of the container's VFIO nodes covers (the daemon's\n"
-               "                       ownership rules decide)\n"
+               "     --required        A failed reset fails the hook (and the container's\n"
+               "                       start)\n"
+               "     --allow-unproven  oci-hook: also ask for devices the annotation names\n"
+               "                       that none of the container's VFIO nodes covers (the\n"
+               "                       daemon's ownership rules decide)\n"
+               "     --node=PATH       oci-hook: reset only what the container's VFIO node\n"
+               "                       PATH (/dev/vfio/N, /dev/vfio/devices/vfioX) covers\n"
+               "     --output-dir=DIR  cdi: write DIR/" CDI_SPEC_FILE " (none when there\n"
+               "                       is no VFIO node) instead of printing the spec\n"
+               "     --watch           cdi: keep running, rewriting the spec whenever\n"
+               "                       /dev/vfio changes (needs --output-dir)\n"
                "\n"
                "ADDR is DDDD:BB:DD.F or BB:DD.F in hex, as lspci -D shows it.\n"
                "oci-hook reads the OCI state on stdin and exits non-zero only when the\n"
-               "annotation org.freedesktop.pcreset.required=true is set and a reset failed.\n"
+               "reset is required (--required, or the annotation\n"
+               "org.freedesktop.pcreset.required=true) and a reset failed.\n"
                "\n"
                "Exit status:\n"
                "   0  success\n"
@@ -94,26 +108,36 @@ static int verb_help(Context *c, const char *address) {
         return PCRESETCTL_EXIT_OK;
 }
 
+/* The options only some verbs take. */
+typedef enum VerbOptions {
+        OPT_ROOTS    = 1 << 0,  /* --sysfs-root, --dev-root */
+        OPT_REQUIRED = 1 << 1,  /* --required */
+        OPT_HOOK     = 1 << 2,  /* --allow-unproven, --node */
+        OPT_CDI      = 1 << 3,  /* --output-dir, --watch */
+} VerbOptions;
+
 typedef struct Verb {
         const char *name;
         unsigned n_args;        /* 0, or 1 for ADDR */
         bool takes_scope;
         bool needs_bus;
         bool may_ask;           /* polkit may ask for a password */
-        bool hook_options;      /* --sysfs-root, --dev-root, --allow-unproven */
+        VerbOptions options;
         int (*run)(Context *c, const char *address);
 } Verb;
 
 static const Verb verbs[] = {
-        { "list",     0, false, true,  false, false, verb_list },
-        { "info",     1, true,  true,  false, false, verb_info },
-        { "reset",    1, true,  true,  true,  false, verb_reset },
-        { "claim",    1, false, true,  true,  false, verb_claim },
-        { "release",  1, false, true,  true,  false, verb_release },
-        { "monitor",  0, false, true,  false, false, verb_monitor },
+        { "list",     0, false, true,  false, 0, verb_list },
+        { "info",     1, true,  true,  false, 0, verb_info },
+        { "reset",    1, true,  true,  true,  0, verb_reset },
+        { "claim",    1, false, true,  true,  0, verb_claim },
+        { "release",  1, false, true,  true,  0, verb_release },
+        { "monitor",  0, false, true,  false, 0, verb_monitor },
         /* connects only when there is something to reset; never asks */
-        { "oci-hook", 0, false, false, false, true,  verb_oci_hook },
-        { "help",     0, false, false, false, false, verb_help },
+        { "oci-hook", 0, true,  false, false, OPT_ROOTS | OPT_REQUIRED | OPT_HOOK, verb_oci_hook },
+        /* reads /dev and sysfs only: the hooks it writes talk to pcresetd */
+        { "cdi",      0, true,  false, false, OPT_ROOTS | OPT_REQUIRED | OPT_CDI, verb_cdi },
+        { "help",     0, false, false, false, 0, verb_help },
 };
 
 static const Verb *find_verb(const char *name) {
@@ -147,6 +171,10 @@ enum {
         ARG_SYSFS_ROOT,
         ARG_DEV_ROOT,
         ARG_ALLOW_UNPROVEN,
+        ARG_REQUIRED,
+        ARG_NODE,
+        ARG_OUTPUT_DIR,
+        ARG_WATCH,
 };
 
 static const struct option options[] = {
@@ -159,6 +187,10 @@ static const struct option options[] = {
         { "sysfs-root",      required_argument, NULL, ARG_SYSFS_ROOT },
         { "dev-root",        required_argument, NULL, ARG_DEV_ROOT },
         { "allow-unproven",  no_argument,       NULL, ARG_ALLOW_UNPROVEN },
+        { "required",        no_argument,       NULL, ARG_REQUIRED },
+        { "node",            required_argument, NULL, ARG_NODE },
+        { "output-dir",      required_argument, NULL, ARG_OUTPUT_DIR },
+        { "watch",           no_argument,       NULL, ARG_WATCH },
         {}
 };
 
@@ -198,6 +230,18 @@ static int parse_options(Context *c, int argc, char *argv[]) {
                 case ARG_ALLOW_UNPROVEN:
                         c->allow_unproven = true;
                         break;
+                case ARG_REQUIRED:
+                        c->required = true;
+                        break;
+                case ARG_NODE:
+                        c->node_arg = optarg;
+                        break;
+                case ARG_OUTPUT_DIR:
+                        c->output_dir = optarg;
+                        break;
+                case ARG_WATCH:
+                        c->watch = true;
+                        break;
                 case ':':
                         return usage_error(c, "option '%s' needs an argument", argv[optind - 1]);
                 default:
@@ -232,15 +276,40 @@ static const Verb *parse_arguments(Context *c, int argc, char *argv[], const cha
         }
 
         if (c->scope_arg && !verb->takes_scope) {
-                *ret_exit = usage_error(c, "--scope only applies to info and reset");
+                *ret_exit = usage_error(c, "--scope only applies to info, reset, oci-hook and cdi");
                 return NULL;
         }
-        if ((c->sysfs_root || c->dev_root || c->allow_unproven) && !verb->hook_options) {
-                *ret_exit = usage_error(c, "--sysfs-root, --dev-root and --allow-unproven only apply to oci-hook");
+        if ((c->sysfs_root || c->dev_root) && !(verb->options & OPT_ROOTS)) {
+                *ret_exit = usage_error(c, "--sysfs-root and --dev-root only apply to oci-hook and cdi");
                 return NULL;
         }
-        if ((c->sysfs_root && isempty(c->sysfs_root)) || (c->dev_root && isempty(c->dev_root))) {
-                *ret_exit = usage_error(c, "--sysfs-root and --dev-root need a directory");
+        if (c->required && !(verb->options & OPT_REQUIRED)) {
+                *ret_exit = usage_error(c, "--required only applies to oci-hook and cdi");
+                return NULL;
+        }
+        if ((c->allow_unproven || c->node_arg) && !(verb->options & OPT_HOOK)) {
+                *ret_exit = usage_error(c, "--allow-unproven and --node only apply to oci-hook");
+                return NULL;
+        }
+        if ((c->output_dir || c->watch) && !(verb->options & OPT_CDI)) {
+                *ret_exit = usage_error(c, "--output-dir and --watch only apply to cdi");
+                return NULL;
+        }
+        if ((c->sysfs_root && isempty(c->sysfs_root)) || (c->dev_root && isempty(c->dev_root)) ||
+            (c->output_dir && isempty(c->output_dir))) {
+                *ret_exit = usage_error(c, "--sysfs-root, --dev-root and --output-dir need a directory");
+                return NULL;
+        }
+        if (c->watch && !c->output_dir) {
+                *ret_exit = usage_error(c, "--watch needs --output-dir: it rewrites the spec file there");
+                return NULL;
+        }
+        /* the container's path of the node, as CDI specs and config.json name it */
+        if (c->node_arg && (!startswith(c->node_arg, "/dev/vfio/") ||
+                            vfio_node_from_name(c->node_arg + strlen("/dev/vfio/"), &c->node) < 0 ||
+                            (c->node.kind == VFIO_NODE_GROUP && c->node.noiommu))) {
+                *ret_exit = usage_error(c, "invalid --node '%s': expected a VFIO group /dev/vfio/N or a VFIO "
+                                           "device cdev /dev/vfio/devices/vfioX", c->node_arg);
                 return NULL;
         }
         if (!c->sysfs_root)

@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 
 #include "pcreset1.h"
+#include "vfio-node.h"
 
 #define PROGRAM "pcresetctl"
 
@@ -32,10 +33,17 @@ typedef struct Context {
          * the daemon is the authority on addresses */
         char address[PCI_ADDRESS_MAX];
 
-        /* oci-hook only */
+        /* oci-hook and cdi */
         const char *sysfs_root;
         const char *dev_root;
+        bool required;          /* --required: a failed reset fails the hook */
+        /* oci-hook only */
         bool allow_unproven;
+        const char *node_arg;   /* --node: only what this VFIO node covers */
+        VfioNode node;          /* ... parsed */
+        /* cdi only */
+        const char *output_dir;
+        bool watch;
 } Context;
 
 /* verb-list.c */
@@ -51,3 +59,5 @@ int verb_release(Context *c, const char *address);
 int verb_monitor(Context *c, const char *address);
 /* oci-hook.c */
 int verb_oci_hook(Context *c, const char *address);
+/* verb-cdi.c */
+int verb_cdi(Context *c, const char *address);

@@ -135,6 +135,10 @@ int write_string_file(const char *path, const char *s) {
 }
 
 int write_file_atomic(const char *path, const char *contents) {
+        return write_file_atomic_mode(path, contents, 0600);
+}
+
+int write_file_atomic_mode(const char *path, const char *contents, mode_t mode) {
         _cleanup_free_ char *tmp = strjoin_printf("%s.XXXXXX", path);
         if (!tmp)
                 return -ENOMEM;
@@ -143,7 +147,7 @@ int write_file_atomic(const char *path, const char *contents) {
                 return -errno;
         size_t len = strlen(contents);
         int r = 0;
-        if (fchmod(fd, 0600) < 0 || write(fd, contents, len) != (ssize_t) len || fsync(fd) < 0)
+        if (fchmod(fd, mode) < 0 || write(fd, contents, len) != (ssize_t) len || fsync(fd) < 0)
                 r = errno ? -errno : -EIO;
         else if (rename(tmp, path) < 0)
                 r = -errno;

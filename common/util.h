@@ -87,6 +87,8 @@ int write_string_file(const char *path, const char *s);
 /* Writes atomically (temp file + fsync + rename) so a crash never leaves a
  * half-written state file. */
 int write_file_atomic(const char *path, const char *contents);
+/* The same, with the file's mode: write_file_atomic() makes it 0600. */
+int write_file_atomic_mode(const char *path, const char *contents, mode_t mode);
 /* readlink(2) into a malloc'ed string. */
 int readlink_malloc(const char *path, char **ret);
 int readlinkat_malloc(int dirfd, const char *path, char **ret);

@@ -46,6 +46,12 @@ int vfio_node_from_name(const char *name, VfioNode *ret) {
         return parse_group(name, ret);
 }
 
+bool vfio_node_equal(const VfioNode *a, const VfioNode *b) {
+        if (a->kind != b->kind)
+                return false;
+        return a->kind == VFIO_NODE_GROUP ? a->group == b->group && a->noiommu == b->noiommu : streq(a->cdev, b->cdev);
+}
+
 int vfio_node_from_devnum(const char *sysfs_root, unsigned maj, unsigned min, VfioNode *ret) {
         _cleanup_free_ char *link = strjoin_printf("%s/dev/char/%u:%u", sysfs_root, maj, min), *target = NULL;
         int r;

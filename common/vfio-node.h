@@ -43,6 +43,9 @@ int vfio_node_from_devnum(const char *sysfs_root, unsigned maj, unsigned min, Vf
  * "devices/vfio3". -EINVAL for anything else ("vfio", the container). */
 int vfio_node_from_name(const char *name, VfioNode *ret);
 
+/* The same node: the same group (noiommu or not), or the same cdev. */
+bool vfio_node_equal(const VfioNode *a, const VfioNode *b);
+
 /* Appends the canonical addresses of the functions the node covers to
  * *devices (NULL-terminated, sorted, no duplicates). -ENOENT when sysfs
  * has no such group or cdev. */

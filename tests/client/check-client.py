@@ -177,7 +177,7 @@ def complete(a, line, path):
 def check_completion(a):
     path = "/usr/bin:/bin"      # no pcresetctl: addresses come from sysfs
     cases = [
-        ("pcresetctl ", ["list", "info", "reset", "claim", "release", "monitor", "oci-hook", "help"]),
+        ("pcresetctl ", ["list", "info", "reset", "claim", "release", "monitor", "oci-hook", "cdi", "help"]),
         ("pcresetctl re", ["reset", "release"]),
         ("pcresetctl --json mo", ["monitor"]),
         ("pcresetctl --ti", ["--timeout"]),
@@ -186,10 +186,14 @@ def check_completion(a):
         ("pcresetctl reset -s flr,p", ["flr,pm"]),
         ("pcresetctl info --scope=li", ["link"]),     # bash replaces what follows '='
         ("pcresetctl oci-hook --", ["--help", "--version", "--scope", "--timeout", "--json", "--no-ask-password",
-                                    "--sysfs-root", "--dev-root", "--allow-unproven"]),
+                                    "--sysfs-root", "--dev-root", "--required", "--allow-unproven", "--node"]),
+        ("pcresetctl cdi --", ["--help", "--version", "--scope", "--timeout", "--json", "--no-ask-password",
+                               "--sysfs-root", "--dev-root", "--required", "--output-dir", "--watch"]),
+        ("pcresetctl cdi --output-dir /us", ["/usr"]),
         ("pcresetctl reset --", ["--help", "--version", "--scope", "--timeout", "--json", "--no-ask-password"]),
         ("pcresetctl list ", []),
-        ("pcresetctl --timeout 5 ", ["list", "info", "reset", "claim", "release", "monitor", "oci-hook", "help"]),
+        ("pcresetctl --timeout 5 ", ["list", "info", "reset", "claim", "release", "monitor", "oci-hook", "cdi",
+                                     "help"]),
     ]
     for line, want in cases:
         rc, got, err = complete(a, line, path)

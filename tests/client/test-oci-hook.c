@@ -4,15 +4,7 @@
  * config.json files written here, against the real daemon on a fake host;
  * then invoked by real OCI runtimes (crun, runc) running a busybox container.
  *
- * The fake host's tables make ordinary character devices stand in for open
- * VFIO nodes: <root>/proc/devices says major 1 is "vfio" and major 10 is
- * "vfio-dev", <root>/sys/dev/char/1:3 leads to VFIO group 12, 1:5 to group
- * 20, and 10:229 to the cdev vfio3 of 0000:02:00.1. The hook's --dev-root
- * is a directory where vfio/12 is a symlink to /dev/null, vfio/20 to
- * /dev/zero and vfio/devices/vfio3 to /dev/fuse: the fds it opens there are
- * proofs the daemon accepts. 0000:02:00.1 is bound to a host driver
- * (snd_hda_intel): only a proof makes it the caller's, so a completed reset
- * of it shows the fds reached the daemon and counted.
+ * The fake host: oci-fixture.h.
  */
 
 #include <errno.h>
@@ -20,74 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client-test.h"
-
-static const char host_desc[] =
-        /* the host's NIC: never the container's */
-        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
-        "01:00.0 vendor=8086 device=10d3 class=020000 driver=e1000e group=5 methods=\"flr pm bus\"\n"
-        /* the container's GPU (vfio-pci, idle) and its audio function, which
-         * the host's driver holds: group 12 */
-        "00:02.0 bridge=root-port secondary=02 driver=pcieport\n"
-        "02:00.0 vendor=10de device=1eb8 class=030000 driver=vfio-pci group=12 methods=\"flr bus\"\n"
-        "02:00.1 vendor=10de device=10f8 class=040300 driver=snd_hda_intel group=12 cdev=vfio3 methods=\"flr\"\n"
-        /* an NVMe that can only be reset with its slot: group 20 */
-        "00:03.0 bridge=root-port hotplug slot=3 secondary=03 driver=pcieport\n"
-        "03:00.0 vendor=144d device=a808 class=010802 driver=vfio-pci group=20 methods=\"bus\"\n";
-
-#define ANN_DEVICES "org.freedesktop.pcreset.devices"
-#define ANN_SCOPE "org.freedesktop.pcreset.scope"
-#define ANN_REQUIRED "org.freedesktop.pcreset.required"
-
-#define NODE_VFIO "{\"path\":\"/dev/vfio/vfio\",\"type\":\"c\",\"major\":10,\"minor\":196}"
-#define NODE_12 "{\"path\":\"/dev/vfio/12\",\"type\":\"c\",\"major\":1,\"minor\":3,\"fileMode\":438}"
-#define NODE_20 "{\"path\":\"/dev/vfio/20\",\"type\":\"c\",\"major\":1,\"minor\":5}"
-#define NODE_VFIO3 "{\"path\":\"/dev/vfio/devices/vfio3\",\"type\":\"c\",\"major\":10,\"minor\":229}"
-
-static void symlink_or_die(const char *target, const char *path) {
-        g_autofree char *dir = g_path_get_dirname(path);
-        g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-        g_assert_cmpint(symlink(target, path), ==, 0);
-}
-
-static void fixture_setup(Fixture *f, gconstpointer data) {
-        fixture_build(f, host_desc);
-        const char *root = harness_fake_root(f->h);
-        g_autofree char *devices = g_build_filename(root, "proc", "devices", NULL);
-        g_assert_true(g_file_set_contents(devices, "Character devices:\n  1 vfio\n  4 tty\n 10 vfio-dev\n\n"
-                                          "Block devices:\n  8 sd\n", -1, NULL));
-        static const struct {
-                const char *devnum, *target;
-        } links[] = {
-                { "1:3", "../../devices/virtual/vfio/12" },
-                { "1:5", "../../devices/virtual/vfio/20" },
-                { "10:229", "../../devices/pci0000:00/0000:00:02.0/0000:02:00.1/vfio-dev/vfio3" },
-        };
-        for (size_t i = 0; i < G_N_ELEMENTS(links); i++) {
-                g_autofree char *link = g_build_filename(root, "sys", "dev", "char", links[i].devnum, NULL);
-                symlink_or_die(links[i].target, link);
-        }
-        for (const char *g = "12\0" "20\0"; *g; g += strlen(g) + 1) {
-                g_autofree char *dir = g_build_filename(root, "sys", "devices", "virtual", "vfio", g, NULL);
-                g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-        }
-        /* the host's /dev as the hook sees it */
-        g_autofree char *dev = g_build_filename(harness_dir(f->h), "hostdev", NULL);
-        g_autofree char *n12 = g_build_filename(dev, "vfio", "12", NULL);
-        g_autofree char *n20 = g_build_filename(dev, "vfio", "20", NULL);
-        g_autofree char *c3 = g_build_filename(dev, "vfio", "devices", "vfio3", NULL);
-        symlink_or_die("/dev/null", n12);
-        symlink_or_die("/dev/zero", n20);
-        symlink_or_die("/dev/fuse", c3);
-}
-
-static char *host_dev(Fixture *f) {
-        return g_build_filename(harness_dir(f->h), "hostdev", NULL);
-}
-
-static char *fake_sys(Fixture *f) {
-        return g_build_filename(harness_fake_root(f->h), "sys", NULL);
-}
+#include "oci-fixture.h"
 
 /* A bundle: <dir>/<name>/config.json with the given linux.devices entries
  * (comma-separated JSON objects) and annotations (a JSON object's inside). */
@@ -118,10 +43,10 @@ static char *state_json(const char *id, const char *status, const char *bundle, 
                                id, status, (int) getpid(), bundle, annotations ?: "");
 }
 
-/* Runs pcresetctl [--json] oci-hook --sysfs-root ... --dev-root DEV [extra]
- * with state on stdin, as user. */
+/* Runs pcresetctl [--json] oci-hook --sysfs-root ... --dev-root DEV
+ * [extra...] (NULL-terminated, or NULL) with state on stdin, as user. */
 static int hook(Fixture *f, const char *user, const char *state, const char *dev, gboolean json,
-                const char *extra, char **out, char **err) {
+                const char *const *extra, char **out, char **err) {
         static unsigned n;
         g_autofree char *input = g_strdup_printf("%s/state-%u.json", harness_dir(f->h), n++);
         g_autofree char *sys = fake_sys(f);
@@ -140,8 +65,8 @@ static int hook(Fixture *f, const char *user, const char *state, const char *dev
         g_ptr_array_add(argv, sys);
         g_ptr_array_add(argv, (char *) "--dev-root");
         g_ptr_array_add(argv, (char *) (dev ?: default_dev));
-        if (extra)
-                g_ptr_array_add(argv, (char *) extra);
+        for (size_t i = 0; extra && extra[i]; i++)
+                g_ptr_array_add(argv, (char *) extra[i]);
         g_ptr_array_add(argv, NULL);
         g_test_message("%s: %s", input, state);
         return harness_run_logged(f->h, user, out, err, (const char *const *) argv->pdata);
@@ -259,7 +184,7 @@ static void test_not_in_container(Fixture *f, gconstpointer data) {
                 g_autofree char *state = state_json("ctr-c", "created", bundle, "\"" ANN_DEVICES "\": \"01:00.0\", "
                                                     "\"" ANN_REQUIRED "\": \"yes\"");
                 g_autofree char *err = NULL;
-                g_assert_cmpint(hook(f, NULL, state, NULL, FALSE, "--allow-unproven", NULL, &err), ==, 5);
+                g_assert_cmpint(hook(f, NULL, state, NULL, FALSE, (const char *[]) { "--allow-unproven", NULL }, NULL, &err), ==, 5);
                 assert_contains(err, "pcresetctl oci-hook: container ctr-c: 0000:01:00.0 not reset: Refusing to reset "
                                      "0000:01:00.0 with flr: 0000:01:00.0 (e1000e): bound to e1000e");
                 g_autofree char *log = daemon_log(f);
@@ -447,6 +372,74 @@ static void test_nothing_to_do(Fixture *f, gconstpointer data) {
         assert_contains(err3, "the container is running: the hook resets devices only before a container runs");
 }
 
+/* The hook's own arguments, as CDI specs pass them (pcresetctl cdi): --node
+ * limits it to what one node covers, --scope and --required win over the
+ * annotations, which the container spec's author wrote. */
+static void test_hook_arguments(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        g_autofree char *bundle = write_bundle(f, "ctr-n", NODE_VFIO ", " NODE_12 ", " NODE_20, NULL);
+        /* group 12 only: the NVMe of group 20 is not even tried */
+        {
+                g_autofree char *state = state_json("ctr-n", "created", bundle, NULL);
+                g_autofree char *out = NULL, *err = NULL;
+                g_assert_cmpint(hook(f, NULL, state, NULL, FALSE, (const char *[]) { "--node=/dev/vfio/12", NULL },
+                                     &out, &err), ==, 0);
+                assert_contains(out, "oci-hook ctr-n: reset 0000:02:00.0: performed flr");
+                assert_contains(out, "oci-hook ctr-n: reset 0000:02:00.1: performed flr");
+                assert_not_contains(out, "0000:03:00.0");
+                g_assert_cmpstr(err, ==, "");
+        }
+        assert_completed(f, "0000:02:00.1", 1);
+        /* group 20 with the link scope, though the annotations say flr and
+         * name another device */
+        {
+                g_autofree char *state = state_json("ctr-n", "stopped", bundle, "\"" ANN_SCOPE "\": \"flr\", \""
+                                                    ANN_DEVICES "\": \"02:00.0\", \"" ANN_REQUIRED "\": \"false\"");
+                g_autofree char *out = NULL, *err = NULL;
+                g_assert_cmpint(hook(f, NULL, state, NULL, TRUE, (const char *[]) { "--node=/dev/vfio/20",
+                                     "--scope=func,link", "--required", NULL }, &out, &err), ==, 0);
+                g_autoptr(json_object) report = parse_json(out);
+                g_assert_cmpint(jint(report, "scope"), ==, 0x27 | 0x58);
+                g_assert_true(json_object_get_boolean(jget(report, "required")));
+                json_object *devices = jget(report, "devices");
+                g_assert_cmpuint(json_object_array_length(devices), ==, 1);
+                json_object *d = json_object_array_get_idx(devices, 0);
+                g_assert_cmpstr(jstr(d, "address"), ==, "0000:03:00.0");
+                g_assert_cmpstr(jstr(d, "performed_name"), ==, "slot");
+        }
+        assert_attr(f, "0000:03:00.0", "reset_method", "bus");
+        assert_completed(f, "0000:03:00.0", 1);
+        assert_completed(f, "0000:02:00.0", 1);
+        /* --required wins over required=false: the NVMe has no function reset */
+        {
+                g_autofree char *state = state_json("ctr-n", "created", bundle, "\"" ANN_REQUIRED "\": \"false\"");
+                g_autofree char *err = NULL;
+                g_assert_cmpint(hook(f, NULL, state, NULL, FALSE, (const char *[]) { "--node=/dev/vfio/20",
+                                     "--required", NULL }, NULL, &err), ==, 4);
+                assert_contains(err, "0000:03:00.0 not reset: no reset of 0000:03:00.0 inside mask");
+        }
+        /* a node the container was not given: nothing is reset, and it fails */
+        {
+                g_autofree char *state = state_json("ctr-n", "created", bundle, NULL);
+                g_autofree char *out = NULL, *err = NULL;
+                g_assert_cmpint(hook(f, NULL, state, NULL, FALSE, (const char *[]) {
+                                     "--node=/dev/vfio/devices/vfio3", "--required", NULL }, &out, &err), ==, 3);
+                assert_contains(err, "the container was not given the VFIO node /dev/vfio/devices/vfio3 (--node)");
+                g_assert_cmpstr(out, ==, "");
+        }
+        /* --node names a VFIO node or nothing */
+        for (const char *bad = "/dev/null\0/dev/vfio/vfio\0/dev/vfio/noiommu-3\0""12\0"; *bad; bad += strlen(bad) + 1) {
+                g_autofree char *state = state_json("ctr-n", "created", bundle, NULL);
+                g_autofree char *node = g_strdup_printf("--node=%s", bad);
+                g_autofree char *err = NULL;
+                g_assert_cmpint(hook(f, NULL, state, NULL, FALSE, (const char *[]) { node, NULL }, NULL, &err), ==, 2);
+                assert_contains(err, "invalid --node");
+        }
+        assert_completed(f, "0000:02:00.0", 1);
+        assert_completed(f, "0000:02:00.1", 1);
+        assert_completed(f, "0000:03:00.0", 1);
+}
+
 /* ---- real runtimes ------------------------------------------------------- */
 
 typedef enum { RUNTIME_CRUN, RUNTIME_RUNC } Runtime;
@@ -598,6 +591,7 @@ int main(int argc, char *argv[]) {
         ADD("/oci-hook/cdev", test_cdev);
         ADD("/oci-hook/rootless", test_rootless);
         ADD("/oci-hook/nothing-to-do", test_nothing_to_do);
+        ADD("/oci-hook/hook-arguments", test_hook_arguments);
         ADD("/oci-hook/runtime-crun", test_runtime_crun);
         ADD("/oci-hook/runtime-runc", test_runtime_runc);
         return g_test_run();
