@@ -391,12 +391,20 @@ static int scan_table(Holders *h, const char *pid, const char *fddir, const char
 }
 
 /* A VFIO device region mapped and its fd closed: the mapping keeps the
- * device open, and /proc/PID/maps shows it as the device's anon inode. */
+ * device open. /proc/PID/maps names it by the device's anon inode when the
+ * fd came from a group, and by the cdev's path (any path: a bind mount, a
+ * private mknod) when it came from /dev/vfio/devices/vfioX; such a mapping
+ * is known by what it maps, statx() of its map_files entry, as fds are.
+ * VFIO regions are mapped shared only (vfio-pci refuses a private mmap), so
+ * only shared file mappings cost a statx: one per mapping, as one per fd. */
 static int scan_maps(Holders *h, const char *pid) {
         _cleanup_free_ char *p = strjoin_printf("%s/maps", pid), *line = NULL;
         _cleanup_fclose_ FILE *f = p ? fopen_at(h->procfd, p) : NULL;
+        uid_t uid = (uid_t) -2; /* not read yet */
+        unsigned n_lines = 0;
         size_t size = 0;
         ssize_t n;
+        int r;
 
         if (!p)
                 return -ENOMEM;
@@ -407,14 +415,49 @@ static int scan_maps(Holders *h, const char *pid) {
          * spaces and anything else (the kernel escapes only newlines), so
          * a file named "x anon_inode:[vfio-device]" must not match. */
         while ((n = getline(&line, &size, f)) > 0) {
+                char range[64], perms[8];
+                int col = 0;
+                if (++n_lines % 4096 == 0 && cancelled(h))
+                        return -ECANCELED;
                 if (line[n - 1] == '\n')
                         line[n - 1] = '\0';
-                int col = 0;
-                if (sscanf(line, "%*s %*s %*s %*s %*s %n", &col) < 0 || col == 0)
+                if (sscanf(line, "%63s %7s %*s %*s %*s %n", range, perms, &col) < 2 || col == 0)
                         continue;
+                Holder x = { .pid = atoi(pid) };
                 if (streq(line + col, "anon_inode:[vfio-device]"))
-                        return add(h, (Holder) { .kind = HOLDER_DEVICE_FD_UNNAMED, .pid = atoi(pid),
-                                                 .uid = process_uid(h, pid) });
+                        x.kind = HOLDER_DEVICE_FD_UNNAMED;
+                else if (line[col] == '/' && perms[3] == 's') {
+                        _cleanup_free_ char *mf = strjoin_printf("%s/map_files/%s", pid, range);
+                        const VfioNode *node = NULL;
+                        struct statx stx;
+                        if (!mf)
+                                return -ENOMEM;
+                        if (statx(h->procfd, mf, AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
+                                int e = errno;
+                                /* gone meanwhile (or a fake /proc without
+                                 * map_files); EACCES/EPERM: a FUSE-like
+                                 * file system refusing us, which cannot
+                                 * serve a device node to map */
+                                if (e == ENOENT || e == ESRCH || e == EACCES || e == EPERM)
+                                        continue;
+                                return add_unreadable(h, pid, e);
+                        }
+                        if (!S_ISCHR(stx.stx_mode))
+                                continue;
+                        r = identify(h, makedev(stx.stx_rdev_major, stx.stx_rdev_minor), &node);
+                        if (r < 0)
+                                return r;
+                        if (!node)
+                                continue;
+                        x.kind = HOLDER_NODE;
+                        x.node = *node;
+                } else
+                        continue;
+                if (uid == (uid_t) -2)
+                        uid = process_uid(h, pid);
+                x.uid = uid;
+                if ((r = add(h, x)) < 0)
+                        return r;
         }
         return 0;
 }

@@ -405,6 +405,41 @@ static void test_mapped_device_region(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "holds a VFIO device fd that this kernel does not name");
 }
 
+/* (found by a red-team review) A region of a device opened through its
+ * VFIO cdev (/dev/vfio/devices/vfioX, iommufd) and mapped, its fd then
+ * closed: the vma keeps the cdev's file and so the device open, but
+ * /proc/PID/maps names the mapping by the cdev's path (any path: a bind
+ * mount, a private mknod), not "anon_inode:[vfio-device]". It is known by
+ * what map_files/RANGE is (st_rdev), as an fd is. */
+static void test_mapped_cdev_region(Fixture *f, gconstpointer data) {
+        g_autofree char *pdir = g_build_filename(f->host->proc, "8200", NULL);
+        g_autofree char *fd = g_build_filename(pdir, "fd", NULL);
+        g_autofree char *mf = g_build_filename(pdir, "map_files", NULL);
+        g_autofree char *maps = g_build_filename(pdir, "maps", NULL);
+        g_autofree char *node = g_build_filename(f->host->dev, "vfio", "devices", "vfio8", NULL);
+        g_autofree char *region = g_build_filename(mf, "7f0000000000-7f0000004000", NULL);
+        g_autofree char *lib = g_build_filename(mf, "7f0000010000-7f0000014000", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(fd, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(mf, 0755), ==, 0);
+        /* 05:00.0: vfio-pci, cdev vfio8 (node 4102's), nobody has an fd of it */
+        assert_state(f, "0000:05:00.0", 4101, DEVICE_IDLE, "bound to vfio-pci, not open");
+        /* pid 8200 mapped BAR0 through a private path to vfio8 and closed
+         * the fd; the same node mapped privately ("p") is no VFIO region */
+        g_assert_cmpint(symlink(node, region), ==, 0);
+        g_assert_cmpint(symlink(node, lib), ==, 0);
+        g_assert_true(g_file_set_contents(maps,
+                "7f0000010000-7f0000014000 r--p 00000000 00:05 1043                       /home/x/not-vfio\n",
+                -1, NULL));
+        assert_state(f, "0000:05:00.0", 4101, DEVICE_IDLE, "bound to vfio-pci, not open");
+        g_assert_true(g_file_set_contents(maps,
+                "7f0000010000-7f0000014000 r--p 00000000 00:05 1043                       /home/x/not-vfio\n"
+                "7f0000000000-7f0000004000 rw-s 00000000 00:2a 77                         /home/x/private vfio8\n",
+                -1, NULL));
+        g_autofree char *r = NULL;
+        DeviceState s = eval(f, "0000:05:00.0", 4101, &r, NULL);
+        g_assert_cmpint(s, ==, DEVICE_BUSY);
+}
+
 /* (found by a red-team review) The node of a no-IOMMU group is
  * <dev>/vfio/noiommu-N (the kernel names it so; vfio-node.c parses it).
  * 0.1 stat()ed only <dev>/vfio/N from the device's iommu_group link: a
@@ -497,6 +532,7 @@ int main(int argc, char *argv[]) {
         ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
         ADD("/ownership/claims-file-strict", test_claims_file_strict);
         ADD("/ownership/mapped-device-region", test_mapped_device_region);
+        ADD("/ownership/mapped-cdev-region", test_mapped_cdev_region);
         ADD("/ownership/noiommu-node-owner", test_noiommu_node_owner);
         ADD("/ownership/facts-through-dirfd", test_facts_through_dirfd);
         return g_test_run();
