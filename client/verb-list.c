@@ -203,8 +203,9 @@ static void print_device_line(const Context *c, const Device *d, const char *pre
                 fputs("  SR-IOV VF", stdout);
         else if (d->vfs && d->vfs[0])
                 printf("  SR-IOV PF, %zu VF%s", strv_length(d->vfs), d->vfs[1] ? "s" : "");
-        /* another user needs a reset to take it over */
-        if (!isempty(d->handover_reason)) {
+        /* another user needs a reset to take it over (a held one is
+         * claimed, which its state says already) */
+        if (streq_ptr(d->handover, "dirty") && !isempty(d->handover_reason)) {
                 fputs("  ", stdout);
                 print_text(stdout, d->handover_reason);
         }

@@ -379,7 +379,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         if (r >= 0)
                 r = caller_get(m->callers, call, &caller, error);
         Holders *holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
-        e = r >= 0 && !scan_error ? decision_find_device(&m->decide, address, &dev, &message) : NULL;
+        e = r >= 0 && !scan_error ? decision_find_current_device(&m->decide, address, &dev, &message) : NULL;
         /* A claim never takes a device away: only an idle device, or one
          * already the caller's, can be claimed. Root, the admin, may also
          * claim a device the host's own driver has (its reset then runs

@@ -346,6 +346,16 @@ static bool ids_current(const PciDevice *dev) {
                v == dev->vendor_id && p == dev->device_id;
 }
 
+const char *decision_find_current_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
+                                         char **ret_message) {
+        const char *e = decision_find_device(ctx, address, ret, ret_message);
+        if (e || ids_current(*ret))
+                return e;
+        log_info("%s is not the device it was when last scanned: rescanning", (*ret)->name);
+        topology_invalidate(ctx->topology);
+        return decision_find_device(ctx, address, ret, ret_message);
+}
+
 static int decide(const DecisionContext *ctx, const DecisionInput *in, Decision *ret);
 
 int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision *ret) {

@@ -83,6 +83,10 @@ const char *decision_find_device(const DecisionContext *ctx, const char *address
 int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision *ret);
 void decision_done(Decision *d);
 
+/* The same, and the ids it gives are those of the card there now (a card
+ * swapped at the same address is found by a rescan): for a claim. */
+const char *decision_find_current_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
+                                         char **ret_message);
 /* The affected devices' addresses, NULL-terminated (NULL on ENOMEM). */
 char **decision_affected(const Decision *d);
 /* Whether d, made right before a queued reset runs, still describes the

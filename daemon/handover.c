@@ -245,12 +245,12 @@ static int set(Handover *h, const char *address, uint16_t vendor, uint16_t devic
 
         if (!saved)
                 return -ENOMEM;
-        if (x) {
-                *x = (Record) { .uid = uid, .vendor = vendor, .device = device, .state = state };
-                snprintf(x->address, sizeof x->address, "%s", address);
-        } else {
-                Record fresh = { .uid = uid, .vendor = vendor, .device = device, .state = state };
-                snprintf(fresh.address, sizeof fresh.address, "%s", address);
+        /* address may point into the record being replaced */
+        Record fresh = { .uid = uid, .vendor = vendor, .device = device, .state = state };
+        snprintf(fresh.address, sizeof fresh.address, "%s", address);
+        if (x)
+                *x = fresh;
+        else {
                 r = append(h, &fresh);
                 if (r < 0) {
                         free(saved);

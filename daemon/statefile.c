@@ -29,7 +29,8 @@ int state_file_parse_id(const char *s, uint16_t *ret) {
 
 int state_file_read(const char *path, unsigned max_lines, size_t line_max, StateFileLine cb, void *userdata,
                     unsigned *ret_bad) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO put in our place must not hang the start */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         _cleanup_free_ char *line = NULL;
         unsigned lineno = 0, bad = 0;
         size_t cap = 0;
