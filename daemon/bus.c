@@ -416,7 +416,7 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         r = handover_refuse(m, dev, caller->uid, error);
         if (r < 0)
                 return r;
-        ClaimQuestion q;
+        ClaimQuestion q = {};
         claim_question_init(&q, dev);
         r = polkit_check(m->polkit, call, caller->uid, PCRESET1_ACTION_CLAIM, q.details, q.what, &answer, NULL, error);
         if (r <= 0)
@@ -465,6 +465,12 @@ static int method_claim_device_with_reset(sd_bus_message *call, void *userdata, 
         if (r < 0)
                 return r;
         polkit_take(m->polkit, call, &answer);
+        /* a flood costs the loop little (as ResetDevice's) */
+        if (!answer.have && (r = polkit_refuse_if_full(m->polkit, call, caller->uid, "claim a device with a reset",
+                                                       error)) < 0) {
+                audit_refusal(caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
+                return r;
+        }
         Holders *holders = scanner_get(m->scanner, call, true, &scan_error);
         if (!scan_error)
                 r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
@@ -496,7 +502,7 @@ static int method_claim_device_with_reset(sd_bus_message *call, void *userdata, 
                 return r;
         }
 
-        ClaimQuestion q;
+        ClaimQuestion q = {};
         claim_question_init(&q, d.device);
         const KeptClaim *kc = answer.have && answer.kept.free == kept_claim_free ? answer.kept.data : NULL;
         if (!(kc && strv_equal(kc->details, q.details))) {

@@ -35,7 +35,6 @@ int state_file_read(const char *path, unsigned max_lines, size_t line_max, State
         unsigned lineno = 0, bad = 0;
         size_t cap = 0;
         struct stat st;
-        int r = 0;
 
         if (ret_bad)
                 *ret_bad = 0;
@@ -47,7 +46,7 @@ int state_file_read(const char *path, unsigned max_lines, size_t line_max, State
         }
         _cleanup_fclose_ FILE *f = fdopen(fd, "re");
         if (!f) {
-                r = -(errno ?: ENOMEM);
+                int r = -(errno ?: ENOMEM);
                 close(fd);
                 return r;
         }
@@ -64,13 +63,12 @@ int state_file_read(const char *path, unsigned max_lines, size_t line_max, State
                 }
                 if (n > 0 && line[n - 1] == '\n')
                         line[n - 1] = '\0';
-                r = cb(userdata, line, lineno);
-                if (r == -ENOMEM)
-                        return r;
-                if (r == 1)
+                int k = cb(userdata, line, lineno);
+                if (k == -ENOMEM)
+                        return k;
+                if (k == 1)
                         break;
-                bad += r < 0;
-                r = 0;
+                bad += k < 0;
         }
         if (ret_bad)
                 *ret_bad = bad;

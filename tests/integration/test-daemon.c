@@ -411,7 +411,9 @@ static void test_claims_across_restart(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=released", "CALLER_UID=0"), ==, 2);
 }
 
-static void bind_fuse(Fixture *f, const char *const *specs, const char *const *addrs) {
+/* Binds fakereset files over attributes: specs as bind_fuse(), each over
+ * attr of addrs[i]. */
+static void bind_fuse_attrs(Fixture *f, const char *const *specs, const char *const *addrs, const char *const *attrs) {
         g_autoptr(GError) error = NULL;
         g_autofree char *mnt = g_build_filename(harness_dir(f->h), "fuse", NULL);
         g_autofree char *log = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
@@ -419,9 +421,19 @@ static void bind_fuse(Fixture *f, const char *const *specs, const char *const *a
         g_assert_no_error(error);
         for (size_t i = 0; specs[i]; i++) {
                 g_auto(GStrv) parts = g_strsplit(specs[i], ":", 2);
-                g_autofree char *target = attr_path(f, addrs[i], "reset");
+                g_autofree char *target = attr_path(f, addrs[i], attrs[i]);
                 g_assert_cmpint(fakereset_bind(f->fuse, parts[0], target), ==, 0);
         }
+}
+
+static void bind_fuse(Fixture *f, const char *const *specs, const char *const *addrs) {
+        const char *attrs[8];
+        size_t n = 0;
+        for (; specs[n]; n++) {
+                g_assert_cmpuint(n, <, G_N_ELEMENTS(attrs));
+                attrs[n] = "reset";
+        }
+        bind_fuse_attrs(f, specs, addrs, attrs);
 }
 
 static GPtrArray *fuse_log(Fixture *f) {
@@ -1363,8 +1375,8 @@ static void test_sriov_pf(Fixture *f, gconstpointer data) {
         /* the relation, for everyone to see */
         g_autofree char *list = NULL;
         g_assert_cmpint(call(f, HARNESS_USER_BOB, &list, NULL, "ListDevicesEx", NULL), ==, 0);
-        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>}"));
-        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>}"));
+        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>, 'handover': <'clean'>"));
+        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>, 'handover': <'clean'>"));
 }
 
 /* ---- what the independent review found (each failed before its fix) ---- */
@@ -1967,21 +1979,6 @@ static void test_handover_claim(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(rx4, "'handover_reason': <'dirty since uid 4102 (pcr-bob)"));
         claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
         assert_attr(f, "0000:01:00.0", "reset", "1");   /* still only bob's one reset */
-}
-
-/* Binds fakereset files over attributes: specs as bind_fuse(), each over
- * attr of addrs[i]. */
-static void bind_fuse_attrs(Fixture *f, const char *const *specs, const char *const *addrs, const char *const *attrs) {
-        g_autoptr(GError) error = NULL;
-        g_autofree char *mnt = g_build_filename(harness_dir(f->h), "fuse", NULL);
-        g_autofree char *log = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
-        f->fuse = fakereset_start(g_getenv("FAKERESET_FUSE_BIN"), mnt, log, specs, &error);
-        g_assert_no_error(error);
-        for (size_t i = 0; specs[i]; i++) {
-                g_auto(GStrv) parts = g_strsplit(specs[i], ":", 2);
-                g_autofree char *target = attr_path(f, addrs[i], attrs[i]);
-                g_assert_cmpint(fakereset_bind(f->fuse, parts[0], target), ==, 0);
-        }
 }
 
 /* Only a reset that completed cleans, and a bus reset only if it completed
