@@ -1375,8 +1375,8 @@ static void test_sriov_pf(Fixture *f, gconstpointer data) {
         /* the relation, for everyone to see */
         g_autofree char *list = NULL;
         g_assert_cmpint(call(f, HARNESS_USER_BOB, &list, NULL, "ListDevicesEx", NULL), ==, 0);
-        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>, 'handover': <'clean'>"));
-        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>, 'handover': <'clean'>"));
+        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>, "));
+        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>, "));
 }
 
 /* ---- what the independent review found (each failed before its fix) ---- */
