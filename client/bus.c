@@ -22,6 +22,7 @@ static const struct {
         { PCRESET1_ERROR_NO_SUCH_DEVICE,                   PCRESETCTL_EXIT_NO_SUCH_DEVICE },
         { PCRESET1_ERROR_NOT_SUPPORTED,                    PCRESETCTL_EXIT_NOT_SUPPORTED },
         { PCRESET1_ERROR_DEVICE_BUSY,                      PCRESETCTL_EXIT_BUSY },
+        { PCRESET1_ERROR_NEEDS_RESET,                      PCRESETCTL_EXIT_BUSY },
         { PCRESET1_ERROR_RESET_FAILED,                     PCRESETCTL_EXIT_RESET_FAILED },
         { PCRESET1_ERROR_CANCELLED,                        PCRESETCTL_EXIT_CANCELLED },
         { SD_BUS_ERROR_INVALID_ARGS,                       PCRESETCTL_EXIT_USAGE },

@@ -45,7 +45,8 @@ static int verb_help(Context *c, const char *address) {
                "                       and the reset scopes each supports (the default)\n"
                "  info ADDR            Show what a reset of ADDR would do, without doing it\n"
                "  reset ADDR           Reset the PCI function ADDR\n"
-               "  claim ADDR           Make ADDR belong to your user\n"
+               "  claim ADDR           Make ADDR belong to your user; with --reset, reset it\n"
+               "                       first (needed when another user had it last)\n"
                "  release ADDR         Drop your claim on ADDR\n"
                "  monitor              Print a line per reset that starts or ends, as\n"
                "                       pcresetd announces them, until interrupted\n"
@@ -59,12 +60,14 @@ static int verb_help(Context *c, const char *address) {
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
                "  -s --scope=SCOPE     Kinds of reset that are acceptable (info, reset,\n"
-               "                       oci-hook, cdi):\n"
+               "                       oci-hook, cdi, claim --reset):\n"
                "                       comma-separated names device_specific, flr, pm,\n"
                "                       acpi (the function alone), slot, bus, cxl_bus (the\n"
                "                       whole link), or func, link, any, or a number such\n"
                "                       as 0x27. Default: func, which never touches another\n"
                "                       device\n"
+               "     --reset           claim: reset the device, then claim it (the claim\n"
+               "                       is granted only if the reset completed)\n"
                "     --timeout=SEC     Wait up to SEC seconds for an answer (default %d;\n"
                "                       resets may be queued behind others); 0: forever\n"
                "     --json            Print JSON on stdout, errors included (monitor: one\n"
@@ -98,7 +101,7 @@ static int verb_help(Context *c, const char *address) {
                "   2  bad command line, or an argument the daemon rejected\n"
                "   3  no such device\n"
                "   4  no reset within the scope is possible on this device\n"
-               "   5  a device the reset would touch is busy\n"
+               "   5  a device the reset would touch is busy, or claim needs --reset\n"
                "   6  not authorized\n"
                "   7  the reset failed\n"
                "   8  the request was cancelled\n"
@@ -130,7 +133,7 @@ static const Verb verbs[] = {
         { "list",     0, false, true,  false, 0, verb_list },
         { "info",     1, true,  true,  false, 0, verb_info },
         { "reset",    1, true,  true,  true,  0, verb_reset },
-        { "claim",    1, false, true,  true,  0, verb_claim },
+        { "claim",    1, true,  true,  true,  0, verb_claim },
         { "release",  1, false, true,  true,  0, verb_release },
         { "monitor",  0, false, true,  false, 0, verb_monitor },
         /* connects only when there is something to reset; never asks */
@@ -175,6 +178,7 @@ enum {
         ARG_NODE,
         ARG_OUTPUT_DIR,
         ARG_WATCH,
+        ARG_RESET,
 };
 
 static const struct option options[] = {
@@ -191,6 +195,7 @@ static const struct option options[] = {
         { "node",            required_argument, NULL, ARG_NODE },
         { "output-dir",      required_argument, NULL, ARG_OUTPUT_DIR },
         { "watch",           no_argument,       NULL, ARG_WATCH },
+        { "reset",           no_argument,       NULL, ARG_RESET },
         {}
 };
 
@@ -242,6 +247,9 @@ static int parse_options(Context *c, int argc, char *argv[]) {
                 case ARG_WATCH:
                         c->watch = true;
                         break;
+                case ARG_RESET:
+                        c->claim_reset = true;
+                        break;
                 case ':':
                         return usage_error(c, "option '%s' needs an argument", argv[optind - 1]);
                 default:
@@ -275,8 +283,16 @@ static const Verb *parse_arguments(Context *c, int argc, char *argv[], const cha
                 return NULL;
         }
 
+        if (c->claim_reset && verb->run != verb_claim) {
+                *ret_exit = usage_error(c, "--reset only applies to claim");
+                return NULL;
+        }
         if (c->scope_arg && !verb->takes_scope) {
-                *ret_exit = usage_error(c, "--scope only applies to info, reset, oci-hook and cdi");
+                *ret_exit = usage_error(c, "--scope only applies to info, reset, claim --reset, oci-hook and cdi");
+                return NULL;
+        }
+        if (c->scope_arg && verb->run == verb_claim && !c->claim_reset) {
+                *ret_exit = usage_error(c, "--scope applies to claim only with --reset");
                 return NULL;
         }
         if ((c->sysfs_root || c->dev_root) && !(verb->options & OPT_ROOTS)) {

@@ -28,6 +28,7 @@ typedef struct Context {
         uint32_t scope;
         const char *scope_arg;
         const char *timeout_arg;
+        bool claim_reset;       /* claim --reset */
         /* ADDR as the daemon replies with it (canonical, lowercase, with the
          * domain) for our own output; the call passes ADDR as given, since
          * the daemon is the authority on addresses */

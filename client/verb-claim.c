@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* pcresetctl claim and release: ADDR becomes, or stops being, the caller's. */
+/* pcresetctl claim and release: ADDR becomes, or stops being, the caller's;
+ * claim --reset resets it first (ClaimDeviceWithReset). */
 
 #include <stdio.h>
 #include <unistd.h>
 
 #include "bus.h"
+#include "details.h"
 #include "output.h"
 #include "util.h"
 
@@ -33,7 +35,43 @@ static int claim_or_release(Context *c, const char *address, bool claim) {
         return PCRESETCTL_EXIT_OK;
 }
 
+/* claim --reset: ClaimDeviceWithReset, whose reply is ResetDeviceEx's. */
+static int claim_with_reset(Context *c, const char *address) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(reset_result_done) ResetResult res = {};
+        char status[64 + PCI_ADDRESS_MAX];
+        int r;
+
+        snprintf(status, sizeof status, "Waiting for the reset of %s", c->address);
+        r = call_manager(c, "ClaimDeviceWithReset", c->progress ? status : NULL, &reply, &error, "su", address,
+                         c->scope);
+        if (r < 0)
+                return report_bus_error(c, &error, r);
+        r = read_reset_result(reply, &res);
+        if (r < 0)
+                return report_error(c, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
+                                    "The device was reset and claimed, but the reply from pcresetd cannot be "
+                                    "understood", PCRESETCTL_EXIT_FAILURE);
+        if (c->json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+                json_add_string(o, "address", c->address);
+                json_object_object_add(o, "claimed", json_object_new_boolean(true));
+                json_add_int(o, "uid", geteuid());
+                reset_result_json(o, &res);
+                print_json(o);
+        } else {
+                printf("claim %s: reset (", c->address);
+                print_performed(&res);
+                printf("), claimed for uid %u\n", (unsigned) geteuid());
+        }
+        return PCRESETCTL_EXIT_OK;
+}
+
 int verb_claim(Context *c, const char *address) {
+        if (c->claim_reset)
+                return claim_with_reset(c, address);
         return claim_or_release(c, address, true);
 }
 

@@ -19,6 +19,7 @@ typedef struct Device {
         uint32_t scopes;
         char **methods;
         const char *physfn;     /* "" when not a VF (or unknown) */
+        const char *handover, *handover_reason; /* "" when the daemon did not say */
         char **vfs;
 
         /* the tree, as indexes into the device array, -1 for none */
@@ -40,7 +41,8 @@ static void device_list_done(DeviceList *l) {
         *l = (DeviceList) {};
 }
 
-/* ListDevicesEx's details: "physfn" s, "vfs" as; others are skipped. */
+/* ListDevicesEx's details: "physfn" s, "vfs" as, "handover" s,
+ * "handover_reason" s; others are skipped. */
 static int read_device_details(sd_bus_message *reply, Device *d) {
         int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)
@@ -50,6 +52,10 @@ static int read_device_details(sd_bus_message *reply, Device *d) {
                 r = sd_bus_message_read(reply, "s", &key);
                 if (r >= 0 && streq(key, "physfn"))
                         r = sd_bus_message_read(reply, "v", "s", &d->physfn);
+                else if (r >= 0 && streq(key, "handover"))
+                        r = sd_bus_message_read(reply, "v", "s", &d->handover);
+                else if (r >= 0 && streq(key, "handover_reason"))
+                        r = sd_bus_message_read(reply, "v", "s", &d->handover_reason);
                 else if (r >= 0 && streq(key, "vfs")) {
                         r = sd_bus_message_enter_container(reply, 'v', "as");
                         if (r >= 0)
@@ -70,7 +76,7 @@ static int read_device_details(sd_bus_message *reply, Device *d) {
 static int read_device(sd_bus_message *reply, bool ex, Device *d) {
         int r;
 
-        d->physfn = "";
+        d->physfn = d->handover = d->handover_reason = "";
         r = sd_bus_message_enter_container(reply, 'r', ex ? "ssqqsssssuasa{sv}" : "ssqqsssssuas");
         if (r <= 0)
                 return r;
@@ -197,6 +203,12 @@ static void print_device_line(const Context *c, const Device *d, const char *pre
                 fputs("  SR-IOV VF", stdout);
         else if (d->vfs && d->vfs[0])
                 printf("  SR-IOV PF, %zu VF%s", strv_length(d->vfs), d->vfs[1] ? "s" : "");
+        /* another user needs a reset to take it over (a held one is
+         * claimed, which its state says already) */
+        if (streq_ptr(d->handover, "dirty") && !isempty(d->handover_reason)) {
+                fputs("  ", stdout);
+                print_text(stdout, d->handover_reason);
+        }
         putchar('\n');
 }
 
@@ -262,6 +274,10 @@ static json_object *device_json(const Device *d) {
         json_object_object_add(o, "methods", json_string_array(d->methods));
         json_add_string(o, "physfn", d->physfn);
         json_object_object_add(o, "vfs", json_string_array(d->vfs));
+        if (!isempty(d->handover)) {
+                json_add_string(o, "handover", d->handover);
+                json_add_string(o, "handover_reason", d->handover_reason);
+        }
         return o;
 }
 

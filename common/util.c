@@ -36,6 +36,14 @@ bool strv_contains(char *const *l, const char *s) {
         return false;
 }
 
+bool strv_equal(char *const *a, char *const *b) {
+        size_t i = 0;
+        for (; a && b && a[i] && b[i]; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return (!a || !a[i]) && (!b || !b[i]);
+}
+
 int strv_extend(char ***l, const char *s) {
         size_t n = strv_length(*l);
         char *c = strdup(s);

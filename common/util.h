@@ -71,6 +71,8 @@ static inline void strv_freep(char ***l) {
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 size_t strv_length(char *const *l);
 bool strv_contains(char *const *l, const char *s);
+/* Same strings in the same order; NULL equals an empty list. */
+bool strv_equal(char *const *a, char *const *b);
 /* Appends a copy of s; -ENOMEM leaves *l intact. */
 int strv_extend(char ***l, const char *s);
 /* Splits on any of the separators, dropping empty words. */

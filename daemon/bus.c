@@ -387,9 +387,56 @@ static int claim_allowed(Manager *m, PciDevice *dev, uid_t uid, Holders *holders
         return r;
 }
 
+/* What polkit is asked for a claim: action claim, details device, vendor,
+ * product. */
+typedef struct ClaimQuestion {
+        char vendor[8], product[8];
+        char *details[7];
+        char what[sizeof("claim ") + PCI_ADDRESS_MAX];
+} ClaimQuestion;
+
+static void claim_question_init(ClaimQuestion *q, PciDevice *dev) {
+        snprintf(q->vendor, sizeof q->vendor, "%04x", dev->vendor_id);
+        snprintf(q->product, sizeof q->product, "%04x", dev->device_id);
+        snprintf(q->what, sizeof q->what, "claim %s", dev->name);
+        char *details[] = { (char *) "device", dev->name, (char *) "vendor", q->vendor, (char *) "product",
+                            q->product, NULL };
+        memcpy(q->details, details, sizeof details);
+}
+
+/* Handover: NeedsReset when the rule is on and uid would take dev over
+ * from another uid without a reset (handover.h). */
+static int handover_refuse(Manager *m, PciDevice *dev, uid_t uid, sd_bus_error *error) {
+        uid_t owner = 0;
+        if (!m->config.require_reset_on_handover ||
+            handover_check(m->handover, dev->name, dev->vendor_id, dev->device_id, uid, &owner) >= 0)
+                return 0;
+        _cleanup_free_ char *who = ownership_may_see(uid, owner) ? ownership_describe_uid(owner) : NULL;
+        return sd_bus_error_setf(error, PCRESET1_ERROR_NEEDS_RESET,
+                                 "Cannot claim %s: %s had it and it was not reset since. Claim it with a reset "
+                                 "(ClaimDeviceWithReset, \"pcresetctl claim --reset\")", dev->name,
+                                 who ?: "another user");
+}
+
+/* A granted claim makes the device held by uid; a claim that cannot be
+ * marked so is taken back (the mark is what protects the next user). */
+static int claim_record(Manager *m, PciDevice *dev, uid_t uid, sd_bus_error *error) {
+        uid_t holder;
+        int r = claims_add(m->claims, dev->name, uid, dev->vendor_id, dev->device_id, &holder);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY, "%s is already claimed by another user",
+                                         dev->name);
+        if (r >= 0 && (r = handover_hold(m->handover, dev->name, dev->vendor_id, dev->device_id, uid)) < 0)
+                (void) claims_remove(m->claims, dev->name);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot record the claim of %s: %s", dev->name,
+                                         strerror(-r));
+        return 0;
+}
+
 static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
-        _cleanup_free_ char *message = NULL, *what = NULL;
+        _cleanup_free_ char *message = NULL;
         Manager *m = userdata;
         const Caller *caller = NULL;
         const char *address = NULL, *e;
@@ -434,27 +481,128 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
                                          "%s is already claimed by another user", dev->name);
         }
 
-        char vendor[8], product[8];
-        snprintf(vendor, sizeof vendor, "%04x", dev->vendor_id);
-        snprintf(product, sizeof product, "%04x", dev->device_id);
-        what = strjoin_printf("claim %s", dev->name);
-        if (!what)
-                return -ENOMEM;
-        char *details[] = { (char *) "device", dev->name, (char *) "vendor", vendor, (char *) "product", product, NULL };
-        r = polkit_check(m->polkit, call, caller->uid, PCRESET1_ACTION_CLAIM, details, what, &answer, NULL, error);
+        /* before polkit is asked: a yes would not help */
+        r = handover_refuse(m, dev, caller->uid, error);
+        if (r < 0)
+                return r;
+        ClaimQuestion q = {};
+        claim_question_init(&q, dev);
+        r = polkit_check(m->polkit, call, caller->uid, PCRESET1_ACTION_CLAIM, q.details, q.what, &answer, NULL, error);
         if (r <= 0)
                 return r == 0 ? 1 : r;
 
-        r = claims_add(m->claims, dev->name, caller->uid, dev->vendor_id, dev->device_id, &holder);
-        if (r == -EBUSY)
-                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY, "%s is already claimed by another user",
-                                         dev->name);
+        r = claim_record(m, dev, caller->uid, error);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot record the claim of %s: %s", dev->name,
-                                         strerror(-r));
+                return r;
         AuditCaller ac = caller_audit(caller);
         audit_log(&(AuditRecord) { .event = AUDIT_CLAIMED, .caller = &ac, .device = dev->name, .result = "ok" });
         return sd_bus_reply_method_return(call, NULL);
+}
+
+/* ClaimDeviceWithReset asks polkit twice, claim first: the claim question
+ * polkit said yes to is kept with the reset question, and counts while
+ * the device is the same (same details). */
+typedef struct KeptClaim {
+        char **details;
+} KeptClaim;
+
+static void kept_claim_free(void *p) {
+        KeptClaim *k = p;
+        strv_free(k->details);
+        free(k);
+}
+
+/* The reset ClaimDevice's handover rule asks for, and the claim, in one
+ * call: the reset is decided, authorized (polkit reset, and claim) and
+ * queued as ResetDevice's; the claim is granted when it completed on
+ * every device it touched (request.h). What ClaimDevice refuses but the
+ * handover is refused before anything runs. */
+static int method_claim_device_with_reset(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(polkit_answer_done) PolkitAnswer answer = {};
+        _cleanup_(decision_done) Decision d = {};
+        _cleanup_free_ char *limit = NULL;
+        Manager *m = userdata;
+        const Caller *caller = NULL;
+        const char *address = NULL;
+        uint32_t mask = 0;
+        uid_t holder = 0;
+        int r, scan_error = 0;
+
+        r = sd_bus_message_read(call, "su", &address, &mask);
+        if (r >= 0)
+                r = caller_get(m->callers, call, &caller, error);
+        if (r < 0)
+                return r;
+        polkit_take(m->polkit, call, &answer);
+        /* a flood costs the loop little (as ResetDevice's) */
+        if (!answer.have && (r = polkit_refuse_if_full(m->polkit, call, caller->uid, "claim a device with a reset",
+                                                       error)) < 0) {
+                audit_refusal(caller, address, mask ?: PCRESET_SCOPE_ANY, NULL, error);
+                return r;
+        }
+        Holders *holders = scanner_get(m->scanner, call, true, &scan_error);
+        if (!scan_error)
+                r = decision_make(&m->decide, &(DecisionInput) { .address = address, .mask = mask, .uid = caller->uid,
+                                                                 .holders = holders }, &d);
+        if (r >= 0 && !scan_error && !d.error && claims_get(m->claims, d.device->name, &holder) < 0)
+                r = claim_allowed(m, d.device, caller->uid, holders, error);
+        if (r == -EAGAIN) {
+                if (answer.have && polkit_put_back(m->polkit, call, caller->uid, &answer) < 0)
+                        return -ENOMEM;
+                sd_bus_error_free(error);
+                r = wait_for_scan(m, call, caller->uid, true, error);
+                if (r > 0)
+                        return r;
+        }
+        if (scan_error)
+                return scan_failed(scan_error, error);
+        if (r >= 0 && d.error)
+                r = sd_bus_error_set(error, d.error, d.message);
+        else if (r >= 0 && claims_get(m->claims, d.device->name, &holder) >= 0 && holder != caller->uid)
+                r = sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY, "%s is already claimed by another user",
+                                      d.device->name);
+        else if (r >= 0 && d.busy)
+                r = sd_bus_error_set(error, PCRESET1_ERROR_DEVICE_BUSY, d.busy);
+        else if (r >= 0 && request_queue_admit(m->requests, caller->uid, &limit) < 0)
+                r = sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, limit ?: "limits exceeded");
+        if (r < 0) {
+                if (sd_bus_error_is_set(error))
+                        audit_refusal(caller, address, mask ?: PCRESET_SCOPE_ANY, d.error ? NULL : &d, error);
+                return r;
+        }
+
+        ClaimQuestion q = {};
+        claim_question_init(&q, d.device);
+        const KeptClaim *kc = answer.have && answer.kept.free == kept_claim_free ? answer.kept.data : NULL;
+        if (!(kc && strv_equal(kc->details, q.details))) {
+                r = polkit_check(m->polkit, call, caller->uid, PCRESET1_ACTION_CLAIM, q.details, q.what, &answer, NULL,
+                                 error);
+                if (r == 0)
+                        return 1;
+                if (r < 0) {
+                        audit_refusal(caller, d.device->name, mask, &d, error);
+                        return r;
+                }
+        }
+        PolkitKeep keep = { calloc(1, sizeof(KeptClaim)), kept_claim_free };
+        if (!keep.data)
+                return -ENOMEM;
+        for (char **x = q.details; *x; x++)
+                if (strv_extend(&((KeptClaim *) keep.data)->details, *x) < 0) {
+                        kept_claim_free(keep.data);
+                        return -ENOMEM;
+                }
+        r = polkit_check(m->polkit, call, caller->uid, d.action, d.details, d.what, &answer, &keep, error);
+        if (keep.data)
+                kept_claim_free(keep.data);
+        if (r == 0)
+                return 1;
+        if (r < 0) {
+                audit_refusal(caller, d.device->name, mask, &d, error);
+                return r;
+        }
+        r = request_queue_submit_claim(m->requests, call, caller, mask, &d);
+        return r < 0 ? r : 1;
 }
 
 static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -485,13 +633,25 @@ static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_er
         r = claims_remove(m->claims, name);
         if (r < 0 && r != -ENOENT)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot release %s: %s", name, strerror(-r));
+        /* the holder let go (also when root broke the claim): dirty until
+         * reset; a mark that cannot be saved stays held, which protects as
+         * much */
+        (void) handover_release(m->handover, name, holder);
         AuditCaller ac = caller_audit(caller);
         audit_log(&(AuditRecord) { .event = AUDIT_RELEASED, .caller = &ac, .device = name, .result = "ok" });
         return sd_bus_reply_method_return(call, NULL);
 }
 
-/* ListDevicesEx's details of one device: the SR-IOV relation. */
-static int append_device_details(sd_bus_message *reply, Manager *m, PciDevice *d) {
+/* ListDevicesEx's details of one device, handover part: "handover" s
+ * (clean, held, dirty) and "handover_reason" s ("" when clean). */
+static int append_handover_details(sd_bus_message *reply, HandoverState hs, const char *text) {
+        return sd_bus_message_append(reply, "{sv}{sv}", "handover", "s", handover_state_to_string(hs),
+                                     "handover_reason", "s", strempty(text));
+}
+
+/* ListDevicesEx's details of one device: the SR-IOV relation, the handover. */
+static int append_device_details(sd_bus_message *reply, Manager *m, PciDevice *d, HandoverState hs,
+                                 const char *handover) {
         PciDevice *vfs[PLAN_MAX_AFFECTED];
         size_t n = topology_vfs(m->topology, d, vfs, ELEMENTSOF(vfs));
         int r = sd_bus_message_open_container(reply, 'a', "{sv}");
@@ -514,6 +674,8 @@ static int append_device_details(sd_bus_message *reply, Manager *m, PciDevice *d
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = append_handover_details(reply, hs, handover);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         return r;
@@ -542,23 +704,31 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
         for (size_t i = 0; r >= 0 && i < topology_count(m->topology); i++) {
                 PciDevice *d = topology_get(m->topology, i);
                 _cleanup_strv_free_ char **methods = NULL;
+                _cleanup_free_ char *handover = NULL, *reason = NULL;
+                HandoverState hs;
                 DeviceVerdict v = {};
                 uint32_t scopes = 0;
 
                 r = decision_describe_device(&m->decide, d, caller->uid, holders, facts, &v, &scopes, &methods);
                 if (r == -EAGAIN)
                         return wait_for_scan(m, call, caller->uid, false, error);
+                /* ListDevices has no details: its reason tells the handover */
+                if (r >= 0)
+                        handover = handover_describe(m->handover, d->name, d->vendor_id, d->device_id, caller->uid,
+                                                     &hs);
+                if (r >= 0 && handover && !ex && !(reason = strjoin_printf("%s; %s", v.reason, handover)))
+                        r = -ENOMEM;
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'r', type);
                 if (r >= 0)
                         r = sd_bus_message_append(reply, "ssqqsssssu", d->name, d->parent ? d->parent->name : "",
                                                   d->vendor_id, d->device_id, strempty(d->label), strempty(v.driver),
-                                                  device_state_to_string(v.state), v.reason,
+                                                  device_state_to_string(v.state), reason ?: v.reason,
                                                   planner_domain_of(d)->name, scopes);
                 if (r >= 0)
                         r = sd_bus_message_append_strv(reply, methods);
                 if (r >= 0 && ex)
-                        r = append_device_details(reply, m, d);
+                        r = append_device_details(reply, m, d, hs, handover);
                 if (r >= 0)
                         r = sd_bus_message_close_container(reply);
                 device_verdict_done(&v);
@@ -609,6 +779,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", address),
                                 SD_BUS_NO_RESULT,
                                 method_claim_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClaimDeviceWithReset",
+                                SD_BUS_ARGS("s", address, "u", scope),
+                                SD_BUS_RESULT("u", performed, "as", affected, "a{sv}", details),
+                                method_claim_device_with_reset, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReleaseDevice",
                                 SD_BUS_ARGS("s", address),
                                 SD_BUS_NO_RESULT,

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <sys/stat.h>
 
 #include "claims.h"
 #include "log.h"
+#include "statefile.h"
 #include "util.h"
 
 #define CLAIMS_MAX      4096u   /* PCI functions a host can have, and then some */
@@ -64,84 +63,38 @@ static int save_locked(Claims *c) {
         return write_file_atomic(c->path, buf);
 }
 
-/* 0..4294967294, decimal digits only: no sign, no wrap-around. */
-static int parse_uid(const char *s, uid_t *ret) {
-        char *end;
-        if (*s < '0' || *s > '9' || strlen(s) > 10)
-                return -EINVAL;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || *end || v >= (unsigned long long) (uid_t) -1)
-                return -EINVAL;
-        *ret = (uid_t) v;
-        return 0;
-}
-
-/* Exactly four hex digits. */
-static int parse_id(const char *s, uint16_t *ret) {
-        if (strlen(s) != 4 || strspn(s, "0123456789abcdefABCDEF") != 4)
-                return -EINVAL;
-        *ret = (uint16_t) strtoul(s, NULL, 16);
-        return 0;
-}
-
 /* One line "ADDRESS UID VENDOR DEVICE", nothing more, nothing less. */
 static int parse_line(const char *line, Claim *ret) {
         char addr[PCI_ADDRESS_MAX + 1], uid[16], vendor[8], device[8], extra[2];
         PciAddress a;
 
         if (sscanf(line, "%24s %15s %7s %7s %1s", addr, uid, vendor, device, extra) != 4 ||
-            pci_address_parse(addr, &a) < 0 || parse_uid(uid, &ret->uid) < 0 || parse_id(vendor, &ret->vendor) < 0 ||
-            parse_id(device, &ret->device) < 0)
+            pci_address_parse(addr, &a) < 0 || state_file_parse_uid(uid, &ret->uid) < 0 ||
+            state_file_parse_id(vendor, &ret->vendor) < 0 || state_file_parse_id(device, &ret->device) < 0)
                 return -EINVAL;
         pci_address_format(&a, ret->address);
         return 0;
 }
 
-/* The file is ours, but read as if it were not: not through a symlink, not
- * past CLAIMS_MAX entries or lines of more than CLAIMS_LINE_MAX bytes, and
- * nothing of its content reaches the log (only line numbers). */
-static int load(Claims *c) {
-        int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-        unsigned lineno = 0;
-        struct stat st;
+static int load_line(void *userdata, const char *line, unsigned lineno) {
+        Claims *c = userdata;
+        Claim cl;
 
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                close(fd);
-                return -EBADF;  /* only a regular file is ours */
+        if (parse_line(line, &cl) < 0 || find_locked(c, cl.address))
+                return -EINVAL;
+        if (c->n >= CLAIMS_MAX) {
+                log_warning("%s: more than %u claims; ignoring the rest from line %u", c->path, CLAIMS_MAX, lineno);
+                return 1;
         }
-        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
-        if (!f) {
-                int r = -(errno ?: ENOMEM);
-                close(fd);
-                return r;
-        }
+        return append_locked(c, &cl);
+}
+
+/* The file is ours, but read as if it were not (statefile.h). */
+static int load(Claims *c) {
         unsigned bad = 0;
-        for (ssize_t n; (n = getline(&line, &cap, f)) >= 0;) {
-                Claim cl;
-                if (++lineno > 2 * CLAIMS_MAX) {
-                        log_warning("%s: more than %u lines; ignoring the rest", c->path, 2 * CLAIMS_MAX);
-                        break;
-                }
-                if (line[0] == '#' || line[0] == '\n')
-                        continue;
-                if ((size_t) n > CLAIMS_LINE_MAX || memchr(line, '\0', (size_t) n) || parse_line(line, &cl) < 0 ||
-                    find_locked(c, cl.address)) {
-                        bad++;
-                        continue;
-                }
-                if (c->n >= CLAIMS_MAX) {
-                        log_warning("%s: more than %u claims; ignoring the rest from line %u", c->path, CLAIMS_MAX,
-                                    lineno);
-                        break;
-                }
-                if (append_locked(c, &cl) < 0)
-                        return -ENOMEM;
-        }
+        int r = state_file_read(c->path, 2 * CLAIMS_MAX, CLAIMS_LINE_MAX, load_line, c, &bad);
+        if (r < 0)
+                return r;
         if (bad > 0)
                 log_warning("%s: ignored %u malformed or repeated claim lines", c->path, bad);
         return 0;

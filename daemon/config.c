@@ -25,6 +25,7 @@ void config_init(Config *c) {
                 .use_reset_subordinate = true,
                 .userspace_bus_reset = true,
                 .ready_timeout_sec = 60,   /* the kernel's pci_dev_wait() bound */
+                .require_reset_on_handover = true,
         };
         (void) strv_split("vfio-pci pci-stub", " ", &c->stub_drivers);
 }
@@ -109,6 +110,11 @@ static int handle_key(void *user, const char *section, const char *name, const c
                         return refuse(s, "out of memory");
                 strv_free(c->stub_drivers);
                 c->stub_drivers = l;
+                return 1;
+        }
+        if (streq(section, "Ownership") && streq(name, "RequireResetOnHandover")) {
+                if (parse_boolean(value, &c->require_reset_on_handover) < 0)
+                        return refuse(s, "RequireResetOnHandover=%s is not a boolean (yes/no)", value);
                 return 1;
         }
         if (streq(section, "Limits") && streq(name, "MaxQueuedPerUser")) {
@@ -237,6 +243,7 @@ int config_replace(Config *c, Config *fresh) {
         c->userspace_bus_reset = fresh->userspace_bus_reset;
         c->ready_timeout_sec = fresh->ready_timeout_sec;
         c->require_same_link = fresh->require_same_link;
+        c->require_reset_on_handover = fresh->require_reset_on_handover;
         /* the one workers read: atomically, the old list kept alive */
         __atomic_store_n(&c->stub_drivers, TAKE_PTR(fresh->stub_drivers), __ATOMIC_RELEASE);
         config_done(fresh);

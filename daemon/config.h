@@ -19,6 +19,7 @@
 
 typedef struct Config {
         char **stub_drivers;          /* [Ownership] StubDrivers= */
+        bool require_reset_on_handover; /* [Ownership] RequireResetOnHandover= (handover.h) */
         unsigned max_queued_per_user; /* [Limits] MaxQueuedPerUser= */
         unsigned max_parallel;        /* [Limits] MaxParallelResets= */
         unsigned max_per_minute;      /* [Limits] MaxResetsPerMinute=, per uid, root exempt */

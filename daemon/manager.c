@@ -27,6 +27,7 @@ static void on_caller_gone(const char *sender, void *userdata) {
 }
 
 static bool claim_lookup(void *userdata, const char *address, uint16_t *vendor, uint16_t *device);
+static bool claim_exists(void *userdata, const char *address, uid_t uid);
 
 /* A claim goes with its device: when a device is gone, or another one (other
  * ids) sits at its address, its claim is dropped then, not at next start. */
@@ -34,6 +35,7 @@ static void on_topology_changed(void *userdata) {
         Manager *m = userdata;
         m->topology_generation++;
         claims_prune(m->claims, claim_lookup, m);
+        handover_sync(m->handover, claim_exists, m);
 }
 
 static int on_uevent(sd_device_monitor *mon, sd_device *device, void *userdata) {
@@ -81,6 +83,29 @@ static bool claim_lookup(void *userdata, const char *address, uint16_t *vendor, 
         *vendor = d->vendor_id;
         *device = d->device_id;
         return true;
+}
+
+/* A held device whose claim went (with its device, or with the claims
+ * file) was let go without a reset. */
+static bool claim_exists(void *userdata, const char *address, uid_t uid) {
+        Manager *m = userdata;
+        uid_t holder;
+        return claims_get(m->claims, address, &holder) >= 0 && holder == uid;
+}
+
+/* The handover records of <state-dir>/handover, dropped when another boot
+ * wrote them. Without a readable boot id they are kept: the state dir on
+ * /run is emptied by a reboot anyway. */
+static int handover_load(Manager *m) {
+        _cleanup_free_ char *boot = NULL;
+        int r = handover_read_boot_id(m->proc_root, &boot);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read this boot's id from %s/sys/kernel/random/boot_id (%m): handover "
+                                  "records are kept whatever boot wrote them", m->proc_root);
+        r = handover_new(m->state_dir, boot, &m->handover);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load handover records from %s: %m", m->state_dir);
+        return 0;
 }
 
 static int check_dir(const char *what, const char *path) {
@@ -158,6 +183,10 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Cannot enumerate PCI devices under %s: %m", m->sysfs_root);
         claims_prune(m->claims, claim_lookup, m);
+        r = handover_load(m);
+        if (r < 0)
+                return r;
+        handover_sync(m->handover, claim_exists, m);
 
         /* ...and no bus left held in reset */
         _cleanup_strv_free_ char **bridges = NULL;
@@ -184,6 +213,8 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 r = limits_new(&m->config, &m->limits);
         if (r >= 0)
                 r = request_queue_new(e, m->scheduler, m->limits, &m->decide, m->scanner, &m->exec, &m->requests);
+        if (r >= 0)
+                request_queue_set_handover(m->requests, m->handover);
         if (r >= 0)
                 r = polkit_registry_new(&m->config, &m->polkit);
         if (r >= 0)
@@ -330,6 +361,7 @@ Manager *manager_free(Manager *m) {
         }
         topology_free(m->topology);
         claims_free(m->claims);
+        handover_free(m->handover);
         config_done(&m->config);
         free(m->sysfs_root);
         free(m->proc_root);

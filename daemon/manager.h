@@ -20,6 +20,7 @@
 #include "claims.h"
 #include "config.h"
 #include "decision.h"
+#include "handover.h"
 #include "executor.h"
 #include "user-limits.h"
 #include "polkit.h"
@@ -51,6 +52,7 @@ typedef struct Manager {
         Config config;
         Topology *topology;
         Claims *claims;
+        Handover *handover;
         Scheduler *scheduler;
         Limits *limits;
         PolkitRegistry *polkit;

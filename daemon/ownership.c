@@ -36,7 +36,7 @@ static char *describe_pid(const char *proc_root, pid_t pid, uid_t uid) {
         return strjoin_printf("pid %d", (int) pid);
 }
 
-static char *describe_uid(uid_t uid) {
+char *ownership_describe_uid(uid_t uid) {
         struct passwd pw, *res = NULL;
         char buf[1024];
         if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
@@ -125,7 +125,7 @@ static const char *facts_cdev(DeviceFacts *f) {
 /* Who holds or claimed a device is told to root and to that uid only:
  * GetResetInfo and ListDevices need no authorization, and hidepid must not
  * be walked around through us. */
-static bool may_see(uid_t viewer, uid_t who) {
+bool ownership_may_see(uid_t viewer, uid_t who) {
         return viewer == 0 || (who != (uid_t) -1 && viewer == who);
 }
 
@@ -133,7 +133,7 @@ static bool may_see(uid_t viewer, uid_t who) {
 static char *describe_holder(const OwnershipContext *ctx, const Holder *x, uid_t viewer) {
         _cleanup_free_ char *who = NULL, *what = NULL;
 
-        if (may_see(viewer, x->uid) && !(who = describe_pid(ctx->proc_root, x->pid, x->uid)))
+        if (ownership_may_see(viewer, x->uid) && !(who = describe_pid(ctx->proc_root, x->pid, x->uid)))
                 return NULL;
         switch (x->kind) {
         case HOLDER_NODE:
@@ -328,7 +328,7 @@ int ownership_evaluate_facts(const OwnershipContext *ctx, const char *name, Devi
                 if (holder == uid)
                         owned_by = strdup("claimed by you");
                 else {
-                        _cleanup_free_ char *who = may_see(uid, holder) ? describe_uid(holder) : NULL;
+                        _cleanup_free_ char *who = ownership_may_see(uid, holder) ? ownership_describe_uid(holder) : NULL;
                         reason = strjoin_printf("claimed by %s", who ?: "another user");
                         state = DEVICE_BUSY;
                         blocker = BLOCKER_CLAIM;

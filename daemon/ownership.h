@@ -65,6 +65,11 @@ typedef struct DeviceVerdict {
 
 void device_verdict_done(DeviceVerdict *v);
 
+/* Whether viewer may be told what uid who holds or claimed (root and who
+ * only), and "uid 4101 (alice)" for the telling. */
+bool ownership_may_see(uid_t viewer, uid_t who);
+char *ownership_describe_uid(uid_t uid);
+
 /* What a device's sysfs tells about who may use it: its driver, IOMMU group
  * and VFIO cdev. Each is read live, when a verdict first needs it (the
  * group and cdev only for a claim, a non-root caller's node, or a holder of

@@ -329,14 +329,6 @@ int polkit_refuse_if_full(const PolkitRegistry *reg, sd_bus_message *call, uid_t
         return uid == 0 ? 0 : refuse_full(reg, call, uid, what, error);
 }
 
-static bool strv_equal(char *const *a, char *const *b) {
-        size_t i = 0;
-        for (; a && b && a[i] && b[i]; i++)
-                if (!streq(a[i], b[i]))
-                        return false;
-        return (!a || !a[i]) && (!b || !b[i]);
-}
-
 int polkit_check(PolkitRegistry *reg, sd_bus_message *call, uid_t uid, const char *action, char *const *details,
                  const char *what, PolkitAnswer *answer, PolkitKeep *keep, sd_bus_error *error) {
         /* An answer is used only for the question it answered: when the

@@ -19,6 +19,7 @@ struct RequestQueue {
         const DecisionContext *decide;
         Scanner *scanner;
         const ExecContext *exec;
+        Handover *handover;
         Request *requests;      /* accepted, queued or running */
         unsigned n;
 };
@@ -37,6 +38,8 @@ struct Request {
         sd_event_source *wait_timer;   /* MaxQueueWaitSec while queued */
         uint64_t accepted_at;          /* its stamp in the caller's rate window */
         bool ran;                      /* the executor ran: it counts */
+        bool claim;                    /* ClaimDeviceWithReset: claim the target once reset */
+        bool owned[PLAN_MAX_AFFECTED]; /* by exec.affected: the caller's, as decided right before the run */
         Request *prev, *next;
 };
 
@@ -106,6 +109,64 @@ static const char *exec_status_error(ExecStatus s) {
         }
 }
 
+/* Which affected devices were the caller's when the reset started. */
+static void request_note_owned(Request *r, const Decision *d) {
+        for (size_t j = 0; j < r->exec.n_affected && j < PLAN_MAX_AFFECTED; j++) {
+                r->owned[j] = false;
+                for (size_t i = 0; i < d->n_verdicts; i++)
+                        if (streq(d->plan.affected[i]->name, r->exec.affected[j].name))
+                                r->owned[j] = d->verdicts[i].state == DEVICE_OWNED;
+        }
+}
+
+/* The reset completed on every device it touched (the executor verified
+ * each came back with its own ids): each is clean now, then the caller's
+ * use of those it owned by node or fd is what the next user must be
+ * protected from. A mark that cannot be saved stays as it was. */
+static void request_handover(Request *r) {
+        Handover *h = r->queue->handover;
+        if (!h)
+                return;
+        for (size_t j = 0; j < r->exec.n_affected; j++) {
+                const ExecDevice *x = &r->exec.affected[j];
+                (void) handover_reset_done(h, x->name, x->vendor_id, x->device_id);
+                if (j < PLAN_MAX_AFFECTED && r->owned[j])
+                        (void) handover_used(h, x->name, x->vendor_id, x->device_id, r->exec.uid);
+        }
+}
+
+/* ClaimDeviceWithReset's claim, right after its reset completed: NULL, or
+ * the error name with *ret_message. What ClaimDevice would refuse is
+ * refused here too; the reset stays done. */
+static const char *request_claim(Request *r, char **ret_message) {
+        RequestQueue *q = r->queue;
+        const ExecDevice *t = &r->exec.target;
+        Claims *claims = q->exec->ownership.claims;
+        uid_t uid = r->exec.uid, other = 0;
+
+        int k = ownership_node_owner(&q->exec->ownership, t->syspath, &other);
+        if (k > 0 && other != uid) {
+                set_errorf(ret_message, 0, "%s was reset, but not claimed: its VFIO node belongs to another user now",
+                           t->name);
+                return PCRESET1_ERROR_DEVICE_BUSY;
+        }
+        k = claims_add(claims, t->name, uid, t->vendor_id, t->device_id, &other);
+        if (k == -EBUSY) {
+                set_errorf(ret_message, 0, "%s was reset, but not claimed: another user claimed it meanwhile", t->name);
+                return PCRESET1_ERROR_DEVICE_BUSY;
+        }
+        if (k >= 0 && q->handover && (k = handover_hold(q->handover, t->name, t->vendor_id, t->device_id, uid)) < 0)
+                (void) claims_remove(claims, t->name);
+        if (k < 0) {
+                set_errorf(ret_message, 0, "%s was reset, but its claim cannot be recorded: %s", t->name,
+                           strerror(-k));
+                return SD_BUS_ERROR_FAILED;
+        }
+        audit_log(&(AuditRecord) { .event = AUDIT_CLAIMED, .caller = &r->caller, .device = t->name, .result = "ok",
+                                   .detail = "after a reset" });
+        return NULL;
+}
+
 /* Right before the worker: the same decision again, on the world as it is
  * now. A reset that would touch other devices, or a device that is no
  * longer the caller's or idle, does not run. */
@@ -140,8 +201,10 @@ static bool request_prepare(SchedJob *j) {
         else if (d.busy)
                 status = EXEC_BUSY, why = strjoin_printf("%s changed while the request was queued: %s",
                                                           r->exec.target.name, d.busy);
-        if (status == EXEC_OK)
+        if (status == EXEC_OK) {
+                request_note_owned(r, &d);
                 return true;
+        }
         r->result = (ExecResult) { .status = status, .error = 0, .message = TAKE_PTR(why) };
         return false;
 }
@@ -166,14 +229,21 @@ static void request_done(SchedJob *j) {
         _cleanup_strv_free_ char **aff = request_affected(r);
         const ExecResult *res = &r->result;
         const char *error = exec_status_error(res->status);
+        _cleanup_free_ char *claim_message = NULL;
+        const char *claim_error = NULL;
 
         /* the record and the signal first: whoever looks after the reply finds them */
         request_audit(r, error ? AUDIT_FAILED : AUDIT_COMPLETED, error ?: "ok", res->message);
+        if (!error)
+                request_handover(r);
+        if (!error && r->claim)
+                claim_error = request_claim(r, &claim_message);
         bus_emit_reset_signal(sd_bus_message_get_bus(r->call), "ResetCompleted", r->exec.target.name, r->exec.scope, aff, error ?: "ok");
         bus_emit_reset_completed_ex(sd_bus_message_get_bus(r->call), &r->exec, request_bridge(r), aff, error ?: "ok",
                                     res->usec, &res->health);
         int k = error ? sd_bus_reply_method_errorf(r->call, error, "%s", res->message ?: "reset failed")
-                      : bus_reply_reset(r->call, r->ex, &r->exec, request_bridge(r), aff, res->usec, &res->health);
+                : claim_error ? sd_bus_reply_method_errorf(r->call, claim_error, "%s", claim_message ?: "not claimed")
+                : bus_reply_reset(r->call, r->ex, &r->exec, request_bridge(r), aff, res->usec, &res->health);
         if (k < 0)
                 log_debug_errno(k, "Cannot reply to %s (gone?): %m", r->sender);
         request_free(r);
@@ -242,8 +312,25 @@ int request_queue_admit(RequestQueue *q, uid_t uid, char **ret_message) {
         return limits_admit(q->limits, uid, requests_of_uid(q, uid), now, ret_message);
 }
 
+void request_queue_set_handover(RequestQueue *q, Handover *handover) {
+        q->handover = handover;
+}
+
+static int submit(RequestQueue *q, sd_bus_message *call, const Caller *caller, uint32_t mask, bool ex, bool claim,
+                  char *const *proven, const Decision *d);
+
 int request_queue_submit(RequestQueue *q, sd_bus_message *call, const Caller *caller, uint32_t mask, bool ex,
                          char *const *proven, const Decision *d) {
+        return submit(q, call, caller, mask, ex, false, proven, d);
+}
+
+int request_queue_submit_claim(RequestQueue *q, sd_bus_message *call, const Caller *caller, uint32_t mask,
+                               const Decision *d) {
+        return submit(q, call, caller, mask, true, true, NULL, d);
+}
+
+static int submit(RequestQueue *q, sd_bus_message *call, const Caller *caller, uint32_t mask, bool ex, bool claim,
+                  char *const *proven, const Decision *d) {
         const ResetPlan *p = &d->plan;
         Request *r = calloc(1, sizeof *r);
         uint64_t now = 0;
@@ -264,6 +351,7 @@ int request_queue_submit(RequestQueue *q, sd_bus_message *call, const Caller *ca
                                     .sender = r->sender && r->sender[0] ? r->sender : NULL };
         r->mask = mask;
         r->ex = ex;
+        r->claim = claim;
         r->domain = strdup(p->domain->relpath);
         r->job = (SchedJob) { .domain = r->domain, .link = p->link, .prepare = request_prepare,
                               .started = request_started, .run = request_run, .done = request_done };

@@ -26,6 +26,7 @@
 #include "caller.h"
 #include "decision.h"
 #include "executor.h"
+#include "handover.h"
 #include "user-limits.h"
 #include "scanner.h"
 #include "scheduler.h"
@@ -44,6 +45,16 @@ int request_queue_admit(RequestQueue *q, uid_t uid, char **ret_message);
  * proven: the devices the caller proved with fds. */
 int request_queue_submit(RequestQueue *q, sd_bus_message *call, const Caller *caller, uint32_t mask, bool ex,
                          char *const *proven, const Decision *d);
+/* Handover (handover.h): a reset that completed cleans every device it
+ * touched, and the devices the caller owned without a claim (node, fd)
+ * are marked as used by it. */
+void request_queue_set_handover(RequestQueue *q, Handover *handover);
+/* ClaimDeviceWithReset: as request_queue_submit(), and when the reset
+ * completed on every device it touched, the target is claimed for the
+ * caller before anything else runs on the loop; a reset that failed claims
+ * nothing. The reply is ResetDeviceEx's, or the error why no claim. */
+int request_queue_submit_claim(RequestQueue *q, sd_bus_message *call, const Caller *caller, uint32_t mask,
+                               const Decision *d);
 /* The caller left: its queued requests end unanswered and unrun. */
 void request_queue_forget_sender(RequestQueue *q, const char *sender);
 unsigned request_queue_count(const RequestQueue *q);

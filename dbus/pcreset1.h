@@ -22,6 +22,8 @@
 #define PCRESET1_ERROR_DEVICE_BUSY    "org.freedesktop.pcreset1.Error.DeviceBusy"
 #define PCRESET1_ERROR_RESET_FAILED   "org.freedesktop.pcreset1.Error.ResetFailed"
 #define PCRESET1_ERROR_CANCELLED      "org.freedesktop.pcreset1.Error.Cancelled"
+/* Another uid had the device and it was not reset since (handover). */
+#define PCRESET1_ERROR_NEEDS_RESET    "org.freedesktop.pcreset1.Error.NeedsReset"
 
 #define PCRESET1_ACTION_RESET "org.freedesktop.pcreset1.reset"
 #define PCRESET1_ACTION_CLAIM "org.freedesktop.pcreset1.claim"

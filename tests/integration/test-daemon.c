@@ -411,7 +411,9 @@ static void test_claims_across_restart(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=released", "CALLER_UID=0"), ==, 2);
 }
 
-static void bind_fuse(Fixture *f, const char *const *specs, const char *const *addrs) {
+/* Binds fakereset files over attributes: specs as bind_fuse(), each over
+ * attr of addrs[i]. */
+static void bind_fuse_attrs(Fixture *f, const char *const *specs, const char *const *addrs, const char *const *attrs) {
         g_autoptr(GError) error = NULL;
         g_autofree char *mnt = g_build_filename(harness_dir(f->h), "fuse", NULL);
         g_autofree char *log = g_build_filename(harness_dir(f->h), "fuse.log", NULL);
@@ -419,9 +421,19 @@ static void bind_fuse(Fixture *f, const char *const *specs, const char *const *a
         g_assert_no_error(error);
         for (size_t i = 0; specs[i]; i++) {
                 g_auto(GStrv) parts = g_strsplit(specs[i], ":", 2);
-                g_autofree char *target = attr_path(f, addrs[i], "reset");
+                g_autofree char *target = attr_path(f, addrs[i], attrs[i]);
                 g_assert_cmpint(fakereset_bind(f->fuse, parts[0], target), ==, 0);
         }
+}
+
+static void bind_fuse(Fixture *f, const char *const *specs, const char *const *addrs) {
+        const char *attrs[8];
+        size_t n = 0;
+        for (; specs[n]; n++) {
+                g_assert_cmpuint(n, <, G_N_ELEMENTS(attrs));
+                attrs[n] = "reset";
+        }
+        bind_fuse_attrs(f, specs, addrs, attrs);
 }
 
 static GPtrArray *fuse_log(Fixture *f) {
@@ -1113,7 +1125,7 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
         };
         start_daemon(f);
         harness_set_rules(f->h, rules);
-        int checked = 0;
+        int checked = 0, undo_resets = 0;
         for (size_t i = 0; i < G_N_ELEMENTS(rows); i++)
                 for (int c = 0; c < N_CALLERS; c++)
                         for (int inter = 0; inter < 2; inter++) {
@@ -1138,15 +1150,21 @@ static void test_authorization_matrix(Fixture *f, gconstpointer data) {
                                         g_assert_cmpint(r, !=, 0);
                                         g_assert_nonnull(strstr(err, want));
                                 }
-                                /* undo a successful claim, so every caller meets the same state */
-                                if (r == 0 && g_str_equal(rows[i].args[0], "ClaimDevice"))
+                                /* undo a successful claim, so every caller meets the same state:
+                                 * released, and reset by root (else the next caller's claim needs one) */
+                                if (r == 0 && g_str_equal(rows[i].args[0], "ClaimDevice")) {
                                         g_assert_cmpint(call(f, users[c], NULL, NULL, "ReleaseDevice", "0000:05:00.0", NULL), ==, 0);
+                                        g_assert_cmpint(call(f, NULL, NULL, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+                                        undo_resets++;
+                                }
                                 checked++;
                         }
         g_assert_cmpint(checked, ==, (int) G_N_ELEMENTS(rows) * N_CALLERS * 2);
-        /* exactly the allowed resets happened: root and alice, twice each for two methods */
+        /* exactly the allowed resets happened: root and alice, twice each for two methods (and
+         * root's after each of the 4 claims) */
         g_autofree char *log = daemon_log(f);
-        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:05:00.0"), ==, 8);
+        g_assert_cmpint(undo_resets, ==, 4);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "PCRESET_DEVICE=0000:05:00.0"), ==, 8 + 4);
 #undef OK
 #undef DENIED
 #undef NEEDS_AUTH
@@ -1477,8 +1495,8 @@ static void test_sriov_pf(Fixture *f, gconstpointer data) {
         /* the relation, for everyone to see */
         g_autofree char *list = NULL;
         g_assert_cmpint(call(f, HARNESS_USER_BOB, &list, NULL, "ListDevicesEx", NULL), ==, 0);
-        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>}"));
-        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>}"));
+        g_assert_nonnull(strstr(list, "{'physfn': <''>, 'vfs': <['0000:03:00.1', '0000:03:00.2']>, "));
+        g_assert_nonnull(strstr(list, "{'physfn': <'0000:03:00.0'>, 'vfs': <@as []>, "));
 }
 
 /* ---- what the independent review found (each failed before its fix) ---- */
@@ -2097,6 +2115,303 @@ static void test_attack_scan_waiter_leak_global(Fixture *f, gconstpointer data) 
         g_assert_cmpint(r, ==, 0);
 }
 
+/* ---- handover (issue 14.2) --------------------------------------------- */
+
+static const char handover_desc[] =
+        /* an idle function on vfio-pci, nobody's */
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport\n"
+        "01:00.0 vendor=8086 device=1521 class=020000 driver=vfio-pci group=10 vfio methods=\"flr\"\n"
+        /* two idle functions behind a port with reset_subordinate */
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport reset_subordinate\n"
+        "02:00.0 vendor=8086 device=1521 class=020000 driver=vfio-pci group=20 vfio methods=\"flr bus\"\n"
+        "02:00.1 vendor=8086 device=1521 class=020000 driver=vfio-pci group=21 vfio methods=\"flr\"\n"
+        /* alice's by its group node, not open */
+        "00:03.0 bridge=root-port secondary=03 driver=pcieport\n"
+        "03:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=30 vfio-owner=4101 methods=\"flr\"\n";
+
+static const char rules_handover[] =
+        "polkit.addRule(function(action, subject) {\n"
+        "  if (action.id.indexOf('org.freedesktop.pcreset1.') != 0) return polkit.Result.NOT_HANDLED;\n"
+        "  if (subject.user == 'pcr-alice' || subject.user == 'pcr-bob') return polkit.Result.YES;\n"
+        "  return polkit.Result.NO;\n"
+        "});\n";
+
+#define BOOT_A "0b1d2c3e-1111-4222-8333-444455556666"
+#define BOOT_B "9f8e7d6c-aaaa-4bbb-8ccc-ddddeeeeffff"
+#define NEEDS_RESET "org.freedesktop.pcreset1.Error.NeedsReset"
+
+/* The fake /proc's boot id, which the daemon ties its handover records to. */
+static void set_boot_id(Fixture *f, const char *id) {
+        g_autofree char *dir = g_build_filename(harness_fake_root(f->h), "proc/sys/kernel/random", NULL);
+        g_autofree char *p = g_build_filename(dir, "boot_id", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(p, id, -1, NULL));
+}
+
+static void start_handover(Fixture *f) {
+        set_boot_id(f, BOOT_A "\n");
+        start_daemon(f);
+        harness_set_rules(f->h, rules_handover);
+}
+
+static void claim_ok(Fixture *f, const char *user, const char *addr) {
+        g_assert_cmpint(call(f, user, NULL, NULL, "ClaimDevice", addr, NULL), ==, 0);
+}
+
+static void release_ok(Fixture *f, const char *user, const char *addr) {
+        g_assert_cmpint(call(f, user, NULL, NULL, "ReleaseDevice", addr, NULL), ==, 0);
+}
+
+/* ClaimDevice of user on addr is refused with NeedsReset; the message. */
+static char *claim_needs_reset(Fixture *f, const char *user, const char *addr) {
+        char *err = NULL;
+        g_assert_cmpint(call(f, user, NULL, &err, "ClaimDevice", addr, NULL), !=, 0);
+        assert_error(err, NEEDS_RESET, "it was not reset since");
+        return err;
+}
+
+static char *list_ex(Fixture *f, const char *user) {
+        char *out = NULL;
+        g_assert_cmpint(call(f, user, &out, NULL, "ListDevicesEx", NULL), ==, 0);
+        return out;
+}
+
+/* A claim released is another user's only with a reset; the same user
+ * takes it back freely; root is no exception; it survives a restart; claim
+ * --reset resets, then claims. */
+static void test_handover_claim(Fixture *f, gconstpointer data) {
+        start_handover(f);
+        g_autofree char *e1 = NULL, *e2 = NULL, *rl = NULL, *bl = NULL, *rx = NULL, *ctl_list = NULL, *out = NULL;
+        g_autofree char *info = NULL, *rx2 = NULL, *e3 = NULL, *rx3 = NULL;
+
+        /* never owned: clean, for anyone */
+        g_autofree char *clean = list_ex(f, HARNESS_USER_BOB);
+        g_assert_nonnull(strstr(clean, "('0000:01:00.0', '0000:00:01.0', 32902, 5409"));
+        g_assert_nonnull(strstr(clean, "'handover': <'clean'>, 'handover_reason': <''>"));
+        g_assert_null(strstr(clean, "'dirty'"));
+
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        /* bob: refused, and not told whose it was */
+        e1 = claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0");
+        g_assert_nonnull(strstr(e1, "Cannot claim 0000:01:00.0: another user had it"));
+        g_assert_nonnull(strstr(e1, "pcresetctl claim --reset"));
+        g_assert_null(strstr(e1, "4101"));
+        g_assert_null(strstr(e1, "pcr-alice"));
+        /* root too: the rule protects alice's data from whoever comes next */
+        e2 = claim_needs_reset(f, NULL, "0000:01:00.0");
+        g_assert_nonnull(strstr(e2, "uid 4101 (pcr-alice) had it"));
+        /* shown: to root with the uid, to bob without */
+        g_assert_cmpint(call(f, NULL, &rl, NULL, "ListDevices", NULL), ==, 0);
+        g_assert_nonnull(strstr(rl, "'bound to vfio-pci, not open; dirty since uid 4101 (pcr-alice) released it: not "
+                                    "reset since"));
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &bl, NULL, "ListDevices", NULL), ==, 0);
+        g_assert_nonnull(strstr(bl, "dirty since another user released it"));
+        g_assert_null(strstr(bl, "4101"));
+        rx = list_ex(f, NULL);
+        g_assert_nonnull(strstr(rx, "'handover': <'dirty'>, 'handover_reason': <'dirty since uid 4101 (pcr-alice)"));
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, &ctl_list, NULL, "list", NULL), ==, 0);
+        g_assert_true(g_regex_match_simple("0000:01:00.0 .*dirty since another user released it", ctl_list,
+                                           G_REGEX_MULTILINE, 0));
+        /* nothing was reset, nothing claimed */
+        assert_attr(f, "0000:01:00.0", "reset", "");
+        g_autofree char *log0 = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log0, "PCRESET_EVENT=claimed", "CALLER_UID=4102"), ==, 0);
+        g_assert_cmpuint(count_lines_with(log0, "PCRESET_EVENT=claimed", "CALLER_UID=0"), ==, 0);
+
+        /* alice takes her own device back without a reset */
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+
+        /* a daemon restart remembers */
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        start_daemon(f);
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0"));
+
+        /* bob: with a reset */
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, &out, NULL, "claim", "--reset", "0000:01:00.0", NULL), ==, 0);
+        g_assert_nonnull(strstr(out, "claim 0000:01:00.0: reset (performed flr"));
+        g_assert_nonnull(strstr(out, "claimed for uid 4102"));
+        assert_attr(f, "0000:01:00.0", "reset", "1");
+        info = info_of(f, HARNESS_USER_BOB, "0000:01:00.0");
+        g_assert_nonnull(strstr(info, "'owned', 'claimed by you'"));
+        rx2 = list_ex(f, NULL);
+        g_assert_nonnull(strstr(rx2, "'handover': <'held'>, 'handover_reason': <'held by uid 4102 (pcr-bob)"));
+        g_autofree char *log = daemon_log(f);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=completed", "CALLER_UID=4102"), ==, 1);
+        g_assert_cmpuint(count_lines_with(log, "PCRESET_EVENT=claimed", "CALLER_UID=4102"), ==, 1);
+
+        /* now bob's: alice needs a reset */
+        release_ok(f, HARNESS_USER_BOB, "0000:01:00.0");
+        e3 = claim_needs_reset(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        g_assert_null(strstr(e3, "4102"));
+        /* root breaking a claim counts as its holder letting go */
+        claim_ok(f, HARNESS_USER_BOB, "0000:01:00.0");
+        release_ok(f, NULL, "0000:01:00.0");
+        g_free(claim_needs_reset(f, HARNESS_USER_ALICE, "0000:01:00.0"));
+        rx3 = list_ex(f, HARNESS_USER_BOB);
+        g_assert_nonnull(strstr(rx3, "'handover_reason': <'dirty since uid 4102 (pcr-bob) released it"));
+
+        /* the admin turns the rule off: shown still, refused no more */
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        g_autofree char *conf = g_build_filename(harness_dir(f->h), "pcresetd.conf", NULL);
+        g_assert_true(g_file_set_contents(conf, "[Ownership]\nRequireResetOnHandover=no\n", -1, NULL));
+        g_autoptr(GError) error = NULL;
+        const char *args[] = { "--config", conf, NULL };
+        g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
+        g_autofree char *rx4 = list_ex(f, NULL);
+        g_assert_nonnull(strstr(rx4, "'handover_reason': <'dirty since uid 4102 (pcr-bob)"));
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        assert_attr(f, "0000:01:00.0", "reset", "1");   /* still only bob's one reset */
+}
+
+/* Only a reset that completed cleans, and a bus reset only if it completed
+ * on every device; a claim --reset whose reset fails claims nothing. */
+static void test_handover_failed_reset(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r1:0:EIO", "rs2:0:EIO", NULL };
+        const char *addrs[] = { "0000:01:00.0", "0000:00:02.0" };
+        const char *attrs[] = { "reset", "reset_subordinate" };
+        bind_fuse_attrs(f, specs, addrs, attrs);
+        start_handover(f);
+        g_autofree char *err = NULL, *err2 = NULL, *err3 = NULL, *info = NULL, *out = NULL;
+
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        /* the reset fails: no claim, still dirty, nothing left half-done */
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, NULL, &err, "claim", "--reset", "0000:01:00.0", NULL), ==, 7);
+        g_assert_nonnull(strstr(err, "flr reset of 0000:01:00.0 failed: Input/output error"));
+        info = info_of(f, HARNESS_USER_BOB, "0000:01:00.0");
+        g_assert_null(strstr(info, "claimed"));
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, &err2, "ReleaseDevice", "0000:01:00.0", NULL), !=, 0);
+        assert_error(err2, "org.freedesktop.DBus.Error.InvalidArgs", "is not claimed");
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0"));
+        /* a failed plain reset does not clean either */
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, NULL, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), !=, 0);
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0"));
+        /* once the kernel resets it: claimed */
+        g_assert_cmpint(fakereset_set(f->fuse, "r1", 0, 0), ==, 0);
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, &out, NULL, "--json", "claim", "--reset", "0000:01:00.0", NULL), ==, 0);
+        g_assert_nonnull(strstr(out, "\"claimed\":true"));
+        g_assert_nonnull(strstr(out, "\"performed_name\":\"flr\""));
+
+        /* two dirty functions behind one bridge */
+        claim_ok(f, HARNESS_USER_ALICE, "0000:02:00.0");
+        claim_ok(f, HARNESS_USER_ALICE, "0000:02:00.1");
+        release_ok(f, HARNESS_USER_ALICE, "0000:02:00.0");
+        release_ok(f, HARNESS_USER_ALICE, "0000:02:00.1");
+        /* a function reset of one cleans that one only */
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, NULL, NULL, "ResetDevice", "0000:02:00.0", "uint32 2", NULL), ==, 0);
+        claim_ok(f, HARNESS_USER_BOB, "0000:02:00.0");
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:02:00.1"));
+        release_ok(f, HARNESS_USER_BOB, "0000:02:00.0");
+        /* the bus reset through reset_subordinate fails: neither is cleaned */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err3, "ResetDevice", "0000:02:00.0", "uint32 16", NULL), !=, 0);
+        assert_error(err3, "org.freedesktop.pcreset1.Error.ResetFailed", "reset_subordinate of 0000:00:02.0 failed");
+        g_free(claim_needs_reset(f, HARNESS_USER_ALICE, "0000:02:00.0"));   /* bob's mark */
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:02:00.1"));     /* alice's mark */
+        /* it completes: both clean, for anyone */
+        g_assert_cmpint(fakereset_set(f->fuse, "rs2", 0, 0), ==, 0);
+        g_autofree char *out2 = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &out2, NULL, "ResetDevice", "0000:02:00.0", "uint32 16", NULL), ==, 0);
+        g_assert_cmpstr(out2, ==, "(uint32 16, ['0000:02:00.0', '0000:02:00.1'])");
+        claim_ok(f, HARNESS_USER_ALICE, "0000:02:00.0");
+        claim_ok(f, HARNESS_USER_BOB, "0000:02:00.1");
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 5);   /* r1 twice failed, once ok; rs2 failed, then ok */
+}
+
+/* A VFIO node owner's use counts once its reset is done: when the admin
+ * gives the node to someone else, that one needs a reset to claim it. */
+static void test_handover_node_owner(Fixture *f, gconstpointer data) {
+        start_handover(f);
+        g_autofree char *out = NULL, *rx = NULL;
+
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ResetDevice", "0000:03:00.0", "uint32 2", NULL), ==, 0);
+        rx = list_ex(f, NULL);
+        g_assert_nonnull(strstr(rx, "'handover_reason': <'dirty since uid 4101 (pcr-alice) released it"));
+        /* the admin takes the node back */
+        g_autofree char *node = g_build_filename(harness_fake_root(f->h), "dev/vfio/30", NULL);
+        g_assert_cmpint(chown(node, 0, 0), ==, 0);
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:03:00.0"));
+        g_assert_cmpint(ctl(f, HARNESS_USER_BOB, &out, NULL, "claim", "--reset", "0000:03:00.0", NULL), ==, 0);
+        g_autofree char *info = info_of(f, HARNESS_USER_BOB, "0000:03:00.0");
+        g_assert_nonnull(strstr(info, "'owned', 'claimed by you'"));
+}
+
+/* A record is of one card: a reset of another card swapped in at the same
+ * address cleans nothing of the first card's, which is dirty again when it
+ * comes back; the other card is not dirty meanwhile. */
+static void swap_ids(Fixture *f, const char *addr, const char *vendor, const char *device, const unsigned char ids[4]) {
+        g_autofree char *v = attr_path(f, addr, "vendor");
+        g_autofree char *d = attr_path(f, addr, "device");
+        g_autofree char *c = attr_path(f, addr, "config");
+        g_assert_true(g_file_set_contents(v, vendor, -1, NULL));
+        g_assert_true(g_file_set_contents(d, device, -1, NULL));
+        int fd = open(c, O_WRONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(pwrite(fd, ids, 4, 0), ==, 4);
+        close(fd);
+}
+
+static void test_handover_hot_swap(Fixture *f, gconstpointer data) {
+        static const unsigned char virtio[4] = { 0xf4, 0x1a, 0x41, 0x10 }, igb[4] = { 0x86, 0x80, 0x21, 0x15 };
+        start_handover(f);
+
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        swap_ids(f, "0000:01:00.0", "0x1af4\n", "0x1041\n", virtio);
+        /* root resets the card there now */
+        g_assert_cmpint(call(f, NULL, NULL, NULL, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), ==, 0);
+        assert_attr(f, "0000:01:00.0", "reset", "1");
+        /* it was never anyone's */
+        g_autofree char *rx = list_ex(f, NULL);
+        g_assert_nonnull(strstr(rx, "('0000:01:00.0', '0000:00:01.0', 6900, 4161"));
+        g_assert_null(strstr(rx, "'dirty'"));
+        /* alice's card comes back: that reset was not of it, and the claim
+         * is decided on the card there now (no rescan has seen it yet) */
+        swap_ids(f, "0000:01:00.0", "0x8086\n", "0x1521\n", igb);
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0"));
+        /* the other card again: bob may claim it */
+        swap_ids(f, "0000:01:00.0", "0x1af4\n", "0x1041\n", virtio);
+        claim_ok(f, HARNESS_USER_BOB, "0000:01:00.0");
+}
+
+/* Records survive a restart, not a reboot (another boot id); the state
+ * file is read strictly: a symlink in its place stops the start. */
+static void test_handover_reboot(Fixture *f, gconstpointer data) {
+        start_handover(f);
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        g_autofree char *state = g_build_filename(harness_state_dir(f->h), "handover", NULL);
+        g_autofree char *text = NULL;
+        g_assert_true(g_file_get_contents(state, &text, NULL, NULL));
+        g_assert_nonnull(strstr(text, "boot " BOOT_A "\n0000:01:00.0 4101 8086 1521 dirty\n"));
+
+        /* a symlink in its place, to a file that would make 02:00.0 dirty: refused */
+        g_autofree char *elsewhere = g_build_filename(harness_dir(f->h), "elsewhere", NULL);
+        g_assert_true(g_file_set_contents(elsewhere, "boot " BOOT_A "\n0000:02:00.0 4101 8086 1521 dirty\n", -1,
+                                          NULL));
+        g_autofree char *saved = g_strconcat(state, ".saved", NULL);
+        g_assert_cmpint(rename(state, saved), ==, 0);
+        g_assert_cmpint(symlink(elsewhere, state), ==, 0);
+        g_autoptr(GError) error = NULL;
+        g_assert_cmpint(harness_start_daemon(f->h, NULL, &error), <, 0);
+        g_autofree char *log = daemon_log(f);
+        g_assert_nonnull(strstr(log, "Cannot load handover records from"));
+        g_assert_cmpint(unlink(state), ==, 0);
+        g_assert_cmpint(rename(saved, state), ==, 0);
+
+        /* another boot: dropped */
+        set_boot_id(f, BOOT_B "\n");
+        start_daemon(f);
+        claim_ok(f, HARNESS_USER_BOB, "0000:01:00.0");
+        g_autofree char *text2 = NULL;
+        g_assert_true(g_file_get_contents(state, &text2, NULL, NULL));
+        g_assert_nonnull(strstr(text2, "boot " BOOT_B "\n0000:01:00.0 4102 8086 1521 held\n"));
+        g_assert_null(strstr(text2, "4101"));
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -2136,6 +2451,11 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/attack/scan-waiter-leak-many-uids", test_attack_scan_waiter_leak_global);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/health", health_desc, test_health);
+        ADD_ON("/daemon/handover/claim", handover_desc, test_handover_claim);
+        ADD_ON("/daemon/handover/failed-reset", handover_desc, test_handover_failed_reset);
+        ADD_ON("/daemon/handover/node-owner", handover_desc, test_handover_node_owner);
+        ADD_ON("/daemon/handover/hot-swap", handover_desc, test_handover_hot_swap);
+        ADD_ON("/daemon/handover/reboot", handover_desc, test_handover_reboot);
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);

@@ -32,11 +32,12 @@ static void test_defaults(void) {
         g_assert_cmpuint(c.max_queued_per_user, ==, 32);
         g_assert_cmpuint(c.max_parallel, ==, 64);
         g_assert_false(c.require_same_link);
+        g_assert_true(c.require_reset_on_handover);
         config_done(&c);
 }
 
 static void test_settings(void) {
-        g_autofree char *p = write_conf("# comment\n[Ownership]\nStubDrivers=vfio-pci  my-stub\n\n"
+        g_autofree char *p = write_conf("# comment\n[Ownership]\nStubDrivers=vfio-pci  my-stub\nRequireResetOnHandover=no\n\n"
                                         "[Limits]\nMaxQueuedPerUser=3\nMaxParallelResets=5 ; inline comment\n"
                                         "[Reset]\nRequireSameLink=yes\n");
         Config c;
@@ -51,6 +52,7 @@ static void test_settings(void) {
         g_assert_cmpuint(c.max_queued_per_user, ==, 3);
         g_assert_cmpuint(c.max_parallel, ==, 5);
         g_assert_true(c.require_same_link);
+        g_assert_false(c.require_reset_on_handover);
         config_done(&c);
         g_unlink(p);
 }
@@ -65,6 +67,7 @@ static void test_errors(void) {
                 { "[Limits]\n\nMaxParallelResets=-1\n", 3, "MaxParallelResets" },
                 { "[Limits]\nMaxQueuedPerUser=12abc\n", 2, "MaxQueuedPerUser" },
                 { "[Ownership]\nStubDriver=x\n", 2, "unknown setting StubDriver" },
+                { "[Ownership]\nRequireResetOnHandover=maybe\n", 2, "RequireResetOnHandover=maybe is not a boolean" },
                 { "[Owner]\nStubDrivers=x\n", 2, "[Owner]" },
                 { "[Limits\nMaxQueuedPerUser=1\n", 1, "syntax" },
                 { "[Limits]\njunk line\n", 2, "syntax" },
