@@ -259,7 +259,7 @@ static void test_exit_codes(Fixture *f, gconstpointer data) {
         EXPECT(HARNESS_USER_BOB, PCRESETCTL_EXIT_OK, NULL, NULL, "info", "0000:01:00.1");
         EXPECT(NULL, PCRESETCTL_EXIT_USAGE, SD_BUS_ERROR_INVALID_ARGS, "invalid PCI address 'xyz'", "reset", "xyz");
         EXPECT(NULL, PCRESETCTL_EXIT_USAGE, SD_BUS_ERROR_INVALID_ARGS, "unknown command 'frobnicate'", "frobnicate");
-        EXPECT(NULL, PCRESETCTL_EXIT_USAGE, SD_BUS_ERROR_INVALID_ARGS, "--scope only applies to info, reset, oci-hook and cdi",
+        EXPECT(NULL, PCRESETCTL_EXIT_USAGE, SD_BUS_ERROR_INVALID_ARGS, "--scope only applies to info, reset, claim --reset, oci-hook and cdi",
                "list", "--scope", "flr");
         /* InvalidArgs from the daemon itself */
         EXPECT(NULL, PCRESETCTL_EXIT_USAGE, SD_BUS_ERROR_INVALID_ARGS, "0000:07:00.0 is not claimed",
