@@ -37,22 +37,11 @@ static int claim_or_release(Context *c, const char *address, bool claim) {
 
 /* claim --reset: ClaimDeviceWithReset, whose reply is ResetDeviceEx's. */
 static int claim_with_reset(Context *c, const char *address) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(reset_result_done) ResetResult res = {};
-        char status[64 + PCI_ADDRESS_MAX];
-        int r;
+        int r = call_reset(c, "ClaimDeviceWithReset", address, &res);
 
-        snprintf(status, sizeof status, "Waiting for the reset of %s", c->address);
-        r = call_manager(c, "ClaimDeviceWithReset", c->progress ? status : NULL, &reply, &error, "su", address,
-                         c->scope);
-        if (r < 0)
-                return report_bus_error(c, &error, r);
-        r = read_reset_result(reply, &res);
-        if (r < 0)
-                return report_error(c, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
-                                    "The device was reset and claimed, but the reply from pcresetd cannot be "
-                                    "understood", PCRESETCTL_EXIT_FAILURE);
+        if (r != PCRESETCTL_EXIT_OK)
+                return r;
         if (c->json) {
                 _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 

@@ -42,23 +42,30 @@ static void print_reset_result(const Context *c, const char *address, const Rese
         putchar('\n');
 }
 
-int verb_reset(Context *c, const char *address) {
+int call_reset(Context *c, const char *method, const char *address, ResetResult *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(reset_result_done) ResetResult res = {};
         char status[64 + PCI_ADDRESS_MAX];
         int r;
 
         snprintf(status, sizeof status, "Waiting for the reset of %s", c->address);
-        r = call_manager(c, "ResetDeviceEx", c->progress ? status : NULL, &reply, &error, "su", address, c->scope);
+        r = call_manager(c, method, c->progress ? status : NULL, &reply, &error, "su", address, c->scope);
         if (r < 0)
                 return report_bus_error(c, &error, r);
-        r = read_reset_result(reply, &res);
+        r = read_reset_result(reply, ret);
         if (r < 0)
                 return report_error(c, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
                                     "The reset ran, but its reply from pcresetd cannot be understood",
                                     PCRESETCTL_EXIT_FAILURE);
+        return PCRESETCTL_EXIT_OK;
+}
 
+int verb_reset(Context *c, const char *address) {
+        _cleanup_(reset_result_done) ResetResult res = {};
+        int r = call_reset(c, "ResetDeviceEx", address, &res);
+
+        if (r != PCRESETCTL_EXIT_OK)
+                return r;
         print_reset_result(c, c->address, &res);
         return PCRESETCTL_EXIT_OK;
 }

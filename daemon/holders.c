@@ -135,6 +135,14 @@ static int identify(Holders *h, dev_t rdev, const VfioNode **ret) {
         return 0;
 }
 
+/* The VFIO node a statx()ed file is (*ret NULL: none, not even a char device). */
+static int node_of(Holders *h, const struct statx *stx, const VfioNode **ret) {
+        *ret = NULL;
+        if (!S_ISCHR(stx->stx_mode))
+                return 0;
+        return identify(h, makedev(stx->stx_rdev_major, stx->stx_rdev_minor), ret);
+}
+
 static int add(Holders *h, Holder x) {
         /* threads sharing one fd table report the same holder once */
         for (size_t i = 0; i < h->n; i++) {
@@ -369,9 +377,7 @@ static int scan_table(Holders *h, const char *pid, const char *fddir, const char
                                         continue;
                                 return add_unreadable(h, pid, e);
                         }
-                        if (!S_ISCHR(stx.stx_mode))
-                                continue;
-                        r = identify(h, makedev(stx.stx_rdev_major, stx.stx_rdev_minor), &node);
+                        r = node_of(h, &stx, &node);
                         if (r < 0)
                                 return r;
                         if (!node || is_o_path(&info, de->d_name))
@@ -442,9 +448,7 @@ static int scan_maps(Holders *h, const char *pid) {
                                         continue;
                                 return add_unreadable(h, pid, e);
                         }
-                        if (!S_ISCHR(stx.stx_mode))
-                                continue;
-                        r = identify(h, makedev(stx.stx_rdev_major, stx.stx_rdev_minor), &node);
+                        r = node_of(h, &stx, &node);
                         if (r < 0)
                                 return r;
                         if (!node)
