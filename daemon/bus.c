@@ -630,13 +630,18 @@ static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "%s is claimed by another user: only that user or root can release it",
                                          name);
+        /* the holder lets go (also when root breaks the claim): dirty until
+         * reset, written down first - a claim released with no mark would
+         * hand the device on unreset (a device gone has none to keep) */
+        PciDevice *dev = NULL;
+        _cleanup_free_ char *ignored = NULL;
+        if (!decision_find_device(&m->decide, name, &dev, &ignored) &&
+            (r = handover_release(m->handover, name, dev->vendor_id, dev->device_id, holder)) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot release %s: cannot record that it "
+                                         "needs a reset before its next user: %s", name, strerror(-r));
         r = claims_remove(m->claims, name);
         if (r < 0 && r != -ENOENT)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot release %s: %s", name, strerror(-r));
-        /* the holder let go (also when root broke the claim): dirty until
-         * reset; a mark that cannot be saved stays held, which protects as
-         * much */
-        (void) handover_release(m->handover, name, holder);
         AuditCaller ac = caller_audit(caller);
         audit_log(&(AuditRecord) { .event = AUDIT_RELEASED, .caller = &ac, .device = name, .result = "ok" });
         return sd_bus_reply_method_return(call, NULL);

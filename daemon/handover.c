@@ -22,7 +22,7 @@ typedef struct Record {
 struct Handover {
         char *path;
         char boot[BOOT_ID_LEN + 1];     /* "" when unknown */
-        bool file_boot_seen, file_boot_other;
+        bool file_boot_seen, file_boot_other, file_boot_unknown;
         Record *items;
         size_t n, allocated;
 };
@@ -97,10 +97,14 @@ static int save(Handover *h) {
                 return -ENOMEM;
         used += (size_t) snprintf(buf, size, "# pcresetd handover: address uid vendor device held|dirty\nboot %s\n",
                                   h->boot[0] ? h->boot : "unknown");
-        for (size_t i = 0; i < h->n; i++)
-                used += (size_t) snprintf(buf + used, size - used, "%s %u %04x %04x %s\n", h->items[i].address,
-                                          (unsigned) h->items[i].uid, h->items[i].vendor, h->items[i].device,
+        for (size_t i = 0; i < h->n; i++) {
+                char uid[16] = "*";
+                if (h->items[i].uid != HANDOVER_UID_SEVERAL)
+                        snprintf(uid, sizeof uid, "%u", (unsigned) h->items[i].uid);
+                used += (size_t) snprintf(buf + used, size - used, "%s %s %04x %04x %s\n", h->items[i].address, uid,
+                                          h->items[i].vendor, h->items[i].device,
                                           handover_state_to_string(h->items[i].state));
+        }
         return write_file_atomic(h->path, buf);
 }
 
@@ -131,7 +135,8 @@ static int parse_record(const char *line, Record *ret) {
         PciAddress a;
 
         if (sscanf(line, "%24s %15s %7s %7s %7s %1s", addr, uid, vendor, device, state, extra) != 5 ||
-            pci_address_parse(addr, &a) < 0 || state_file_parse_uid(uid, &ret->uid) < 0 ||
+            pci_address_parse(addr, &a) < 0 ||
+            (streq(uid, "*") ? (ret->uid = HANDOVER_UID_SEVERAL, 0) : state_file_parse_uid(uid, &ret->uid)) < 0 ||
             state_file_parse_id(vendor, &ret->vendor) < 0 || state_file_parse_id(device, &ret->device) < 0)
                 return -EINVAL;
         if (streq(state, "held"))
@@ -157,7 +162,11 @@ static int load_line(void *userdata, const char *line, unsigned lineno) {
                         h->file_boot_other = true; /* not ours, or not readable as ours: another boot's */
                         return 1;
                 }
-                h->file_boot_other = h->boot[0] && !streq(boot, h->boot);
+                /* "unknown" (a sandbox without /proc/sys: the shipped unit's
+                 * ProcSubset=pid) cannot be told from ours: kept, as /run
+                 * empties on reboot anyway */
+                h->file_boot_unknown = streq(boot, "unknown");
+                h->file_boot_other = h->boot[0] && !h->file_boot_unknown && !streq(boot, h->boot);
                 return h->file_boot_other ? 1 : 0;
         }
         if (parse_record(line, &x) < 0 || find(h, x.address))
@@ -181,6 +190,9 @@ static int load(Handover *h) {
                 h->n = 0;
                 return save(h);
         }
+        /* ours now: a later boot must drop them */
+        if (h->file_boot_unknown && h->boot[0])
+                return save(h);
         return 0;
 }
 
@@ -264,11 +276,17 @@ int handover_hold(Handover *h, const char *address, uint16_t vendor, uint16_t de
         return set(h, address, vendor, device, uid, HANDOVER_HELD);
 }
 
-int handover_release(Handover *h, const char *address, uid_t uid) {
-        Record *x = find(h, address);
-        if (!x || x->state != HANDOVER_HELD || x->uid != uid)
-                return 0;
-        return set(h, address, x->vendor, x->device, uid, HANDOVER_DIRTY);
+/* The uid a record names once uid used the card too: one user's, or several. */
+static uid_t add_user(const Record *x, uid_t uid) {
+        return !x || x->uid == uid ? uid : HANDOVER_UID_SEVERAL;
+}
+
+int handover_release(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid) {
+        /* whatever the record said (none: a claim older than it, or whose
+         * record could not be written), the claim's end leaves the card
+         * dirty: by uid, or by several when someone else used it too */
+        const Record *x = find_card(h, address, vendor, device);
+        return set(h, address, vendor, device, add_user(x, uid), HANDOVER_DIRTY);
 }
 
 int handover_reset_done(Handover *h, const char *address, uint16_t vendor, uint16_t device) {
@@ -285,9 +303,11 @@ int handover_reset_done(Handover *h, const char *address, uint16_t vendor, uint1
 
 int handover_used(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid) {
         const Record *x = find_card(h, address, vendor, device);
-        if (x && x->state == HANDOVER_HELD && x->uid == uid)
-                return 0;
-        return set(h, address, vendor, device, uid, HANDOVER_DIRTY);
+        /* another uid's claim stays held, now by several: its release must
+         * not hand the card back to either of them unreset */
+        if (x && x->state == HANDOVER_HELD)
+                return set(h, address, vendor, device, add_user(x, uid), HANDOVER_HELD);
+        return set(h, address, vendor, device, add_user(x, uid), HANDOVER_DIRTY);
 }
 
 void handover_sync(Handover *h, bool (*claimed)(void *userdata, const char *address, uid_t uid), void *userdata) {
@@ -313,7 +333,8 @@ char *handover_describe(const Handover *h, const char *address, uint16_t vendor,
         *ret_state = s;
         if (s == HANDOVER_CLEAN)
                 return NULL;
-        _cleanup_free_ char *who = ownership_may_see(viewer, uid) ? ownership_describe_uid(uid) : NULL;
+        _cleanup_free_ char *who = uid == HANDOVER_UID_SEVERAL ? strdup("several users")
+                                   : ownership_may_see(viewer, uid) ? ownership_describe_uid(uid) : NULL;
         if (s == HANDOVER_HELD)
                 return strjoin_printf("held by %s: another user takes it over only with a reset",
                                       who ?: "another user");

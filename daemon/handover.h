@@ -19,7 +19,8 @@
  * Kept in <state-dir>/handover, rewritten atomically on every change and
  * read strictly (statefile.h), at most HANDOVER_MAX records; the file
  * names the boot it was written in (/proc/sys/kernel/random/boot_id), and
- * another boot's records are dropped at load. A change that cannot be
+ * another boot's records are dropped at load ("unknown", as under the
+ * unit's ProcSubset=pid, is kept: the state dir is in /run). A change that cannot be
  * saved is not made. Loop thread only.
  */
 
@@ -28,6 +29,9 @@
 #include <sys/types.h>
 
 #define HANDOVER_MAX 4096u
+/* A record's uid when more than one user had the card since its last reset
+ * ("*" in the file): nobody takes it over without a reset. */
+#define HANDOVER_UID_SEVERAL ((uid_t) -1)
 
 typedef enum HandoverState {
         HANDOVER_CLEAN,
@@ -54,12 +58,13 @@ int handover_check(const Handover *h, const char *address, uint16_t vendor, uint
 
 /* A claim of uid was granted: held by uid (replacing any record). */
 int handover_hold(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid);
-/* uid's claim ended: held by uid becomes dirty; anything else stays. */
-int handover_release(Handover *h, const char *address, uid_t uid);
+/* uid's claim of the card ended: dirty by uid (by several if another uid
+ * used it too), whatever the record said before. */
+int handover_release(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid);
 /* A reset completed on the card: dirty becomes clean. */
 int handover_reset_done(Handover *h, const char *address, uint16_t vendor, uint16_t device);
 /* uid used the card without a claim (node owner, fd prover): dirty by
- * uid, unless uid holds it. */
+ * uid; a card held by a claim stays held (by several if not uid's). */
 int handover_used(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid);
 /* Every held record whose claim is gone (claimed(address, uid) false)
  * becomes dirty: a claim dropped with its device, or lost with the claims
