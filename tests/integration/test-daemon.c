@@ -2412,6 +2412,54 @@ static void test_handover_reboot(Fixture *f, gconstpointer data) {
         g_assert_null(strstr(text2, "4101"));
 }
 
+/* ---- red team 2: ownership and authorization ------------------------- */
+
+/* A claim the daemon knows of but has no handover record for (the claims
+ * file of a version before the handover rule, kept in /run/pcresetd across
+ * the package upgrade's restart; or a handover file lost while the claims
+ * file stayed): handover_sync() turns held records without a claim into
+ * dirty ones, but nothing turns a claim without a record into a held one.
+ * Its holder's release then leaves the device "clean", and another uid
+ * claims it without any reset. Expected: NeedsReset. */
+static void test_rt2_claim_without_record(Fixture *f, gconstpointer data) {
+        start_handover(f);
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        /* the state an upgrade from a pre-handover version leaves: claims only */
+        g_autofree char *state = g_build_filename(harness_state_dir(f->h), "handover", NULL);
+        g_assert_cmpint(unlink(state), ==, 0);
+        start_daemon(f);
+        g_autofree char *info = info_of(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        g_assert_nonnull(strstr(info, "'owned', 'claimed by you'"));
+        /* alice used it and lets go */
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        /* bob must not get it without a reset */
+        g_autofree char *e = claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0");
+        assert_attr(f, "0000:01:00.0", "reset", "");
+}
+
+/* The shipped unit has ProcSubset=pid: /proc/sys/kernel/random/boot_id is
+ * not visible to the daemon, so it writes "boot unknown". A later start
+ * that can read the boot id (a unit override, a debugging run, a unit
+ * upgrade that changes the sandbox) takes the same boot's file for another
+ * boot's and drops every record: dirty devices become clean without a
+ * reset. Expected: records of an unknown boot are kept (as the start that
+ * wrote them kept them), not dropped. */
+static void test_rt2_unknown_boot_drops_marks(Fixture *f, gconstpointer data) {
+        /* no boot_id in the fake /proc: as under ProcSubset=pid */
+        start_daemon(f);
+        harness_set_rules(f->h, rules_handover);
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0"));
+        g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
+        /* same boot, the id now readable */
+        set_boot_id(f, BOOT_A "\n");
+        start_daemon(f);
+        g_autofree char *e = claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0");
+        assert_attr(f, "0000:01:00.0", "reset", "");
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -2456,6 +2504,8 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/handover/node-owner", handover_desc, test_handover_node_owner);
         ADD_ON("/daemon/handover/hot-swap", handover_desc, test_handover_hot_swap);
         ADD_ON("/daemon/handover/reboot", handover_desc, test_handover_reboot);
+        ADD_ON("/daemon/rt2/claim-without-record", handover_desc, test_rt2_claim_without_record);
+        ADD_ON("/daemon/rt2/unknown-boot-drops-marks", handover_desc, test_rt2_unknown_boot_drops_marks);
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
