@@ -2460,6 +2460,27 @@ static void test_rt2_unknown_boot_drops_marks(Fixture *f, gconstpointer data) {
         assert_attr(f, "0000:01:00.0", "reset", "");
 }
 
+/* handover_used() replaces whatever record is there, also another uid's
+ * held one: bob's claim stays, but after alice's node-owner reset his mark
+ * says "dirty by alice". Once the node is root's again bob's claim counts
+ * again (ownership.c), bob uses the device and releases it: the release
+ * finds no record held by bob and changes nothing, so alice, "the last
+ * owner", takes it over from bob without a reset. Expected: NeedsReset. */
+static void test_rt2_used_overwrites_held(Fixture *f, gconstpointer data) {
+        start_handover(f);
+        g_autofree char *node = g_build_filename(harness_fake_root(f->h), "dev/vfio/10", NULL);
+        claim_ok(f, HARNESS_USER_BOB, "0000:01:00.0");
+        /* the admin gives the node to alice: her node beats bob's claim */
+        g_assert_cmpint(chown(node, 4101, 0), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, NULL, "ResetDevice", "0000:01:00.0", "uint32 2", NULL), ==, 0);
+        /* and takes it back: bob's claim counts again, bob uses it, lets go */
+        g_assert_cmpint(chown(node, 0, 0), ==, 0);
+        g_autofree char *info = info_of(f, HARNESS_USER_BOB, "0000:01:00.0");
+        g_assert_nonnull(strstr(info, "'owned', 'claimed by you'"));
+        release_ok(f, HARNESS_USER_BOB, "0000:01:00.0");
+        g_autofree char *e = claim_needs_reset(f, HARNESS_USER_ALICE, "0000:01:00.0");
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -2506,6 +2527,7 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/handover/reboot", handover_desc, test_handover_reboot);
         ADD_ON("/daemon/rt2/claim-without-record", handover_desc, test_rt2_claim_without_record);
         ADD_ON("/daemon/rt2/unknown-boot-drops-marks", handover_desc, test_rt2_unknown_boot_drops_marks);
+        ADD_ON("/daemon/rt2/used-overwrites-held", handover_desc, test_rt2_used_overwrites_held);
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
