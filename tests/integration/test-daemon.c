@@ -2412,7 +2412,7 @@ static void test_handover_reboot(Fixture *f, gconstpointer data) {
         g_assert_null(strstr(text2, "4101"));
 }
 
-/* ---- red team 2: ownership and authorization ------------------------- */
+/* ---- handover attacks (found by a red-team review; fixed) --------------- */
 
 /* A claim the daemon knows of but has no handover record for (the claims
  * file of a version before the handover rule, kept in /run/pcresetd across
@@ -2421,7 +2421,7 @@ static void test_handover_reboot(Fixture *f, gconstpointer data) {
  * dirty ones, but nothing turns a claim without a record into a held one.
  * Its holder's release then leaves the device "clean", and another uid
  * claims it without any reset. Expected: NeedsReset. */
-static void test_rt2_claim_without_record(Fixture *f, gconstpointer data) {
+static void test_attack_handover_claim_without_record(Fixture *f, gconstpointer data) {
         start_handover(f);
         claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
         g_assert_cmpint(harness_stop_daemon(f->h), ==, 0);
@@ -2445,7 +2445,7 @@ static void test_rt2_claim_without_record(Fixture *f, gconstpointer data) {
  * boot's and drops every record: dirty devices become clean without a
  * reset. Expected: records of an unknown boot are kept (as the start that
  * wrote them kept them), not dropped. */
-static void test_rt2_unknown_boot_drops_marks(Fixture *f, gconstpointer data) {
+static void test_attack_handover_unknown_boot_drops_marks(Fixture *f, gconstpointer data) {
         /* no boot_id in the fake /proc: as under ProcSubset=pid */
         start_daemon(f);
         harness_set_rules(f->h, rules_handover);
@@ -2466,7 +2466,7 @@ static void test_rt2_unknown_boot_drops_marks(Fixture *f, gconstpointer data) {
  * again (ownership.c), bob uses the device and releases it: the release
  * finds no record held by bob and changes nothing, so alice, "the last
  * owner", takes it over from bob without a reset. Expected: NeedsReset. */
-static void test_rt2_used_overwrites_held(Fixture *f, gconstpointer data) {
+static void test_attack_handover_used_overwrites_held(Fixture *f, gconstpointer data) {
         start_handover(f);
         g_autofree char *node = g_build_filename(harness_fake_root(f->h), "dev/vfio/10", NULL);
         claim_ok(f, HARNESS_USER_BOB, "0000:01:00.0");
@@ -2525,9 +2525,9 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/handover/node-owner", handover_desc, test_handover_node_owner);
         ADD_ON("/daemon/handover/hot-swap", handover_desc, test_handover_hot_swap);
         ADD_ON("/daemon/handover/reboot", handover_desc, test_handover_reboot);
-        ADD_ON("/daemon/rt2/claim-without-record", handover_desc, test_rt2_claim_without_record);
-        ADD_ON("/daemon/rt2/unknown-boot-drops-marks", handover_desc, test_rt2_unknown_boot_drops_marks);
-        ADD_ON("/daemon/rt2/used-overwrites-held", handover_desc, test_rt2_used_overwrites_held);
+        ADD_ON("/daemon/attack/handover-claim-without-record", handover_desc, test_attack_handover_claim_without_record);
+        ADD_ON("/daemon/attack/handover-unknown-boot-kept", handover_desc, test_attack_handover_unknown_boot_drops_marks);
+        ADD_ON("/daemon/attack/handover-use-while-held", handover_desc, test_attack_handover_used_overwrites_held);
         ADD_ON("/daemon/attack/polkit-answer-bound", attack_desc, test_polkit_answer_bound);
         ADD_ON("/daemon/attack/device-gone-while-polkit-thinks", attack_desc, test_device_gone_while_polkit_thinks);
         ADD_ON("/daemon/attack/affected-set-grows-while-queued", attack_desc, test_affected_set_grows_while_queued);
