@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -1734,6 +1735,94 @@ static void test_flood_answered_late(Fixture *f, gconstpointer data) {
         g_assert_null(strstr(out->str, "\nok "));
 }
 
+static unsigned count_fds(GPid pid) {
+        g_autofree char *p = g_strdup_printf("/proc/%d/fd", (int) pid);
+        g_autoptr(GDir) d = g_dir_open(p, 0, NULL);
+        unsigned n = 0;
+        while (d && g_dir_read_name(d))
+                n++;
+        return n;
+}
+
+/* red team (faults and load): fds sent to the daemon with its calls.
+ * A ResetDeviceWithFds call carries up to 16 fds (the system bus's
+ * max_message_unix_fds), and nothing bounds how many the daemon takes in:
+ *  - burst: bob's 8 fresh connections send 48 such calls each at once;
+ *    while the loop waits synchronously for a new sender's credentials
+ *    (caller.c, sd_bus_query_sender_creds), sd-bus reads the rest into its
+ *    queue, 16 fds each; past RLIMIT_NOFILE (systemd's default soft limit,
+ *    1024: the unit sets no LimitNOFILE=) recvmsg truncates, sd-bus drops
+ *    the bus and the daemon exits: everyone's queued resets are cancelled,
+ *    alice's calls fail. Bob needs no polkit grant (his calls are refused).
+ *  - steady (RT_PREFLOOD=1 RT_SOFT=20000 RT_CONNS=4 RT_INFLIGHT=64): with
+ *    his polkit cap kept full, bob's refusals are held by the tarpit (256
+ *    per uid, 250 ms) with their messages, 16 fds each: 3914 of bob's fds
+ *    were open in the daemon at once, four times its default limit.
+ * Knobs for the experiments: RT_SOFT, RT_CONNS, RT_INFLIGHT, RT_NFDS. */
+static void test_tarpit_pins_fds(Fixture *f, gconstpointer data) {
+        static const char rules[] =
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id != 'org.freedesktop.pcreset1.reset') return polkit.Result.NOT_HANDLED;\n"
+                "  if (subject.user == 'pcr-alice') return polkit.Result.YES;\n"
+                "  if (subject.user == 'pcr-bob') return polkit.Result.NO;\n"
+                "});\n";
+        start_daemon(f);
+        harness_set_rules(f->h, rules);
+        GPid daemon = harness_daemon_pid(f->h);
+        /* what systemd gives a service without LimitNOFILE= */
+        struct rlimit rl;
+        g_assert_cmpint(prlimit(daemon, RLIMIT_NOFILE, NULL, &rl), ==, 0);
+        rl.rlim_cur = g_getenv("RT_SOFT") ? strtoul(g_getenv("RT_SOFT"), NULL, 10) : 1024;
+        g_assert_cmpint(prlimit(daemon, RLIMIT_NOFILE, &rl, NULL), ==, 0);
+        unsigned before = count_fds(daemon);
+        g_autofree char *cmd = g_strdup_printf("%s 4 %s %s ResetDeviceWithFds 0000:06:00.0 2 %s 2>&1; echo \"exit $?\"",
+                                               g_getenv("FLOOD_BIN"), g_getenv("RT_CONNS") ?: "8",
+                                               g_getenv("RT_INFLIGHT") ?: "48", g_getenv("RT_NFDS") ?: "16");
+        const char *flood[] = { "sh", "-c", cmd, NULL };
+        int fd = -1;
+        /* RT_PREFLOOD: bob first keeps his polkit cap full with plain
+         * ResetDevice calls, so his fd-carrying calls go to the tarpit */
+        const char *pre[] = { g_getenv("FLOOD_BIN"), "5", "2", "32", "ResetDevice", "0000:06:00.0", "2", NULL };
+        GPid pp = 0;
+        if (g_getenv("RT_PREFLOOD")) {
+                pp = harness_spawn(f->h, HARNESS_USER_BOB, pre, NULL);
+                g_usleep(300 * 1000);
+        }
+        GPid p = harness_spawn(f->h, HARNESS_USER_BOB, flood, &fd);
+        unsigned most = 0, ok = 0, tries = 0;
+        g_autoptr(GString) errs = g_string_new(NULL);
+        for (int i = 0; i < 30; i++) {
+                g_usleep(100 * 1000);
+                unsigned n = count_fds(daemon);
+                most = MAX(most, n);
+                if (i >= 5 && i % 5 == 0) {
+                        g_autofree char *err = NULL;
+                        tries++;
+                        if (call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", "0000:06:00.0", "uint32 2",
+                                 NULL) == 0)
+                                ok++;
+                        else
+                                g_string_append_printf(errs, "[%s] ", err ? err : "?");
+                }
+        }
+        (void) harness_wait(p);
+        if (pp)
+                (void) harness_wait(pp);
+        g_autoptr(GString) out = g_string_new(NULL);
+        char buf[1024];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+                g_string_append_len(out, buf, n);
+        close(fd);
+        g_test_message("daemon fds: %u before, %u at most during bob's flood; alice: %u of %u resets ok; "
+                       "errors: %s; bob's flood: %s", before, most, ok, tries, errs->str, out->str);
+        g_autofree char *log = daemon_log(f);
+        size_t len = strlen(log);
+        g_test_message("daemon log (end): %s", log + (len > 3000 ? len - 3000 : 0));
+        g_assert_cmpuint(ok, ==, tries);
+        g_assert_null(strstr(log, "pcresetd: Exiting"));
+        g_assert_cmpuint(most, <, 512);
+}
+
 /* Requests dropped unrun (MaxQueueWaitSec) do not use up the caller's
  * MaxResetsPerMinute. */
 static void test_dropped_requests_do_not_count(Fixture *f, gconstpointer data) {
@@ -2510,6 +2599,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/audit-hostile-input", test_audit_hostile_input);
         ADD("/daemon/polkit-flood", test_polkit_flood);
         ADD("/daemon/attack/flood-answered-late", test_flood_answered_late);
+        ADD("/daemon/attack/tarpit-pins-fds", test_tarpit_pins_fds);
         ADD("/daemon/dropped-requests-do-not-count", test_dropped_requests_do_not_count);
         ADD("/daemon/sighup-reload", test_sighup_reload);
         ADD("/daemon/failed-restore-keeps-original", test_failed_restore_keeps_original);
