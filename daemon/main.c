@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -29,6 +30,21 @@ static void help(void) {
                "                         (no requests, claims or authorizations); 0 = never\n"
                "     --debug             Log debug messages\n",
                PCRESETD_CONFIG_FILE);
+}
+
+/* Every call may bring fds (up to 16 on the system bus, whatever its
+ * signature says), and sd-bus keeps a message's fds open while it sits
+ * in the read queue - which fills while a call waits synchronously. The
+ * soft limit a service gets (1024) is the select() era's; raise it to the
+ * hard one (systemd's default: 512 Ki) so that a burst of fd-carrying calls
+ * cannot make the bus connection fail for everyone. */
+static void bump_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(-errno, "Cannot raise the open file limit: %m");
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -99,6 +115,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
 
+        bump_fd_limit();
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         r = sd_event_default(&e);
         if (r < 0)

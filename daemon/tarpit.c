@@ -7,11 +7,14 @@
 #include "util.h"
 
 typedef struct Held Held;
+/* The reply, made at once; not the call: a call keeps the fds it came
+ * with open, and a flood of fd-carrying calls held for 250 ms would pin
+ * thousands of them (RLIMIT_NOFILE is everyone's). */
 struct Held {
-        sd_bus_message *call;
+        sd_bus_message *reply;
+        char *sender;
         uid_t uid;
         uint64_t due;
-        sd_bus_error error;
         Held *next;
 };
 
@@ -22,13 +25,13 @@ struct Tarpit {
 };
 
 static void held_free(Held *h) {
-        sd_bus_message_unref(h->call);
-        sd_bus_error_free(&h->error);
+        sd_bus_message_unref(h->reply);
+        free(h->sender);
         free(h);
 }
 
 static void answer(Held *h) {
-        int r = sd_bus_reply_method_error(h->call, &h->error);
+        int r = sd_bus_send(NULL, h->reply, NULL);
         if (r < 0)
                 log_debug_errno(r, "Cannot answer a held refusal: %m");
         held_free(h);
@@ -99,13 +102,12 @@ int tarpit_hold(Tarpit *t, sd_bus_message *call, uid_t uid, const sd_bus_error *
         Held *h = calloc(1, sizeof *h);
         if (!h)
                 return -ENOMEM;
-        /* returns the errno the error's name maps to, even when it copied */
-        (void) sd_bus_error_copy(&h->error, error);
-        if (!sd_bus_error_is_set(&h->error)) {
-                free(h);
-                return -ENOMEM;
+        int r = sd_bus_message_new_method_error(call, &h->reply, error);
+        h->sender = strdup(sd_bus_message_get_sender(call) ?: "");
+        if (r < 0 || !h->sender) {
+                held_free(h);
+                return r < 0 ? r : -ENOMEM;
         }
-        h->call = sd_bus_message_ref(call);
         h->uid = uid;
         /* the clock the timer runs on: now_usec() is CLOCK_MONOTONIC */
         h->due = now_usec() + TARPIT_DELAY_USEC;
@@ -115,12 +117,10 @@ int tarpit_hold(Tarpit *t, sd_bus_message *call, uid_t uid, const sd_bus_error *
                 t->head = h;
         t->tail = h;
         t->n++;
-        int r;
         if (t->head == h && (r = arm(t)) < 0) {
                 /* cannot be timed: not held */
                 t->head = t->tail = NULL;
                 t->n--;
-                h->call = sd_bus_message_unref(h->call);
                 held_free(h);
                 return r;
         }
@@ -131,7 +131,7 @@ void tarpit_forget_sender(Tarpit *t, const char *sender) {
         Held **p = &t->head, *last = NULL;
         while (*p) {
                 Held *h = *p;
-                if (streq_ptr(sd_bus_message_get_sender(h->call), sender)) {
+                if (streq_ptr(h->sender, sender)) {
                         *p = h->next;
                         t->n--;
                         held_free(h);
