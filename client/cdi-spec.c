@@ -18,6 +18,7 @@
 
 static void dev_node_done(CdiDevNode *d) {
         d->path = mfree(d->path);
+        d->host_path = mfree(d->host_path);
 }
 
 void cdi_host_done(CdiHost *h) {
@@ -41,10 +42,14 @@ static int stat_chardev(const char *host, const char *path, CdiDevNode *ret) {
                 return -errno;
         if (!S_ISCHR(st.st_mode))
                 return -ENOTTY;
-        char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        *ret = (CdiDevNode) { .path = p, .major = major(st.st_rdev), .minor = minor(st.st_rdev) };
+        /* engines lstat() the host's path: the node itself, not a link */
+        _cleanup_free_ char *p = strdup(path), *hp = realpath(host, NULL);
+        if (!p || !hp)
+                return p ? -errno : -ENOMEM;
+        if (streq(hp, path))
+                hp = mfree(hp);
+        *ret = (CdiDevNode) { .path = TAKE_PTR(p), .host_path = TAKE_PTR(hp), .major = major(st.st_rdev),
+                              .minor = minor(st.st_rdev) };
         return 0;
 }
 
@@ -212,11 +217,16 @@ static json_object *append(json_object *a, json_object *v) {
         return NULL;
 }
 
+/* The path only: the engine stat()s the node when it creates the container
+ * (CDI fills in type and numbers it is not given). Numbers written here
+ * would go stale: a group's minor is allocated when it appears, and a spec
+ * naming group N could then hand a container group M, which a later group
+ * got N's old number for. */
 static bool add_dev_node(json_object *nodes, const CdiDevNode *d) {
         json_object *o = append(nodes, json_object_new_object());
 
-        return add(o, "path", json_object_new_string(d->path)) && add(o, "type", json_object_new_string("c")) &&
-               add(o, "major", json_object_new_int64(d->major)) && add(o, "minor", json_object_new_int64(d->minor));
+        return add(o, "path", json_object_new_string(d->path)) &&
+               (!d->host_path || add(o, "hostPath", json_object_new_string(d->host_path)));
 }
 
 /* prefix and value joined: "--node=" "/dev/vfio/12" */

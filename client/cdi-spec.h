@@ -35,7 +35,8 @@
 /* A character device: where the container sees it, and its number. */
 typedef struct CdiDevNode {
         char *path;             /* /dev/vfio/12: the container's path, and the host's below /dev */
-        unsigned major, minor;
+        char *host_path;        /* the host's, when not path (--dev-root) */
+        unsigned major, minor;  /* for identifying it, never written into a spec */
 } CdiDevNode;
 
 typedef struct CdiNode {

@@ -171,10 +171,14 @@ static int find_targets(Hook *h) {
         }
         /* a CDI device's hook without the CDI device's node: the engine did
          * not apply the spec's edits, or the spec is stale */
-        if (only && !given)
+        if (only && !given) {
                 hook_fail(h, PCRESET1_ERROR_NO_SUCH_DEVICE, PCRESETCTL_EXIT_NO_SUCH_DEVICE,
                           "the container was not given the VFIO node %s (--node): nothing to reset",
                           h->c->node_arg);
+                /* whatever the policy: the container would run with a
+                 * device other than the one its spec's hook was for */
+                h->node_missing = true;
+        }
         return 0;
 }
 
@@ -320,7 +324,7 @@ static int hook_exit_code(const Hook *h) {
         for (size_t i = 0; !first_failure && i < h->n_targets; i++)
                 if (h->targets[i].result == TARGET_FAILED)
                         first_failure = h->targets[i].exit_code;
-        return h->required ? first_failure : PCRESETCTL_EXIT_OK;
+        return h->required || h->node_missing ? first_failure : PCRESETCTL_EXIT_OK;
 }
 
 int verb_oci_hook(Context *c, const char *address) {

@@ -61,6 +61,7 @@ typedef struct Hook {
         int64_t pid;
         uint32_t mask;
         bool required;
+        bool node_missing;      /* --node names a node the container was not given */
         Proof *proofs;
         size_t n_proofs;
         Target *targets;

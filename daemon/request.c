@@ -136,8 +136,12 @@ static void request_handover(Request *r) {
 }
 
 /* ClaimDeviceWithReset's claim, right after its reset completed: NULL, or
- * the error name with *ret_message. What ClaimDevice would refuse is
- * refused here too; the reset stays done. */
+ * the error name with *ret_message. Refused here as ClaimDevice refuses:
+ * another uid's claim or VFIO node. Not checked again: open handles (the
+ * reset was decided on a fresh scan moments ago, and a scan cannot run on
+ * the loop); a process of another uid that opened the device during the
+ * reset is still refused every later reset by the claim's owner (the
+ * executor's fresh check). The reset stays done. */
 static const char *request_claim(Request *r, char **ret_message) {
         RequestQueue *q = r->queue;
         const ExecDevice *t = &r->exec.target;

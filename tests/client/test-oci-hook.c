@@ -427,6 +427,16 @@ static void test_hook_arguments(Fixture *f, gconstpointer data) {
                 assert_contains(err, "the container was not given the VFIO node /dev/vfio/devices/vfio3 (--node)");
                 g_assert_cmpstr(out, ==, "");
         }
+        /* ... also when the reset is not required: the container would run
+         * without the device its spec's hook was for (found by a red-team
+         * review) */
+        {
+                g_autofree char *state = state_json("ctr-n", "created", bundle, NULL);
+                g_autofree char *err = NULL;
+                g_assert_cmpint(hook(f, NULL, state, NULL, FALSE, (const char *[]) {
+                                     "--node=/dev/vfio/devices/vfio3", NULL }, NULL, &err), ==, 3);
+                assert_contains(err, "the container was not given the VFIO node /dev/vfio/devices/vfio3 (--node)");
+        }
         /* --node names a VFIO node or nothing */
         for (const char *bad = "/dev/null\0/dev/vfio/vfio\0/dev/vfio/noiommu-3\0""12\0"; *bad; bad += strlen(bad) + 1) {
                 g_autofree char *state = state_json("ctr-n", "created", bundle, NULL);
