@@ -1995,6 +1995,17 @@ static void test_sbr_left_asserted(Fixture *f, gconstpointer data) {
         g_assert_false(g_file_test(rec, G_FILE_TEST_EXISTS));
 }
 
+/* A process of user's holding n fds (fdhog), once it says it is ready:
+ * it makes every /proc scan slow. */
+static GPid spawn_fdhog(Fixture *f, const char *user, const char *n, int *ret_fd) {
+        const char *hog[] = { g_getenv("FDHOG_BIN"), n, NULL };
+        GPid hp = harness_spawn(f->h, user, hog, ret_fd);
+        char ready[16] = "";
+        g_assert_cmpint(read(*ret_fd, ready, sizeof ready - 1), >, 0);
+        g_assert_true(g_str_has_prefix(ready, "ready"));
+        return hp;
+}
+
 /* The scan of /proc costs what strangers hold, so it never runs on the bus
  * loop: while bob holds 300,000 fds and floods resets (each needs a fresh
  * scan), root's unrelated calls are answered at once. */
@@ -2002,12 +2013,8 @@ static void test_scan_off_the_loop(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         const char *args[] = { "--proc-root", "/proc", NULL };
         g_assert_cmpint(harness_start_daemon(f->h, args, &error), ==, 0);
-        const char *hog[] = { g_getenv("FDHOG_BIN"), "300000", NULL };
         int hog_fd = -1;
-        GPid hp = harness_spawn(f->h, HARNESS_USER_BOB, hog, &hog_fd);
-        char ready[16] = "";
-        g_assert_cmpint(read(hog_fd, ready, sizeof ready - 1), >, 0);
-        g_assert_true(g_str_has_prefix(ready, "ready"));
+        GPid hp = spawn_fdhog(f, HARNESS_USER_BOB, "300000", &hog_fd);
 
         /* what one scan costs now, seen by a call that needs one: a reset
          * always does (polkit refuses bob's after it) */
@@ -2126,12 +2133,8 @@ static void test_attack_scan_waiter_leak(Fixture *f, gconstpointer data) {
         /* 200,000 fds make each /proc scan take a while: the 8 questions
          * are at polkitd before the 32 calls come back from their scan
          * (without it the leak showed in about half of the runs) */
-        const char *hog[] = { g_getenv("FDHOG_BIN"), "200000", NULL };
         int hog_fd = -1;
-        GPid hp = harness_spawn(f->h, HARNESS_USER_ALICE, hog, &hog_fd);
-        char ready[16] = "";
-        g_assert_cmpint(read(hog_fd, ready, sizeof ready - 1), >, 0);
-        g_assert_true(g_str_has_prefix(ready, "ready"));
+        GPid hp = spawn_fdhog(f, HARNESS_USER_ALICE, "200000", &hog_fd);
         const char *leak[] = { g_getenv("WAITLEAK_BIN"), "32", "0000:02:00.0", "8", "0000:03:00.0", NULL };
         int fd = -1;
         GPid p = harness_spawn(f->h, HARNESS_USER_BOB, leak, &fd);
