@@ -54,10 +54,11 @@ int verb_info(Context *c, const char *address);
 /* verb-reset.c */
 int verb_reset(Context *c, const char *address);
 /* method (ResetDeviceEx, ClaimDeviceWithReset: both reply "uasa{sv}")
- * of address with c->scope: PCRESETCTL_EXIT_OK with *ret filled, or the
- * exit status after the error was reported. */
+ * of address with c->scope: PCRESETCTL_EXIT_OK with *ret filled (its
+ * strings point into *ret_reply: unref that after), or the exit status
+ * after the error was reported. */
 typedef struct ResetResult ResetResult;
-int call_reset(Context *c, const char *method, const char *address, ResetResult *ret);
+int call_reset(Context *c, const char *method, const char *address, sd_bus_message **ret_reply, ResetResult *ret);
 /* verb-claim.c */
 int verb_claim(Context *c, const char *address);
 int verb_release(Context *c, const char *address);

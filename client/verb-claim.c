@@ -37,8 +37,9 @@ static int claim_or_release(Context *c, const char *address, bool claim) {
 
 /* claim --reset: ClaimDeviceWithReset, whose reply is ResetDeviceEx's. */
 static int claim_with_reset(Context *c, const char *address) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(reset_result_done) ResetResult res = {};
-        int r = call_reset(c, "ClaimDeviceWithReset", address, &res);
+        int r = call_reset(c, "ClaimDeviceWithReset", address, &reply, &res);
 
         if (r != PCRESETCTL_EXIT_OK)
                 return r;

@@ -42,7 +42,7 @@ static void print_reset_result(const Context *c, const char *address, const Rese
         putchar('\n');
 }
 
-int call_reset(Context *c, const char *method, const char *address, ResetResult *ret) {
+int call_reset(Context *c, const char *method, const char *address, sd_bus_message **ret_reply, ResetResult *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         char status[64 + PCI_ADDRESS_MAX];
@@ -57,12 +57,15 @@ int call_reset(Context *c, const char *method, const char *address, ResetResult 
                 return report_error(c, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
                                     "The reset ran, but its reply from pcresetd cannot be understood",
                                     PCRESETCTL_EXIT_FAILURE);
+        /* *ret points into the reply */
+        *ret_reply = TAKE_PTR(reply);
         return PCRESETCTL_EXIT_OK;
 }
 
 int verb_reset(Context *c, const char *address) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(reset_result_done) ResetResult res = {};
-        int r = call_reset(c, "ResetDeviceEx", address, &res);
+        int r = call_reset(c, "ResetDeviceEx", address, &reply, &res);
 
         if (r != PCRESETCTL_EXIT_OK)
                 return r;
