@@ -28,6 +28,28 @@ void bus_emit_reset_signal(sd_bus *bus, const char *member, const char *address,
                 log_warning_errno(r, "Cannot emit %s for %s: %m", member, address);
 }
 
+/* Opens the dict entry key -> an array ({sv} with v = array_sig, "a..."),
+ * for its elements to be appended; close_array_entry() closes all three.
+ * array_sig must outlive the entry: sd-bus keeps the variant's signature. */
+static int open_array_entry(sd_bus_message *m, const char *key, const char *array_sig) {
+        int r = sd_bus_message_open_container(m, 'e', "sv");
+
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', array_sig);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', array_sig + 1);
+        return r;
+}
+
+static int close_array_entry(sd_bus_message *m) {
+        int r = 0;
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 /* The health entries of a details dict (health.h), when there is a report. */
 static int append_health(sd_bus_message *m, const HealthReport *h) {
         _cleanup_free_ char *report = NULL;
@@ -41,22 +63,14 @@ static int append_health(sd_bus_message *m, const HealthReport *h) {
         r = sd_bus_message_append(m, "{sv}{sv}", "health", "s", health_outcome_to_string(health_outcome(h)),
                                   "health_report", "s", report);
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "health_devices");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(ssuuuusu)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(ssuuuusu)");
+                r = open_array_entry(m, "health_devices", "a(ssuuuusu)");
         for (size_t i = 0; r >= 0 && i < h->n; i++) {
                 const DeviceHealth *d = &h->devices[i];
                 r = sd_bus_message_append(m, "(ssuuuusu)", d->name, link_health_to_string(d->link),
                                           d->before.speed_mts, (uint32_t) d->before.width, d->after.speed_mts,
                                           (uint32_t) d->after.width, aer_health_to_string(d->aer), d->aer_new);
         }
-        for (int k = 0; r >= 0 && k < 3; k++)
-                r = sd_bus_message_close_container(m);
-        return r;
+        return r >= 0 ? close_array_entry(m) : r;
 }
 
 /* How a reset was done: ResetDeviceEx's details, and ResetCompletedEx's. */
@@ -664,21 +678,11 @@ static int append_device_details(sd_bus_message *reply, Manager *m, PciDevice *d
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}", "physfn", "s", d->physfn ? d->physfn->name : "");
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "vfs");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "as");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "s");
+                r = open_array_entry(reply, "vfs", "as");
         for (size_t i = 0; r >= 0 && i < n && i < ELEMENTSOF(vfs); i++)
                 r = sd_bus_message_append(reply, "s", vfs[i]->name);
         if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
+                r = close_array_entry(reply);
         if (r >= 0)
                 r = append_handover_details(reply, hs, handover);
         if (r >= 0)

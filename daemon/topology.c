@@ -57,13 +57,20 @@ static int string_ptr_cmp(const void *a, const void *b) {
  * order (no allocation, one strcmp each: what every call without uevents
  * pays); 0 when anything differs, even only the order (the full listing
  * then decides). */
-static int names_unchanged(Topology *t) {
+/* <sysfs>/bus/pci/devices, opened. */
+static int open_devices_dir(const Topology *t, DIR **ret) {
         _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", t->sysfs_root);
         if (!dir)
                 return -ENOMEM;
-        _cleanup_closedir_ DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
+        *ret = opendir(dir);
+        return *ret ? 0 : -errno;
+}
+
+static int names_unchanged(Topology *t) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = open_devices_dir(t, &d);
+        if (r < 0)
+                return r;
         size_t k = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -77,12 +84,10 @@ static int names_unchanged(Topology *t) {
 }
 
 static int list_device_names(Topology *t, char ***ret, char ***ret_seen) {
-        _cleanup_free_ char *dir = strjoin_printf("%s/bus/pci/devices", t->sysfs_root);
-        if (!dir)
-                return -ENOMEM;
-        _cleanup_closedir_ DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = open_devices_dir(t, &d);
+        if (r < 0)
+                return r;
         size_t n = 0, cap = 64;
         char **l = calloc(cap + 1, sizeof(char *));
         if (!l)
