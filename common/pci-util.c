@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <fcntl.h>
-
 #include "pci-util.h"
 #include "util.h"
 
 bool pci_sysfs_is_bridge(const char *devdir) {
-        _cleanup_free_ char *p = strjoin_printf("%s/config", devdir);
-        uint8_t ht;
+        _cleanup_free_ char *sec = strjoin_printf("%s/secondary_bus_number", devdir),
+                            *cpath = strjoin_printf("%s/class", devdir), *cls = NULL;
 
-        if (!p)
+        if (!sec || !cpath || access(sec, F_OK) < 0 || read_one_line_file(cpath, &cls) < 0)
                 return false;
-        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-        return fd >= 0 && pread(fd, &ht, 1, PCI_HEADER_TYPE_OFFSET) == 1 && pci_header_is_bridge(ht);
+        return (strtoul(cls, NULL, 16) >> 8) != PCI_CLASS_BRIDGE_CARDBUS_CODE;
 }

@@ -2110,6 +2110,46 @@ static void test_userns_fuse_is_no_holder(Fixture *f, gconstpointer data) {
 }
 
 
+/* While the kernel resets a function it blocks user reads of its config
+ * (pci_cfg_access_lock for the whole reset: a second or more for a link
+ * reset). 0.1's bus loop read the config of every driverless function it
+ * judged (is it a bridge?), so anyone's call that touched a function
+ * under reset, even alice's ListDevices, stalled every caller until the
+ * reset ended. Here the FUSE config of the idle 05:00.0 blocks exactly
+ * so while root's 2.5 s PM reset of it runs: the calls made meanwhile
+ * must come back long before the reset ends. */
+static void test_attack_config_blocked_during_reset(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r5:2500", "c5", NULL };
+        const char *addrs[] = { "0000:05:00.0", "0000:05:00.0" };
+        const char *attrs[] = { "reset", "config" };
+        bind_fuse_attrs(f, specs, addrs, attrs);
+        g_assert_cmpint(fakereset_block_reads(f->fuse, "c5", "r5"), ==, 0);
+        start_daemon(f);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:05:00.0", "uint32 4", NULL };
+        GPid a = harness_spawn(f->h, NULL, req, NULL);
+        g_usleep(500 * 1000); /* the reset is in its FUSE write */
+
+        gint64 t0 = g_get_monotonic_time();
+        g_autofree char *info = NULL, *info2 = NULL, *list = NULL;
+        g_assert_cmpint(call(f, NULL, &info, NULL, "GetResetInfo", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info2, NULL, "GetResetInfo", "0000:06:00.0", "uint32 4", NULL), ==, 0);
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &list, NULL, "ListDevices", NULL), ==, 0);
+        gint64 t1 = g_get_monotonic_time();
+        g_test_message("three calls during the reset of 0000:05:00.0: %" G_GINT64_FORMAT " ms", (t1 - t0) / 1000);
+        g_assert_nonnull(strstr(info, "'0000:05:00.0', 'idle'"));
+        g_assert_nonnull(strstr(list, "0000:05:00.0"));
+
+        g_assert_cmpint(harness_wait(a), ==, 0);
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        FakeResetEntry *e = log->pdata[0];
+        /* all three answered while the reset still ran */
+        g_assert_cmpint((gint64) (e->start_ns / 1000), <, t0);
+        g_assert_cmpint(t1, <, (gint64) (e->end_ns / 1000));
+        assert_attr(f, "0000:05:00.0", "reset_method", "pm");
+}
+
 /* (found by a red-team review) A reset call that waited for a /proc scan
  * and, run again, is refused because its uid is at
  * MaxPendingAuthorizationsPerUser must give its scan waiter back: 0.1's
@@ -2631,6 +2671,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/scan-off-the-loop", test_scan_off_the_loop);
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
         ADD("/daemon/attack/scan-waiter-leak", test_attack_scan_waiter_leak);
+        ADD("/daemon/attack/config-blocked-during-reset", test_attack_config_blocked_during_reset);
         ADD("/daemon/attack/scan-waiter-leak-many-uids", test_attack_scan_waiter_leak_global);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/health", health_desc, test_health);
