@@ -263,10 +263,10 @@ int parse_boolean(const char *v, bool *ret) {
         return -EINVAL;
 }
 
-uint64_t now_usec(void) {
+uint64_t clock_usec(clockid_t clock) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000u;
 }
 

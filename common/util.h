@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -123,8 +124,11 @@ int parse_boolean(const char *v, bool *ret);
 
 #define USEC_PER_SEC  ((uint64_t) 1000000)
 #define USEC_PER_MSEC ((uint64_t) 1000)
-/* CLOCK_MONOTONIC in microseconds. */
-uint64_t now_usec(void);
+/* clock in microseconds; now_usec() is CLOCK_MONOTONIC. */
+uint64_t clock_usec(clockid_t clock);
+static inline uint64_t now_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
 
 static inline void *mfree(void *p) {
         free(p);

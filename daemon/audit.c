@@ -28,7 +28,8 @@ const char *audit_message_id(AuditEvent ev) {
 }
 
 #define ADD(...) do {                                         \
-                char *_s = strjoin_printf(__VA_ARGS__);       \
+                char *_s = n + 1 < ELEMENTSOF(fields) ?       \
+                        strjoin_printf(__VA_ARGS__) : NULL;   \
                 if (_s)                                       \
                         fields[n++] = _s;                     \
         } while (0)
@@ -142,6 +143,8 @@ void audit_log(const AuditRecord *rec) {
                 ADD("PCRESET_AFFECTED=%s", aff);
         if (rec->result)
                 ADD("PCRESET_RESULT=%s", rec->result);
+        if (rec->started_usec)
+                ADD("PCRESET_STARTED_REALTIME_USEC=%llu", (unsigned long long) rec->started_usec);
         if (rec->usec)
                 ADD("PCRESET_DURATION_USEC=%llu", (unsigned long long) rec->usec);
         bool has_health = rec->health && rec->health->devices;

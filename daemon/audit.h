@@ -52,6 +52,7 @@ typedef struct AuditRecord {
         char *const *affected;       /* NULL-terminated, may be NULL */
         const char *result;          /* "ok", an error name, ... */
         const char *detail;          /* the human message of a refusal/failure */
+        uint64_t started_usec;       /* CLOCK_REALTIME at the reset's start, 0 if none */
         uint64_t usec;               /* duration of the reset, 0 if none */
         const HealthReport *health;  /* after a reset that got that far, NULL otherwise */
 } AuditRecord;

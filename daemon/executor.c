@@ -129,6 +129,14 @@ static bool recheck_ownership(const ExecContext *ctx, const ExecRequest *req, Ex
         return ok;
 }
 
+/* The reset's window: its wall-clock start goes into the record, where an
+ * admin lines it up with dmesg; its length is measured on the monotonic
+ * clock (returned), which no clock step can bend. */
+static uint64_t reset_window_begin(ExecResult *ret) {
+        ret->started_usec = clock_usec(CLOCK_REALTIME);
+        return now_usec();
+}
+
 static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, ExecResult *ret) {
         const char *name = req->target.name;
         _cleanup_free_ char *reset = strjoin_printf("%s/reset", req->target.syspath), *why = NULL;
@@ -144,7 +152,7 @@ static void run_kernel_method(const ExecContext *ctx, const ExecRequest *req, Ex
                 set_result(ret, r == -ENOENT ? EXEC_GONE : EXEC_FAILED, -r, "%s", why ?: strerror(-r));
                 return;
         }
-        uint64_t t0 = now_usec();
+        uint64_t t0 = reset_window_begin(ret);
         r = write_string_file(reset, "1");
         ret->usec = now_usec() - t0;
         if (r < 0)
@@ -162,7 +170,7 @@ static void run_reset_subordinate(const ExecContext *ctx, const ExecRequest *req
                 set_result(ret, EXEC_FAILED, ENOMEM, "out of memory");
                 return;
         }
-        uint64_t t0 = now_usec();
+        uint64_t t0 = reset_window_begin(ret);
         int r = write_string_file(p, "1");
         ret->usec = now_usec() - t0;
         if (r == -ENOENT)
@@ -245,7 +253,7 @@ static void run_userspace_sbr(const ExecContext *ctx, const ExecRequest *req, Ex
                 set_result(ret, EXEC_FAILED, -r, "cannot open config space through libpci: %s", strerror(-r));
                 return;
         }
-        uint64_t t0 = now_usec();
+        uint64_t t0 = reset_window_begin(ret);
         r = sbr_run(&pci_config_ops, cfg, req->bridge.name, devs, req->n_affected,
                     __atomic_load_n(&ctx->ready_timeout_usec, __ATOMIC_RELAXED) ?: 60000000u, &message);
         ret->usec = now_usec() - t0;

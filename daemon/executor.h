@@ -72,6 +72,7 @@ typedef struct ExecResult {
         ExecStatus status;
         int error;       /* errno of a failed write, 0 otherwise */
         char *message;   /* for a person, names the device */
+        uint64_t started_usec; /* CLOCK_REALTIME when the reset itself began, 0 if it did not */
         uint64_t usec;   /* time of the reset itself */
         HealthReport health; /* devices NULL unless the reset ran and every device came back */
 } ExecResult;

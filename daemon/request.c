@@ -70,8 +70,8 @@ static void request_audit(const Request *r, AuditEvent event, const char *result
                 .event = event, .caller = &r->caller, .device = r->exec.target.name, .mask = r->mask,
                 .scope = r->exec.scope, .method = r->exec.kernel_method,
                 .mechanism = reset_mechanism_to_string(r->exec.mechanism), .bridge = request_bridge(r),
-                .affected = aff, .result = result, .detail = detail, .usec = r->result.usec,
-                .health = health,
+                .affected = aff, .result = result, .detail = detail,
+                .started_usec = r->result.started_usec, .usec = r->result.usec, .health = health,
         });
 }
 
