@@ -2634,6 +2634,80 @@ static void test_attack_handover_used_overwrites_held(Fixture *f, gconstpointer 
         g_autofree char *e = claim_needs_reset(f, HARNESS_USER_ALICE, "0000:01:00.0");
 }
 
+
+/* rt6a red team: what the planner calls a bridge (topology.c: header type
+ * 1 read from config space once) and what ownership calls a pass-through
+ * bridge (pci-util.c since 669b2cd: secondary_bus_number present, class
+ * not 0x0607) are two different rules. Where they disagree the planner
+ * leaves the subtree out of the affected set while ownership waves the
+ * function itself through as "idle", so a function reset of it hits the
+ * devices below it unchecked. Bob's VM devices sit below each port. */
+static const char rt6a_desc[] =
+        /* control: an ordinary root port */
+        "00:01.0 bridge=root-port secondary=01 driver=pcieport methods=\"pm\"\n"
+        "01:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=30 vfio-owner=4102 open-by=5100@4102 "
+        "methods=\"flr\"\n"
+        /* header type patched to 2 by the test: the kernel shows
+         * secondary_bus_number for it, class stays 0x060400 (pcieport) */
+        "00:02.0 bridge=root-port secondary=02 driver=pcieport methods=\"pm\"\n"
+        "02:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=31 vfio-owner=4102 open-by=5101@4102 "
+        "methods=\"flr\"\n"
+        /* patched into a driverless CardBus bridge (type 2, class 0x060700) */
+        "00:03.0 bridge=root-port secondary=03 methods=\"pm\"\n"
+        "03:00.0 vendor=1af4 device=1041 class=020000 driver=vfio-pci group=32 vfio-owner=4102 open-by=5102@4102 "
+        "methods=\"flr\"\n";
+
+static void rt6a_patch_config(Fixture *f, const char *addr, unsigned off, uint8_t v) {
+        g_autofree char *p = attr_path(f, addr, "config");
+        int fd = open(p, O_WRONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(pwrite(fd, &v, 1, off), ==, 1);
+        close(fd);
+}
+
+static void rt6a_expect_busy(Fixture *f, const char *addr, const char *below) {
+        g_autofree char *info = NULL, *err = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, &info, NULL, "GetResetInfo", addr, "uint32 4", NULL), ==, 0);
+        g_test_message("%s: %s", addr, info);
+        int r = call(f, HARNESS_USER_ALICE, NULL, &err, "ResetDevice", addr, "uint32 4", NULL);
+        g_autofree char *written = read_attr(f, addr, "reset");
+        g_test_message("ResetDevice %s as alice: %d %s; reset file '%s'", addr, r, err ? err : "(performed)", written);
+        /* bob's device below is in use: the reset must be refused */
+        g_assert_cmpint(r, !=, 0);
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", below);
+        g_assert_cmpstr(written, ==, "");
+}
+
+/* control: the ordinary port is refused because of 01:00.0 */
+static void test_rt6a_bridge_control(Fixture *f, gconstpointer data) {
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        rt6a_expect_busy(f, "0000:00:01.0", "0000:01:00.0");
+}
+
+/* a function with a type 2 header but a PCI-bridge class, bound to
+ * pcieport: before 669b2cd ownership read header type 2, "not a bridge",
+ * so pcieport made it busy; now sysfs says bridge, so it is "passed
+ * through" and idle, while the planner (type 1 only) never adds 02:00.0 */
+static void test_rt6a_type2_bridge_class(Fixture *f, gconstpointer data) {
+        rt6a_patch_config(f, "0000:00:02.0", 0x0e, 0x02);
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        rt6a_expect_busy(f, "0000:00:02.0", NULL);
+}
+
+/* a driverless CardBus bridge (pci-util.h: "the class tells a CardBus
+ * bridge apart", so never a bridge): the planner leaves its card out */
+static void test_rt6a_cardbus_bridge(Fixture *f, gconstpointer data) {
+        g_autofree char *cls = attr_path(f, "0000:00:03.0", "class");
+        g_assert_true(g_file_set_contents(cls, "0x060700\n", -1, NULL));
+        rt6a_patch_config(f, "0000:00:03.0", 0x0e, 0x02);
+        rt6a_patch_config(f, "0000:00:03.0", 0x0a, 0x07);
+        start_daemon(f);
+        harness_set_rules(f->h, review_rules);
+        rt6a_expect_busy(f, "0000:00:03.0", NULL);
+}
+
 int main(int argc, char *argv[]) {
         harness_enter_namespace();
         g_test_init(&argc, &argv, NULL);
@@ -2698,5 +2772,8 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/review/group-mate", review_desc, test_review_group_mate);
         ADD_ON("/daemon/review/release-hides-claimer", review_desc, test_review_release_hides_claimer);
         ADD_ON("/daemon/review/claim-then-node", review_desc, test_review_claim_then_node);
+        ADD_ON("/daemon/rt6a/bridge-control", rt6a_desc, test_rt6a_bridge_control);
+        ADD_ON("/daemon/rt6a/type2-bridge-class-passthrough", rt6a_desc, test_rt6a_type2_bridge_class);
+        ADD_ON("/daemon/rt6a/cardbus-bridge-func-reset", rt6a_desc, test_rt6a_cardbus_bridge);
         return g_test_run();
 }
