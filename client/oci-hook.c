@@ -118,7 +118,7 @@ static Target *add_target(Hook *h, const char *address) {
         return t;
 }
 
-/* The daemon's rule (common/pci-util.h): a type 1 configuration header. */
+/* The daemon's rule (common/pci-util.h): the kernel's pci_is_bridge(). */
 static bool is_bridge(const Context *c, const char *address) {
         _cleanup_free_ char *devdir = strjoin_printf("%s/bus/pci/devices/%s", c->sysfs_root, address);
 

@@ -62,10 +62,16 @@ static void add_reason(Reasons *r, const char *fmt, ...) {
         }
 }
 
+/* A bridge, or anything sysfs shows devices below: whatever its header
+ * said, resetting it reaches them. */
+static bool has_subtree(const PciDevice *dev) {
+        return dev->is_bridge || dev->n_below > 0;
+}
+
 /* Mirrors pci_dev_reset_slot_function(): the slot path needs a hotplug slot
  * and a single-function endpoint. */
 static bool gets_slot_reset(const PciDevice *dev) {
-        return dev->hotplug_slot && !dev->multifunction && !dev->is_bridge;
+        return dev->hotplug_slot && !dev->multifunction && !has_subtree(dev);
 }
 
 static void plan_init(ResetPlan *p, PciDevice *dev, uint32_t bit, const char *method, ResetMechanism mech) {
@@ -96,7 +102,7 @@ static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *co
                                    dev->name);
                 return false;
         }
-        if (dev->is_bridge) {
+        if (has_subtree(dev)) {
                 if (mask & (PCRESET_SCOPE_SLOT | PCRESET_SCOPE_BUS))
                         add_reason(why, "%s is a bridge: reset the device below it, which resets the whole bus",
                                    dev->name);
@@ -167,7 +173,7 @@ static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *co
         }
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *busy = NULL;
-                if (below[i]->is_bridge) {
+                if (has_subtree(below[i])) {
                         add_reason(why, "a bus reset of %s would need %s because %s below %s is a bridge",
                                    dev->name, without, below[i]->name, bridge->name);
                         return false;
@@ -209,7 +215,7 @@ static bool add_dependents(const Topology *t, ResetPlan *p, Reasons *why) {
         PciDevice *dev = p->target, *more[PLAN_MAX_AFFECTED];
         size_t n;
 
-        if (dev->is_bridge)
+        if (has_subtree(dev))
                 n = collect_below(t, dev, more, ELEMENTSOF(more));
         else if (dev->n_vfs > 0)
                 n = topology_vfs(t, dev, more, ELEMENTSOF(more));
@@ -223,7 +229,7 @@ static bool add_dependents(const Topology *t, ResetPlan *p, Reasons *why) {
         memcpy(p->affected + 1, more, n * sizeof(PciDevice *));
         p->n_affected = n + 1;
         /* what it disrupts lies below its own domain: exclude the subtree */
-        if (dev->is_bridge)
+        if (has_subtree(dev))
                 p->link = true;
         return true;
 }

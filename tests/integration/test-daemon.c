@@ -2772,8 +2772,8 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/review/group-mate", review_desc, test_review_group_mate);
         ADD_ON("/daemon/review/release-hides-claimer", review_desc, test_review_release_hides_claimer);
         ADD_ON("/daemon/review/claim-then-node", review_desc, test_review_claim_then_node);
-        ADD_ON("/daemon/rt6a/bridge-control", rt6a_desc, test_rt6a_bridge_control);
-        ADD_ON("/daemon/rt6a/type2-bridge-class-passthrough", rt6a_desc, test_rt6a_type2_bridge_class);
-        ADD_ON("/daemon/rt6a/cardbus-bridge-func-reset", rt6a_desc, test_rt6a_cardbus_bridge);
+        ADD_ON("/daemon/attack/bridge-rule-control", rt6a_desc, test_rt6a_bridge_control);
+        ADD_ON("/daemon/attack/bridge-rule-type2-header", rt6a_desc, test_rt6a_type2_bridge_class);
+        ADD_ON("/daemon/attack/bridge-rule-cardbus", rt6a_desc, test_rt6a_cardbus_bridge);
         return g_test_run();
 }
