@@ -216,8 +216,8 @@ static int reset_device(sd_bus_message *call, Manager *m, bool ex, bool fds, sd_
         r = sd_bus_message_read(call, "su", &address, &mask);
         if (r >= 0)
                 r = caller_get(m->callers, call, &caller, error);
-        if (r < 0)
-                return r;
+        if (r != 0)
+                return r; /* > 0: runs again when its caller is known */
 
         /* polkit answered: the decision the question was asked for is kept */
         polkit_take(m->polkit, call, &answer);
@@ -331,7 +331,7 @@ static int get_reset_info(sd_bus_message *call, Manager *m, bool ex, sd_bus_erro
         if (r < 0)
                 return r;
         r = caller_get(m->callers, call, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         int scan_error = 0;
         Holders *holders = scanner_get(m->scanner, call, false, &scan_error);
@@ -461,6 +461,8 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
         r = sd_bus_message_read(call, "s", &address);
         if (r >= 0)
                 r = caller_get(m->callers, call, &caller, error);
+        if (r > 0)
+                return r; /* runs again when its caller is known */
         Holders *holders = r >= 0 ? scanner_get(m->scanner, call, true, &scan_error) : NULL;
         e = r >= 0 && !scan_error ? decision_find_current_device(&m->decide, address, &dev, &message) : NULL;
         /* A claim never takes a device away: only an idle device, or one
@@ -545,7 +547,7 @@ static int method_claim_device_with_reset(sd_bus_message *call, void *userdata, 
         r = sd_bus_message_read(call, "su", &address, &mask);
         if (r >= 0)
                 r = caller_get(m->callers, call, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         polkit_take(m->polkit, call, &answer);
         /* a flood costs the loop little (as ResetDevice's) */
@@ -635,7 +637,7 @@ static int method_release_device(sd_bus_message *call, void *userdata, sd_bus_er
         if (e)
                 return sd_bus_error_set(error, e, message);
         r = caller_get(m->callers, call, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         /* a claim outlives its device; releasing it must work either way */
         if (claims_get(m->claims, name, &holder) < 0)
@@ -697,7 +699,7 @@ static int list_devices(sd_bus_message *call, Manager *m, bool ex, sd_bus_error 
         int r, scan_error = 0;
 
         r = caller_get(m->callers, call, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         Holders *holders = scanner_get(m->scanner, call, false, &scan_error);
         if (scan_error)

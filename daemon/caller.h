@@ -4,7 +4,9 @@
 /*
  * Callers: who is at the other end of a unique bus name, asked of the bus
  * daemon once per connection (a unique name is never reused and its
- * credentials never change), kept until the name leaves the bus.
+ * credentials never change), kept until the name leaves the bus. Asked
+ * asynchronously (GetConnectionCredentials): the loop never waits on the
+ * bus daemon, which a flood of new connections slows for everyone.
  *
  * Departures are seen through ONE match on NameOwnerChanged with an empty
  * new owner (arg2=''), not through an sd_bus_track per caller: every tracked
@@ -40,8 +42,14 @@ typedef void (*CallerGoneFn)(const char *sender, void *userdata);
 int caller_registry_new(sd_bus *bus, CallerGoneFn gone, void *userdata, CallerRegistry **ret);
 CallerRegistry *caller_registry_free(CallerRegistry *r);
 
-/* The caller of a method call. The pointer stays valid until the loop next
- * dispatches a departure: copy what must live longer. */
+/* The caller of a method call: 0 and *ret. A call from a name whose
+ * credentials are not known yet is queued (at most 16 per name, more are
+ * refused with LimitsExceeded) and 1 is returned: the handler returns it
+ * too, and runs again with the credentials known, or the call is answered
+ * AccessDenied when the bus daemon cannot tell (unanswered when its
+ * sender left). A direct connection (no sender) is asked at once. The
+ * pointer stays valid until the loop next dispatches a departure: copy
+ * what must live longer. */
 int caller_get(CallerRegistry *r, sd_bus_message *call, const Caller **ret, sd_bus_error *error);
 unsigned caller_registry_count(const CallerRegistry *r);
 /* CLOCK_MONOTONIC usec of the last call or departure: the idle exit's clock. */
