@@ -243,6 +243,17 @@ int caller_get(CallerRegistry *r, sd_bus_message *call, const Caller **ret, sd_b
         return wait_for_credentials(e, call, error);
 }
 
+void caller_registry_cancel_waiting(CallerRegistry *r, const char *error_name, const char *message) {
+        for (Entry *e = r->entries, *next; e; e = next) {
+                next = e->next;
+                if (!e->query)
+                        continue;
+                for (size_t i = 0; i < e->n_waiting; i++)
+                        (void) sd_bus_reply_method_errorf(e->waiting[i], error_name, "%s", message);
+                entry_remove(r, e);
+        }
+}
+
 unsigned caller_registry_count(const CallerRegistry *r) {
         return r->n;
 }

@@ -51,6 +51,9 @@ CallerRegistry *caller_registry_free(CallerRegistry *r);
  * pointer stays valid until the loop next dispatches a departure: copy
  * what must live longer. */
 int caller_get(CallerRegistry *r, sd_bus_message *call, const Caller **ret, sd_bus_error *error);
+/* Stopping: every call still waiting for its caller's credentials is
+ * answered error_name. */
+void caller_registry_cancel_waiting(CallerRegistry *r, const char *error_name, const char *message);
 unsigned caller_registry_count(const CallerRegistry *r);
 /* CLOCK_MONOTONIC usec of the last call or departure: the idle exit's clock. */
 uint64_t caller_registry_last_activity(const CallerRegistry *r);

@@ -330,8 +330,8 @@ static int on_call_while_stopping(sd_bus_message *msg, void *userdata, sd_bus_er
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        /* Everyone is answered: callers waiting for polkit and queued ones
-         * get Cancelled, running resets finish and are answered as usual,
+        /* Everyone is answered: callers waiting for polkit or for their
+         * credentials and queued ones get Cancelled, running resets finish and are answered as usual,
          * and calls that arrive meanwhile get Cancelled (the bus stays open
          * until then). */
         if (m->bus)
@@ -339,6 +339,9 @@ Manager *manager_free(Manager *m) {
         if (m->polkit)
                 polkit_cancel_pending(m->polkit, PCRESET1_ERROR_CANCELLED,
                                       "pcresetd is stopping; nothing was done, call again");
+        if (m->callers)
+                caller_registry_cancel_waiting(m->callers, PCRESET1_ERROR_CANCELLED,
+                                               "pcresetd is stopping; nothing was done, call again");
         /* held refusals go out now, as they are */
         m->tarpit = tarpit_free(m->tarpit);
         m->requests = request_queue_free(m->requests);

@@ -265,10 +265,31 @@ static void test_gone_while_waiting(Fx *f, gconstpointer data) {
         g_assert_cmpuint(f->handler_runs, ==, 1);
 }
 
+/* stopping: calls still waiting for credentials are answered, not dropped */
+static void test_cancel_waiting(Fx *f, gconstpointer data) {
+        uint64_t known = send_whoami(f, ":1.3");
+        pump(f);
+        answer(f, ":1.3", 1003, 3);
+        pump(f);
+        uint64_t a = send_whoami(f, ":1.4"), b = send_whoami(f, ":1.4");
+        pump(f);
+        caller_registry_cancel_waiting(f->reg, "org.example.Error.Cancelled", "stopping");
+        pump(f);
+        g_autofree char *rk = reply_of(f, known), *ra = reply_of(f, a), *rb = reply_of(f, b);
+        g_assert_cmpstr(rk, ==, "1003/3");
+        g_assert_cmpstr(ra, ==, "org.example.Error.Cancelled");
+        g_assert_cmpstr(rb, ==, "org.example.Error.Cancelled");
+        g_assert_cmpuint(caller_registry_count(f->reg), ==, 1); /* the known caller stays */
+        answer(f, ":1.4", 1000, 1); /* too late: nothing runs */
+        pump(f);
+        g_assert_cmpuint(f->handler_runs, ==, 4);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/caller/async", Fx, NULL, fx_setup, test_async, fx_teardown);
         g_test_add("/caller/no-credentials", Fx, NULL, fx_setup, test_no_credentials, fx_teardown);
         g_test_add("/caller/gone-while-waiting", Fx, NULL, fx_setup, test_gone_while_waiting, fx_teardown);
+        g_test_add("/caller/cancel-waiting", Fx, NULL, fx_setup, test_cancel_waiting, fx_teardown);
         return g_test_run();
 }
