@@ -2,6 +2,8 @@
 /* The planner on fake sysfs trees: which method a mask gets, and why not. */
 
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "claims.h"
 #include "config.h"
@@ -415,6 +417,39 @@ static void test_bridge_function_reset(Fixture *f, gconstpointer data) {
         g_assert_true(p.link);
 }
 
+/* red team rt7a: an Intel VMD endpoint (type 0 header, class 0104) hosts
+ * a PCI domain of its own; the kernel puts that domain's root bus in the
+ * endpoint's sysfs directory (.../0000:00:0e.0/pci10000:e0/10000:e0:..),
+ * so the devices of the domain are below the endpoint in sysfs, one
+ * non-device directory down. A function reset of the endpoint takes the
+ * whole domain down with it; has_subtree() only sees direct parents
+ * (relpath minus one component), so the domain is skipped. */
+static const char vmd_desc[] =
+        "00:0e.0 vendor=8086 device=9a0b class=010400 driver=vmd methods=\"flr pm\"\n"
+        "10000:00:00.0 vendor=144d device=a808 class=010802 driver=vfio-pci group=77 methods=\"flr\"\n";
+
+static void test_vmd_domain_below(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r = NULL;
+
+        /* move the domain into the endpoint's directory, as the kernel has it */
+        g_autofree char *from = g_build_filename(f->host->sys, "devices", "pci10000:00", NULL);
+        g_autofree char *to = g_build_filename(f->host->sys, "devices", "pci0000:00", "0000:00:0e.0", "pci10000:00", NULL);
+        g_assert_cmpint(rename(from, to), ==, 0);
+        g_autofree char *link = g_build_filename(f->host->sys, "bus", "pci", "devices", "10000:00:00.0", NULL);
+        g_assert_cmpint(unlink(link), ==, 0);
+        g_assert_cmpint(symlink("../../../devices/pci0000:00/0000:00:0e.0/pci10000:00/10000:00:00.0", link), ==, 0);
+        topology_free(f->topo);
+        g_assert_cmpint(topology_new(f->host->sys, &f->topo), ==, 0);
+        PciAddress a;
+        g_assert_cmpint(pci_address_parse("10000:00:00.0", &a), ==, 0);
+        g_assert_nonnull(topology_find(f->topo, &a)); /* the daemon sees the NVMe */
+
+        g_assert_cmphex(plan(f, "00:0e.0", PCRESET_SCOPE_FLR, &p, &r), ==, PCRESET_SCOPE_FLR);
+        /* the NVMe behind VMD is reset with it: it must be checked too */
+        assert_affected(&p, (const char *const[]) { "0000:00:0e.0", "10000:00:00.0", NULL });
+}
+
 /* ---- ListDevices: one call's facts --------------------------------------- */
 
 typedef struct Described {
@@ -768,5 +803,7 @@ int main(int argc, char *argv[]) {
         g_test_add("/planner/bridge-function-reset", Fixture, sriov_desc, fixture_setup, test_bridge_function_reset,
                    fixture_teardown);
         g_test_add_func("/planner/subtrees-generated", test_subtrees_generated);
+        g_test_add("/planner/vmd-domain-below", Fixture, vmd_desc, fixture_setup, test_vmd_domain_below,
+                   fixture_teardown);
         return g_test_run();
 }
