@@ -96,7 +96,9 @@ static bool plan_link(const Topology *t, PciDevice *dev, uint32_t mask, char *co
                       ResetPlan *p, Reasons *why) {
         PciDevice *bridge = dev->parent;
 
-        if (!bridge) {
+        /* a parent that is no bridge (a VMD endpoint above the root bus of
+         * the domain it hosts) has no secondary bus to reset */
+        if (!bridge || !bridge->is_bridge) {
                 if (mask & (PCRESET_SCOPE_SLOT | PCRESET_SCOPE_BUS))
                         add_reason(why, "a bus reset of %s is impossible: it sits on a root bus with no bridge above it",
                                    dev->name);
@@ -275,7 +277,7 @@ static int plan(const Topology *t, PciDevice *dev, uint32_t mask, char *const *m
                         continue;
                 if (bit == PCRESET_SCOPE_CXL_BUS) {
                         PciDevice *sib[1];
-                        if (!dev->parent || topology_bus_siblings(t, dev, sib, 1) > 0) {
+                        if (!dev->parent || !dev->parent->is_bridge || topology_bus_siblings(t, dev, sib, 1) > 0) {
                                 add_reason(&why, "cxl_bus reset of %s is offered only for a device alone below its port",
                                            dev->name);
                                 continue;

@@ -287,8 +287,29 @@ static void links_done(Links *l) {
         *l = (Links) {};
 }
 
-/* A device's parent is the device whose relpath is its own minus the last
- * component: one sorted index and a binary search each, not n^2 compares. */
+/* The device (index into devs) whose relpath is rel's first len bytes, by
+ * binary search of sorted; NO_INDEX if none. */
+static size_t find_by_relpath(PciDevice *const *sorted, const size_t *byrel, size_t n, const char *rel, size_t len) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = prefix_cmp(rel, len, sorted[mid]->relpath);
+                if (c == 0)
+                        return byrel[mid];
+                if (c > 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NO_INDEX;
+}
+
+/* A device's parent is the nearest device its relpath lies below: usually
+ * one component up, but also past directories that are no device (a VMD
+ * endpoint holds the root bus of the PCI domain it hosts one level down,
+ * .../0000:00:0e.0/pci10000:e0/10000:e0:00.0, and resetting it resets that
+ * whole domain). One sorted index and a binary search per level, not n^2
+ * compares. */
 static int find_parents(PciDevice *const *devs, size_t n, size_t *parent) {
         _cleanup_free_ size_t *byrel = malloc(sizeof(size_t) * (n ?: 1));
         _cleanup_free_ PciDevice **sorted = malloc(sizeof(PciDevice *) * (n ?: 1));
@@ -300,22 +321,15 @@ static int find_parents(PciDevice *const *devs, size_t n, size_t *parent) {
                 byrel[i] = find_index(devs, n, &sorted[i]->addr);
 
         for (size_t i = 0; i < n; i++) {
-                const char *rel = devs[i]->relpath, *slash = strrchr(rel, '/');
+                const char *rel = devs[i]->relpath;
+                size_t len = strlen(rel);
                 parent[i] = NO_INDEX;
-                if (!slash)
-                        continue;
-                size_t len = (size_t) (slash - rel), lo = 0, hi = n;
-                while (lo < hi) {
-                        size_t mid = lo + (hi - lo) / 2;
-                        int c = prefix_cmp(rel, len, sorted[mid]->relpath);
-                        if (c == 0) {
-                                parent[i] = byrel[mid];
+                while (parent[i] == NO_INDEX) {
+                        while (len > 0 && rel[len - 1] != '/')
+                                len--;
+                        if (len-- == 0)
                                 break;
-                        }
-                        if (c > 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
+                        parent[i] = find_by_relpath(sorted, byrel, n, rel, len);
                 }
         }
         return 0;

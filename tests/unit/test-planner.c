@@ -448,6 +448,10 @@ static void test_vmd_domain_below(Fixture *f, gconstpointer data) {
         g_assert_cmphex(plan(f, "00:0e.0", PCRESET_SCOPE_FLR, &p, &r), ==, PCRESET_SCOPE_FLR);
         /* the NVMe behind VMD is reset with it: it must be checked too */
         assert_affected(&p, (const char *const[]) { "0000:00:0e.0", "10000:00:00.0", NULL });
+        /* the endpoint is its parent now, but no bridge: no bus to reset */
+        g_autofree char *r2 = NULL;
+        g_assert_cmphex(plan(f, "10000:00:00.0", PCRESET_SCOPE_BUS, &p, &r2), ==, 0);
+        g_assert_nonnull(strstr(r2, "root bus"));
 }
 
 /* ---- ListDevices: one call's facts --------------------------------------- */
