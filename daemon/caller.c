@@ -159,7 +159,9 @@ static int on_credentials(sd_bus_message *reply, void *userdata, sd_bus_error *r
         Entry *e = userdata;
         CallerRegistry *reg = e->registry;
         const sd_bus_error *err = sd_bus_message_get_error(reply);
-        int r = err ? -sd_bus_error_get_errno(err) : parse_credentials(reply, e);
+        /* an error is never success, whatever errno it maps to: the uid
+         * would stay as it was */
+        int r = err ? -(sd_bus_error_get_errno(err) ?: EIO) : parse_credentials(reply, e);
 
         e->query = sd_bus_slot_unref(e->query);
         if (r >= 0)
@@ -212,7 +214,8 @@ int caller_get(CallerRegistry *r, sd_bus_message *call, const Caller **ret, sd_b
                 free(e);
                 return -ENOMEM;
         }
-        e->registry = r;
+        /* nobody until the bus daemon says: never root by default */
+        *e = (Entry) { .caller = { .uid = (uid_t) -1, .sender = e->caller.sender }, .registry = r };
         if (!sender) {
                 k = query_direct(call, e, error);
                 if (k < 0) {
