@@ -37,8 +37,10 @@ const char *audit_message_id(AuditEvent ev) {
 /* Refusals cost a caller nothing, so one uid may cause them by the
  * thousand: per uid, at most AUDIT_BURST refusal records per
  * AUDIT_INTERVAL, the rest counted and reported with the next one that is
- * written, as journald's own rate limiting does. A small table; the least
- * recently used uid makes room. */
+ * written, as journald's own rate limiting does. A small table: only a uid
+ * whose window is over makes room; while all are in their window (a user
+ * with many subordinate uids, taking turns), the uids beyond the table
+ * share one more budget, so the records per interval stay bounded. */
 #define AUDIT_BURST        20
 #define AUDIT_INTERVAL_USEC (10 * USEC_PER_SEC)
 #define AUDIT_RATE_SLOTS   64
@@ -53,24 +55,30 @@ typedef struct RateSlot {
 
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 static RateSlot rate_slots[AUDIT_RATE_SLOTS];
+static RateSlot rate_shared; /* the uids beyond the table */
 
-/* true: write the record (*ret_suppressed: how many were dropped before it). */
-static bool refusal_allowed(uid_t uid, unsigned long long *ret_suppressed) {
-        uint64_t now = now_usec();
-        RateSlot *slot = NULL, *oldest = &rate_slots[0];
+bool audit_refusal_allowed(uid_t uid, uint64_t now, unsigned long long *ret_suppressed, bool *ret_shared) {
+        RateSlot *slot = NULL, *oldest = NULL;
         bool allowed;
 
         pthread_mutex_lock(&rate_lock);
         for (size_t i = 0; i < AUDIT_RATE_SLOTS && !slot; i++) {
-                if (rate_slots[i].used && rate_slots[i].uid == uid)
-                        slot = &rate_slots[i];
-                else if (!rate_slots[i].used || rate_slots[i].last < oldest->last)
-                        oldest = &rate_slots[i];
+                RateSlot *x = &rate_slots[i];
+                if (x->used && x->uid == uid)
+                        slot = x;
+                else if ((!x->used || now - x->window_start >= AUDIT_INTERVAL_USEC) &&
+                         (!oldest || !x->used || (oldest->used && x->last < oldest->last)))
+                        oldest = x;
         }
-        if (!slot) {
+        if (!slot && oldest) {
+                /* what it still owes the journal is reported with the shared ones */
+                rate_shared.suppressed += oldest->suppressed;
                 slot = oldest;
                 *slot = (RateSlot) { .uid = uid, .used = true, .window_start = now };
         }
+        *ret_shared = !slot;
+        if (!slot)
+                slot = &rate_shared;
         slot->last = now;
         if (now - slot->window_start >= AUDIT_INTERVAL_USEC) {
                 slot->window_start = now;
@@ -111,10 +119,11 @@ void audit_log(const AuditRecord *rec) {
         size_t n = 0;
         char mbuf[128];
         unsigned long long suppressed = 0;
+        bool shared = false;
 
         /* root's refusals are the admin's own, never dropped */
         if (rec->event == AUDIT_REFUSED && rec->caller && rec->caller->uid != 0 &&
-            !refusal_allowed(rec->caller->uid, &suppressed))
+            !audit_refusal_allowed(rec->caller->uid, now_usec(), &suppressed, &shared))
                 return;
 
         _cleanup_free_ char *aff = rec->affected ? strv_join(rec->affected, ",") : NULL, *msg = NULL;
@@ -174,7 +183,8 @@ void audit_log(const AuditRecord *rec) {
         if (by)
                 who = by;
         _cleanup_free_ char *dropped = suppressed
-                ? strjoin_printf(" (%llu similar records of this uid suppressed before this one)", suppressed) : NULL;
+                ? strjoin_printf(" (%llu similar records of %s suppressed before this one)", suppressed,
+                                 shared ? "other uids" : "this uid") : NULL;
         if (is_reset)
                 msg = strjoin_printf("Reset of %s (mask %s%s%s%s%s)%s %s%s%s%s%s", strempty(device),
                                      pcreset_scope_format(rec->mask, mbuf, sizeof mbuf), scope ? ", scope " : "",

@@ -13,13 +13,16 @@
  * Caller-controlled text (the address as typed, messages quoting it, the
  * unit) is escaped and cut (escape_text). Refusals of one non-root uid are
  * rate limited (20 per 10 s), the number dropped reported with the next
- * record written (PCRESET_SUPPRESSED=). Thread-safe.
+ * record written (PCRESET_SUPPRESSED=); 64 uids are tracked, those beyond
+ * share one more such budget. Thread-safe.
  */
 
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "health.h"
+
+#include <stdbool.h>
 
 typedef enum AuditEvent {
         AUDIT_ACCEPTED,
@@ -59,3 +62,9 @@ typedef struct AuditRecord {
 
 const char *audit_message_id(AuditEvent ev);
 void audit_log(const AuditRecord *rec);
+
+/* The refusal rate limit audit_log() applies, at time now (CLOCK_MONOTONIC
+ * usec): true if a record of uid may be written, with *ret_suppressed the
+ * records dropped before it and *ret_shared whether that count is the
+ * shared one of the uids beyond the table. Exposed for its tests. */
+bool audit_refusal_allowed(uid_t uid, uint64_t now, unsigned long long *ret_suppressed, bool *ret_shared);
