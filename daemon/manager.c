@@ -331,9 +331,9 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         /* Everyone is answered: callers waiting for polkit or for their
-         * credentials and queued ones get Cancelled, running resets finish and are answered as usual,
-         * and calls that arrive meanwhile get Cancelled (the bus stays open
-         * until then). */
+         * credentials and queued ones get Cancelled, running resets finish
+         * and are answered as usual, and calls that arrive meanwhile get
+         * Cancelled (the bus stays open until then). */
         if (m->bus)
                 (void) sd_bus_add_filter(m->bus, NULL, on_call_while_stopping, m);
         if (m->polkit)
