@@ -2150,6 +2150,60 @@ static void test_attack_config_blocked_during_reset(Fixture *f, gconstpointer da
         assert_attr(f, "0000:05:00.0", "reset_method", "pm");
 }
 
+/* writes "1" to the path (a reset attribute), as someone else's reset */
+static gpointer write_one_thread(gpointer path) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return GINT_TO_POINTER(-errno);
+        int r = write(fd, "1", 1) == 1 ? 0 : -errno;
+        close(fd);
+        return GINT_TO_POINTER(r);
+}
+
+/* (red team rt6b, faults and load) The daemon leaves after two idle
+ * minutes and anyone's next call activates it again. Its start reads the
+ * config space of every function it enumerates (topology's read_config()
+ * through libpci: header type, capability list, link status) and of every
+ * bridge (executor_repair_sbr()), on the one thread, before it takes the
+ * bus name. While the kernel resets a function it blocks user config
+ * reads of it, and since ~6.10 of its upstream bridge too, for the whole
+ * reset. So alice, who owns 04:00.0 through VFIO, keeps it resetting
+ * (VFIO_DEVICE_RESET in a loop, or one slow reset): every activation, and
+ * with it every other user's first call, waits behind her resets. Here
+ * her one 2.5 s reset of 04:00.0 (emulated by a write of its reset
+ * attribute; its config, and its bridge's, blocked meanwhile) is running
+ * when the daemon starts: bob's ListDevices must come back long before
+ * her reset ends. */
+static void test_attack_config_blocked_at_start(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r4:2500", "c4", "cb4", NULL };
+        const char *addrs[] = { "0000:04:00.0", "0000:04:00.0", "0000:00:04.0" };
+        const char *attrs[] = { "reset", "config", "config" };
+        bind_fuse_attrs(f, specs, addrs, attrs);
+        g_assert_cmpint(fakereset_block_reads(f->fuse, "c4", "r4"), ==, 0);
+        g_assert_cmpint(fakereset_block_reads(f->fuse, "cb4", "r4"), ==, 0);
+
+        g_autofree char *reset = attr_path(f, "0000:04:00.0", "reset");
+        GThread *t = g_thread_new("alice-vfio-reset", write_one_thread, reset);
+        g_usleep(300 * 1000); /* her reset is in its FUSE write */
+
+        gint64 t0 = g_get_monotonic_time();
+        start_daemon(f);
+        g_autofree char *list = NULL;
+        g_assert_cmpint(call(f, HARNESS_USER_BOB, &list, NULL, "ListDevices", NULL), ==, 0);
+        gint64 t1 = g_get_monotonic_time();
+        g_test_message("start and bob's ListDevices during alice's reset of 0000:04:00.0: %" G_GINT64_FORMAT " ms",
+                       (t1 - t0) / 1000);
+        g_assert_cmpint(GPOINTER_TO_INT(g_thread_join(t)), ==, 0);
+        g_assert_nonnull(strstr(list, "0000:04:00.0"));
+
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        FakeResetEntry *e = log->pdata[0];
+        g_assert_cmpint((gint64) (e->start_ns / 1000), <, t0);
+        /* answered while her reset still ran */
+        g_assert_cmpint(t1, <, (gint64) (e->end_ns / 1000));
+}
+
 /* (found by a red-team review) A reset call that waited for a /proc scan
  * and, run again, is refused because its uid is at
  * MaxPendingAuthorizationsPerUser must give its scan waiter back: 0.1's
@@ -2746,6 +2800,7 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/stop-answers-pending-and-late", test_stop_answers_pending_and_late);
         ADD("/daemon/attack/scan-waiter-leak", test_attack_scan_waiter_leak);
         ADD("/daemon/attack/config-blocked-during-reset", test_attack_config_blocked_during_reset);
+        ADD("/daemon/attack/config-blocked-at-start", test_attack_config_blocked_at_start);
         ADD("/daemon/attack/scan-waiter-leak-many-uids", test_attack_scan_waiter_leak_global);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/health", health_desc, test_health);
