@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -145,26 +146,43 @@ static char *resolve_device_link(const Topology *t, const char *link) {
         return realpath(link, NULL);
 }
 
-/* Reads what only config space tells. Only ever called for a function we
- * have not seen before (see the header). */
-static void read_config(struct pci_dev *pd, PciDevice *d) {
-        uint8_t ht = pci_read_byte(pd, PCI_HEADER_TYPE);
+static bool address_same_slot(const PciAddress *a, const PciAddress *b) {
+        return a->domain == b->domain && a->bus == b->bus && a->dev == b->dev;
+}
 
-        d->is_bridge = pci_header_is_bridge(ht);
-        d->multifunction = ht & 0x80;
-        if (d->is_bridge) {
-                d->secondary_bus = pci_read_byte(pd, PCI_SECONDARY_BUS);
-                d->subordinate_bus = pci_read_byte(pd, PCI_SUBORDINATE_BUS);
-        }
-        d->pcie_type = -1;
-        pci_fill_info(pd, PCI_FILL_CAPS);
-        struct pci_cap *cap = pci_find_cap(pd, PCI_CAP_ID_EXP, PCI_CAP_NORMAL);
-        if (cap) {
-                uint16_t flags = pci_read_word(pd, cap->addr + PCI_EXP_FLAGS);
-                d->pcie_type = (flags & PCI_EXP_FLAGS_TYPE) >> 4;
-                if (d->is_bridge)
-                        d->link_active = pci_read_word(pd, cap->addr + PCI_EXP_LNKSTA) & PCI_EXP_LNKSTA_DL_ACT;
-        }
+/* Bit 7 of the header type; true (the cautious answer: no slot reset)
+ * when config cannot be read. */
+static bool header_multifunction(const char *syspath) {
+        _cleanup_free_ char *p = strjoin_printf("%s/config", syspath);
+        uint8_t ht;
+
+        if (!p)
+                return true;
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+        return fd < 0 || pread(fd, &ht, 1, 0x0e) != 1 || (ht & 0x80);
+}
+
+/* A bridge's secondary bus, from its child bus in sysfs
+ * (<bridge>/pci_bus/DDDD:BB): -1 when it has none. */
+static int secondary_bus_of(const char *syspath) {
+        _cleanup_free_ char *p = strjoin_printf("%s/pci_bus", syspath);
+        _cleanup_closedir_ DIR *d = p ? opendir(p) : NULL;
+        unsigned dom, bus;
+        char end;
+
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (sscanf(de->d_name, "%x:%x%c", &dom, &bus, &end) == 2 && bus <= 0xff)
+                        return (int) bus;
+        return -1;
+}
+
+/* What the planner needs to know of a function, from sysfs alone: config
+ * space waits while the kernel resets the function, and this runs before
+ * the daemon answers anyone, and on the loop for a function first seen.
+ * multifunction comes later (derive_multifunction). */
+static void read_facts(PciDevice *d) {
+        d->is_bridge = pci_sysfs_is_bridge(d->syspath);
+        d->secondary_bus = d->is_bridge ? secondary_bus_of(d->syspath) : -1;
 }
 
 static int new_device(Topology *t, struct pci_access *pacc, struct pci_dev *pd, PciDevice **ret) {
@@ -191,7 +209,7 @@ static int new_device(Topology *t, struct pci_access *pacc, struct pci_dev *pd, 
         _cleanup_free_ char *cls = NULL, *cpath = strjoin_printf("%s/class", d->syspath);
         if (cpath && read_one_line_file(cpath, &cls) >= 0)
                 d->class = (uint32_t) strtoul(cls, NULL, 16);
-        read_config(pd, d);
+        read_facts(d);
 
         _cleanup_free_ char *rs = strjoin_printf("%s/reset_subordinate", d->syspath);
         d->has_reset_subordinate = d->is_bridge && rs && access(rs, F_OK) == 0;
@@ -225,13 +243,33 @@ static void assign_slots(Topology *t) {
                         PciDevice *p = t->devs[i];
                         /* the port whose secondary bus the slot is: the
                          * rule for everything below it, whatever function */
-                        if (hp && p->is_bridge && p->addr.domain == dom && p->secondary_bus == bus && dev == 0)
+                        if (hp && p->is_bridge && p->addr.domain == dom && p->secondary_bus == (int) bus && dev == 0)
                                 p->hotplug_port = true;
                         if (p->addr.domain != dom || p->addr.bus != bus || p->addr.dev != dev)
                                 continue;
                         free(p->slot);
                         p->slot = strdup(de->d_name);
                         p->hotplug_slot = hp;
+                }
+        }
+}
+
+/* The header's multi-function bit, as the kernel's slot reset reads it
+ * (pci_dev_reset_slot_function() refuses a multi-function device). Another
+ * function in the same slot means it is set; a function alone there is
+ * asked of config space, once, and only when it sits in a hotplug slot,
+ * the one place the bit decides anything (planner.c gets_slot_reset). */
+static void derive_multifunction(Topology *t) {
+        for (size_t i = 0; i < t->n_devs; i++) {
+                PciDevice *d = t->devs[i];
+                const PciDevice *prev = i > 0 ? t->devs[i - 1] : NULL, *next = i + 1 < t->n_devs ? t->devs[i + 1] : NULL;
+                bool siblings = (prev && address_same_slot(&prev->addr, &d->addr)) ||
+                                (next && address_same_slot(&next->addr, &d->addr));
+                if (siblings)
+                        d->multifunction = d->multifunction_known = true;
+                else if (d->hotplug_slot && !d->is_bridge && !d->multifunction_known) {
+                        d->multifunction = header_multifunction(d->syspath);
+                        d->multifunction_known = true;
                 }
         }
 }
@@ -520,6 +558,7 @@ static int rescan(Topology *t) {
         t->n_devs = s.n;
         apply_links(t, &links);
         assign_slots(t);
+        derive_multifunction(t);
         return 0;
 }
 

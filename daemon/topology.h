@@ -4,13 +4,15 @@
 /*
  * The PCI topology as the kernel shows it under <sysfs-root>: every function,
  * its upstream bridge, bridge bus ranges, hotplug slots and names from
- * pci.ids. Built with libpci (ids, class, config space) plus sysfs links.
+ * pci.ids. Built with libpci (ids, class, from sysfs) plus sysfs links.
  *
  * Contract:
  *  - main thread only: it owns the one pci_access; workers get copies.
- *  - config space is read once, when a function first appears, never on a
- *    refresh of a known function: reading config of a device under reset
- *    blocks until the reset ends, and the bus loop must not block.
+ *  - config space is not read: reading config of a device under reset
+ *    blocks until the reset ends, and neither the start nor the bus loop
+ *    may wait for someone else's reset. Everything comes from sysfs, but
+ *    the multi-function bit of a function alone in a hotplug slot: one
+ *    byte, once, when it first appears there.
  *  - what changes behind our back (driver, iommu group, vfio nodes,
  *    reset_method) is not cached here: read it live with the helpers below.
  */
@@ -27,12 +29,10 @@ struct PciDevice {
         uint16_t vendor_id;
         uint16_t device_id;
         uint32_t class;               /* base, sub, prog-if */
-        bool is_bridge;               /* type 1 header */
-        bool multifunction;           /* header type bit 7 */
-        int pcie_type;                /* PCIe port type, -1 if not PCIe */
-        bool link_active;             /* bridges: Data Link Layer Link Active when first seen */
-        uint8_t secondary_bus;        /* bridges */
-        uint8_t subordinate_bus;      /* bridges */
+        bool is_bridge;               /* the kernel's pci_is_bridge() (sysfs secondary_bus_number) */
+        bool multifunction;           /* header type bit 7 (topology.c derive_multifunction) */
+        bool multifunction_known;     /* ... asked once */
+        int secondary_bus;            /* bridges: from sysfs pci_bus/, -1 if none */
         bool has_reset_subordinate;   /* bridges: the kernel offers reset_subordinate */
         char *slot;                   /* physical slot name, NULL if none */
         bool hotplug_slot;            /* that slot has a hotplug controller */
