@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 #include "audit.h"
@@ -117,6 +118,98 @@ static int check_dir(const char *what, const char *path) {
         return 0;
 }
 
+/* The start's check of every bridge for a Secondary Bus Reset left set (a
+ * crash in a userspace bus reset, recorded or not): one scheduler link job
+ * per root bus, queued before anything else, so every reset below waits
+ * for it, while the daemon already answers. Its reads of Bridge Control
+ * wait for any reset the kernel runs there meanwhile (someone's VFIO
+ * reset), and nobody must wait on the bus for that. */
+typedef struct BridgeCheck {
+        SchedJob job;
+        Manager *m;
+        char *root;          /* the domain: "pci0000:00" */
+        char **bridges;
+        int result;          /* executor_repair_sbr() */
+        bool queued;
+        struct BridgeCheck *next;
+} BridgeCheck;
+
+static void bridge_check_free(BridgeCheck *c) {
+        for (BridgeCheck **p = &c->m->bridge_checks; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
+        free(c->root);
+        strv_free(c->bridges);
+        free(c);
+}
+
+static BridgeCheck *job_check(SchedJob *j) {
+        return (BridgeCheck *) ((char *) j - offsetof(BridgeCheck, job));
+}
+
+static void bridge_check_run(SchedJob *j) {
+        BridgeCheck *c = job_check(j);
+        c->result = executor_repair_sbr(&c->m->exec, c->bridges);
+}
+
+static void bridge_check_done(SchedJob *j) {
+        BridgeCheck *c = job_check(j);
+        if (c->result < 0)
+                log_warning_errno(c->result, "Cannot check the bridges below %s for an interrupted bus reset: %m",
+                                  c->root);
+        else if (c->result > 0)
+                audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "bridge control", .result = "ok",
+                                           .detail = "Secondary Bus Reset cleared after an interrupted bus reset" });
+        bridge_check_free(c);
+}
+
+static int queue_bridge_checks(Manager *m) {
+        for (size_t i = 0; i < topology_count(m->topology); i++) {
+                const PciDevice *d = topology_get(m->topology, i);
+                if (!d->is_bridge)
+                        continue;
+                size_t len = strcspn(d->relpath, "/");
+                BridgeCheck *c = m->bridge_checks;
+                while (c && !(strlen(c->root) == len && strncmp(c->root, d->relpath, len) == 0))
+                        c = c->next;
+                if (!c) {
+                        if (!(c = calloc(1, sizeof *c)))
+                                return -ENOMEM;
+                        *c = (BridgeCheck) { .m = m, .root = strndup(d->relpath, len), .next = m->bridge_checks };
+                        m->bridge_checks = c;
+                        if (!c->root)
+                                return -ENOMEM;
+                        c->job = (SchedJob) { .domain = c->root, .link = true, .run = bridge_check_run,
+                                              .done = bridge_check_done };
+                }
+                if (strv_extend(&c->bridges, d->name) < 0)
+                        return -ENOMEM;
+        }
+        /* submitted once all are built: a job may start (and end) at once */
+        for (BridgeCheck *c = m->bridge_checks, *next; c; c = next) {
+                next = c->next;
+                c->queued = true;
+                int r = scheduler_submit(m->scheduler, &c->job);
+                if (r < 0) {
+                        c->queued = false;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* Stopping: the checks not started yet are dropped (the next start does
+ * them); running ones finish. */
+static void cancel_bridge_checks(Manager *m) {
+        for (BridgeCheck *c = m->bridge_checks, *next; c; c = next) {
+                next = c->next;
+                if (!c->queued || scheduler_cancel(m->scheduler, &c->job) >= 0)
+                        bridge_check_free(c);
+        }
+}
+
 int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
         Manager *m = calloc(1, sizeof *m);
         int r, line;
@@ -188,18 +281,6 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 return r;
         handover_sync(m->handover, claim_exists, m);
 
-        /* ...and no bus left held in reset */
-        _cleanup_strv_free_ char **bridges = NULL;
-        for (size_t i = 0; i < topology_count(m->topology); i++)
-                if (topology_get(m->topology, i)->is_bridge &&
-                    strv_extend(&bridges, topology_get(m->topology, i)->name) < 0)
-                        return -ENOMEM;
-        r = executor_repair_sbr(&m->exec, bridges);
-        if (r < 0)
-                return log_error_errno(r, "Cannot check bridges for an interrupted bus reset: %m");
-        if (r > 0)
-                audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "bridge control", .result = "ok",
-                                           .detail = "Secondary Bus Reset cleared after an interrupted bus reset" });
         m->decide_ownership = m->exec.ownership;
         m->decide_ownership.no_scan = true;
         m->decide = (DecisionContext) { .topology = m->topology, .ownership = &m->decide_ownership,
@@ -219,6 +300,9 @@ int manager_new(sd_event *e, const ManagerOptions *o, Manager **ret) {
                 r = polkit_registry_new(&m->config, &m->polkit);
         if (r >= 0)
                 r = tarpit_new(e, &m->tarpit);
+        /* ...and no bus left held in reset, checked before any reset below */
+        if (r >= 0)
+                r = queue_bridge_checks(m);
         if (r < 0)
                 return r;
         log_info("Found %zu PCI functions under %s", topology_count(m->topology), m->sysfs_root);
@@ -344,6 +428,8 @@ Manager *manager_free(Manager *m) {
                                                "pcresetd is stopping; nothing was done, call again");
         /* held refusals go out now, as they are */
         m->tarpit = tarpit_free(m->tarpit);
+        if (m->scheduler)
+                cancel_bridge_checks(m);
         m->requests = request_queue_free(m->requests);
         /* calls waiting for a scan come back, and are answered Cancelled */
         m->scanner = scanner_free(m->scanner);

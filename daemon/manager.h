@@ -67,6 +67,8 @@ typedef struct Manager {
          * decided before one must be decided again. */
         uint64_t topology_generation;
 
+        struct BridgeCheck *bridge_checks;  /* the start's Bridge Control checks not done yet */
+
         uint64_t exit_idle_usec;
         sd_event_source *idle_timer;
 } Manager;
