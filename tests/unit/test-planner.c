@@ -454,6 +454,28 @@ static void test_vmd_domain_below(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(r2, "root bus"));
 }
 
+/* The multi-function bit of a function alone in a hotplug slot comes from
+ * its header, the only config the topology reads: set, the kernel's slot
+ * reset refuses the device, so no SLOT plan may promise one. */
+static const char mf_alone_desc[] =
+        "00:02.0 bridge=root-port hotplug slot=2 secondary=02 driver=pcieport\n"
+        "02:00.0 vendor=144d device=a808 class=010802 multifunction methods=\"flr bus\"\n"
+        "00:03.0 bridge=root-port hotplug slot=3 secondary=03 driver=pcieport\n"
+        "03:00.0 vendor=144d device=a808 class=010802 methods=\"flr bus\"\n";
+
+static void test_multifunction_alone_in_slot(Fixture *f, gconstpointer data) {
+        ResetPlan p;
+        g_autofree char *r = NULL, *r2 = NULL;
+        PciAddress a;
+        g_assert_cmpint(pci_address_parse("02:00.0", &a), ==, 0);
+        PciDevice *d = topology_find(f->topo, &a);
+        g_assert_true(d->hotplug_slot);
+        g_assert_true(d->multifunction);
+        g_assert_cmphex(plan(f, "02:00.0", PCRESET_SCOPE_SLOT, &p, &r), ==, 0);
+        /* its neighbour without the bit gets its slot reset */
+        g_assert_cmphex(plan(f, "03:00.0", PCRESET_SCOPE_SLOT, &p, &r2), ==, PCRESET_SCOPE_SLOT);
+}
+
 /* ---- ListDevices: one call's facts --------------------------------------- */
 
 typedef struct Described {
@@ -807,6 +829,8 @@ int main(int argc, char *argv[]) {
         g_test_add("/planner/bridge-function-reset", Fixture, sriov_desc, fixture_setup, test_bridge_function_reset,
                    fixture_teardown);
         g_test_add_func("/planner/subtrees-generated", test_subtrees_generated);
+        g_test_add("/planner/multifunction-alone-in-slot", Fixture, mf_alone_desc, fixture_setup, test_multifunction_alone_in_slot,
+                   fixture_teardown);
         g_test_add("/planner/vmd-domain-below", Fixture, vmd_desc, fixture_setup, test_vmd_domain_below,
                    fixture_teardown);
         return g_test_run();
