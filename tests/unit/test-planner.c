@@ -2,6 +2,7 @@
 /* The planner on fake sysfs trees: which method a mask gets, and why not. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -476,6 +477,128 @@ static void test_multifunction_alone_in_slot(Fixture *f, gconstpointer data) {
         g_assert_cmphex(plan(f, "03:00.0", PCRESET_SCOPE_SLOT, &p, &r2), ==, PCRESET_SCOPE_SLOT);
 }
 
+/* red team rt8a (ownership): a bridge's secondary bus is read once, when
+ * the topology first sees it (new_device -> read_facts), and the struct is
+ * kept as long as the vendor:device at its address stays (find_known). A
+ * hot-added port or switch is listed in sysfs (device_add in
+ * pci_device_add) before the kernel scans below it and registers its child
+ * bus (pci_scan_bridge_extend -> pci_add_new_bus: <bridge>/pci_bus/DDDD:BB),
+ * so a scan in that window (the port's own add uevent, or any call: every
+ * call refreshes) records secondary_bus -1 for good. The port never becomes
+ * hotplug_port, and the rule "never a several-device bus reset below a
+ * hotplug port, whatever function" is lost for the functions that are not
+ * in the slot's device number (ARI functions 8+): the daemon plans a
+ * reset_subordinate of the whole slot, which pciehp sees as a surprise
+ * removal of every function in it. A fresh topology on the very same tree
+ * refuses it. */
+static void rename_or_die(const char *from, const char *to) {
+        g_assert_cmpint(rename(from, to), ==, 0);
+}
+
+static void test_rt8a_port_seen_before_its_child_bus(Fixture *f, gconstpointer data) {
+        g_autofree char *port = faketree_device_dir(f->host->root, "0000:00:02.0");
+        g_autofree char *bus = g_strdup_printf("%s/pci_bus/0000:02", port);
+        g_autofree char *bus_away = g_strdup_printf("%s/pci_bus/.away", port);
+        g_autofree char *l0 = g_strdup_printf("%s/bus/pci/devices/0000:02:00.0", f->host->sys);
+        g_autofree char *l1 = g_strdup_printf("%s/bus/pci/devices/0000:02:01.0", f->host->sys);
+        g_autofree char *l0_away = g_strdup_printf("%s/.l0", f->host->root);
+        g_autofree char *l1_away = g_strdup_printf("%s/.l1", f->host->root);
+        bool changed = false;
+
+        /* steady state: refused (test_hotplug_rule_from_the_port) */
+        assert_refused(f, "02:01.0", PCRESET_SCOPE_BUS, "below hotplug port 0000:00:02.0");
+
+        /* the daemon (re)starts or refreshes while the port is listed but
+         * its child bus and the functions below are not there yet */
+        topology_free(f->topo);
+        rename_or_die(bus, bus_away);
+        rename_or_die(l0, l0_away);
+        rename_or_die(l1, l1_away);
+        g_assert_cmpint(topology_new(f->host->sys, &f->topo), ==, 0);
+        /* the kernel finishes the scan: the tree is the steady one again */
+        rename_or_die(bus_away, bus);
+        rename_or_die(l0_away, l0);
+        rename_or_die(l1_away, l1);
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_true(changed);
+
+        /* the same sysfs as above: the same answer is due */
+        ResetPlan p;
+        g_autofree char *r = NULL;
+        uint32_t got = plan(f, "02:01.0", PCRESET_SCOPE_BUS, &p, &r);
+        if (got)
+                g_test_message("planned %s reset of 02:01.0 by %s, touching %zu functions below hotplug port 00:02.0",
+                               pcreset_scope_bit_name(got), reset_mechanism_to_string(p.mechanism), p.n_affected);
+        g_assert_cmphex(got, ==, 0);
+        g_assert_nonnull(strstr(r, "below hotplug port 0000:00:02.0"));
+}
+
+/* red team rt8a (reset kind): multifunction_known is sticky. A PF alone in
+ * a hotplug slot whose VFs sit in the same slot (VF offset 1, stride 1: VFs
+ * at 01:00.1, 01:00.2) is taken as multi-function while they exist
+ * (derive_multifunction: "another function in the same slot means it is
+ * set"), and stays so when sriov_numvfs goes back to 0. Its header has no
+ * multi-function bit (VFs are not functions of the device's slot; the
+ * kernel's pci_iov_add_virtfn never touches the PF's multifunction), so
+ * the kernel's "bus" method runs pci_dev_reset_slot_function(): a slot
+ * reset. The daemon, which decides SLOT vs BUS from multifunction, says BUS
+ * (and refuses a SLOT-only mask, and lets a BUS-only mask through to a
+ * slot reset). A fresh topology of the same tree says SLOT. */
+static void test_rt8a_pf_multifunction_sticky(Fixture *f, gconstpointer data) {
+        g_autofree char *cfg = g_strdup_printf("%s/config", faketree_device_dir(f->host->root, "0000:01:00.0"));
+        g_autofree char *r = NULL;
+        bool changed = false;
+        ResetPlan p;
+
+        /* the PF's own header: a single-function device (faketree sets bit 7
+         * on every function sharing a slot, VFs included; the kernel's PF
+         * header does not have it) */
+        int fd = open(cfg, O_RDWR);
+        g_assert_cmpint(fd, >=, 0);
+        uint8_t ht;
+        g_assert_cmpint(pread(fd, &ht, 1, 0x0e), ==, 1);
+        ht &= 0x7f;
+        g_assert_cmpint(pwrite(fd, &ht, 1, 0x0e), ==, 1);
+        close(fd);
+
+        /* sriov_numvfs=0 */
+        g_assert_cmpint(faketree_remove_device(f->host->root, "0000:01:00.1"), ==, 0);
+        g_assert_cmpint(faketree_remove_device(f->host->root, "0000:01:00.2"), ==, 0);
+        g_assert_cmpint(topology_refresh(f->topo, &changed), ==, 0);
+        g_assert_true(changed);
+
+        /* a daemon started now would say SLOT */
+        Topology *fresh = NULL;
+        g_assert_cmpint(topology_new(f->host->sys, &fresh), ==, 0);
+        PciAddress a;
+        g_assert_cmpint(pci_address_parse("01:00.0", &a), ==, 0);
+        g_assert_false(topology_find(fresh, &a)->multifunction);
+        topology_free(fresh);
+
+        /* the daemon that saw the VFs */
+        g_assert_false(topology_find(f->topo, &a)->multifunction);
+        g_assert_cmphex(plan(f, "01:00.0", PCRESET_SCOPE_LINK, &p, &r), ==, PCRESET_SCOPE_SLOT);
+}
+
+/* red team rt8a (reset kind): the kernel's multifunction of a function
+ * other than 0 is always set (pci_scan_slot: "if (fn > 0)
+ * dev->multifunction = 1"), whatever its header says. A function > 0 alone
+ * in a hotplug slot (function 0 removed through sysfs remove after boot,
+ * or a hypervisor that passes functions through alone, Jailhouse / s390)
+ * has no sibling, so derive_multifunction asks its header, which for a
+ * function > 0 need not have bit 7 (it is defined for function 0): the
+ * daemon promises a SLOT reset, the kernel's "bus" method refuses the slot
+ * path for a multi-function device and falls back to
+ * pci_parent_bus_reset(): a raw Secondary Bus Reset of the hotplug port,
+ * not masked from pciehp. */
+static const char rt8a_fn_alone_desc[] =
+        "00:02.0 bridge=root-port hotplug slot=2 secondary=02 driver=pcieport\n"
+        "02:00.1 vendor=10de device=10f8 class=040300 methods=\"flr bus\"\n";
+
+static void test_rt8a_function_above_0_alone(Fixture *f, gconstpointer data) {
+        assert_plan(f, "02:00.1", PCRESET_SCOPE_LINK, PCRESET_SCOPE_BUS);
+}
+
 /* ---- ListDevices: one call's facts --------------------------------------- */
 
 typedef struct Described {
@@ -833,5 +956,11 @@ int main(int argc, char *argv[]) {
                    fixture_teardown);
         g_test_add("/planner/vmd-domain-below", Fixture, vmd_desc, fixture_setup, test_vmd_domain_below,
                    fixture_teardown);
+        g_test_add("/planner/rt8a/port-seen-before-its-child-bus", Fixture, sriov_desc, fixture_setup,
+                   test_rt8a_port_seen_before_its_child_bus, fixture_teardown);
+        g_test_add("/planner/rt8a/pf-multifunction-sticky", Fixture, sriov_desc, fixture_setup,
+                   test_rt8a_pf_multifunction_sticky, fixture_teardown);
+        g_test_add("/planner/rt8a/function-above-0-alone", Fixture, rt8a_fn_alone_desc, fixture_setup,
+                   test_rt8a_function_above_0_alone, fixture_teardown);
         return g_test_run();
 }
