@@ -150,16 +150,18 @@ static bool address_same_slot(const PciAddress *a, const PciAddress *b) {
         return a->domain == b->domain && a->bus == b->bus && a->dev == b->dev;
 }
 
-/* Bit 7 of the header type; true (the cautious answer: no slot reset)
- * when config cannot be read. */
-static bool header_multifunction(const char *syspath) {
+/* Bit 7 of the header type: 0, or a negative errno. */
+static int header_multifunction(const char *syspath, bool *ret) {
         _cleanup_free_ char *p = strjoin_printf("%s/config", syspath);
         uint8_t ht;
 
         if (!p)
-                return true;
+                return -ENOMEM;
         _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-        return fd < 0 || pread(fd, &ht, 1, 0x0e) != 1 || (ht & 0x80);
+        if (fd < 0 || pread(fd, &ht, 1, 0x0e) != 1)
+                return -(errno ?: EIO);
+        *ret = ht & 0x80;
+        return 0;
 }
 
 /* A bridge's secondary bus, from its child bus in sysfs
@@ -226,8 +228,12 @@ static void assign_slots(Topology *t) {
         struct dirent *de;
 
         for (size_t i = 0; i < t->n_devs; i++) {
-                t->devs[i]->slot = mfree(t->devs[i]->slot);
-                t->devs[i]->hotplug_slot = t->devs[i]->hotplug_port = false;
+                PciDevice *p = t->devs[i];
+                p->slot = mfree(p->slot);
+                p->hotplug_slot = p->hotplug_port = false;
+                /* a bridge just added gets its child bus a moment later */
+                if (p->is_bridge && p->secondary_bus < 0)
+                        p->secondary_bus = secondary_bus_of(p->syspath);
         }
         while (d && (de = readdir(d))) {
                 if (de->d_name[0] == '.')
@@ -254,23 +260,33 @@ static void assign_slots(Topology *t) {
         }
 }
 
-/* The header's multi-function bit, as the kernel's slot reset reads it
- * (pci_dev_reset_slot_function() refuses a multi-function device). Another
- * function in the same slot means it is set; a function alone there is
- * asked of config space, once, and only when it sits in a hotplug slot,
- * the one place the bit decides anything (planner.c gets_slot_reset). */
+/* The multi-function flag as the kernel keeps it (pci_scan_slot(),
+ * pci_iov_add_virtfn()), which decides whether its slot reset takes the
+ * device (pci_dev_reset_slot_function() refuses a multi-function one):
+ * never for a VF; always for a function above 0; for function 0, its
+ * header's bit 7, which other functions (not VFs) in the same slot
+ * imply. Function 0 alone in a hotplug slot, the one place the bit
+ * decides anything (planner.c gets_slot_reset), has its header byte read:
+ * once, and again while it cannot be read (assumed set meanwhile).
+ * Computed afresh on every refresh: VFs and functions come and go. */
 static void derive_multifunction(Topology *t) {
         for (size_t i = 0; i < t->n_devs; i++) {
                 PciDevice *d = t->devs[i];
-                const PciDevice *prev = i > 0 ? t->devs[i - 1] : NULL, *next = i + 1 < t->n_devs ? t->devs[i + 1] : NULL;
-                bool siblings = (prev && address_same_slot(&prev->addr, &d->addr)) ||
-                                (next && address_same_slot(&next->addr, &d->addr));
-                if (siblings)
-                        d->multifunction = d->multifunction_known = true;
-                else if (d->hotplug_slot && !d->is_bridge && !d->multifunction_known) {
-                        d->multifunction = header_multifunction(d->syspath);
-                        d->multifunction_known = true;
-                }
+                bool siblings = false;
+                for (size_t k = i; k-- > 0 && address_same_slot(&t->devs[k]->addr, &d->addr);)
+                        siblings = siblings || !t->devs[k]->physfn;
+                for (size_t k = i + 1; k < t->n_devs && address_same_slot(&t->devs[k]->addr, &d->addr); k++)
+                        siblings = siblings || !t->devs[k]->physfn;
+                if (d->physfn)
+                        d->multifunction = false;
+                else if (d->addr.func > 0 || siblings)
+                        d->multifunction = true;
+                else if (d->hotplug_slot && !d->is_bridge) {
+                        if (!d->header_mf_known)
+                                d->header_mf_known = header_multifunction(d->syspath, &d->header_mf) >= 0;
+                        d->multifunction = !d->header_mf_known || d->header_mf;
+                } else
+                        d->multifunction = d->header_mf_known && d->header_mf;
         }
 }
 

@@ -30,8 +30,8 @@ struct PciDevice {
         uint16_t device_id;
         uint32_t class;               /* base, sub, prog-if */
         bool is_bridge;               /* the kernel's pci_is_bridge() (sysfs secondary_bus_number) */
-        bool multifunction;           /* header type bit 7 (topology.c derive_multifunction) */
-        bool multifunction_known;     /* ... asked once */
+        bool multifunction;           /* as the kernel has it (topology.c derive_multifunction) */
+        bool header_mf, header_mf_known; /* bit 7 of its header, when it had to be read */
         int secondary_bus;            /* bridges: from sysfs pci_bus/, -1 if none */
         bool has_reset_subordinate;   /* bridges: the kernel offers reset_subordinate */
         char *slot;                   /* physical slot name, NULL if none */

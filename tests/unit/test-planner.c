@@ -560,6 +560,12 @@ static void test_rt8a_pf_multifunction_sticky(Fixture *f, gconstpointer data) {
         ht &= 0x7f;
         g_assert_cmpint(pwrite(fd, &ht, 1, 0x0e), ==, 1);
         close(fd);
+        /* the daemon starts with the VFs there: they make no multi-function PF */
+        topology_free(f->topo);
+        g_assert_cmpint(topology_new(f->host->sys, &f->topo), ==, 0);
+        PciAddress pf;
+        g_assert_cmpint(pci_address_parse("01:00.0", &pf), ==, 0);
+        g_assert_false(topology_find(f->topo, &pf)->multifunction);
 
         /* sriov_numvfs=0 */
         g_assert_cmpint(faketree_remove_device(f->host->root, "0000:01:00.1"), ==, 0);
@@ -956,11 +962,11 @@ int main(int argc, char *argv[]) {
                    fixture_teardown);
         g_test_add("/planner/vmd-domain-below", Fixture, vmd_desc, fixture_setup, test_vmd_domain_below,
                    fixture_teardown);
-        g_test_add("/planner/rt8a/port-seen-before-its-child-bus", Fixture, sriov_desc, fixture_setup,
+        g_test_add("/planner/attack/port-seen-before-its-child-bus", Fixture, sriov_desc, fixture_setup,
                    test_rt8a_port_seen_before_its_child_bus, fixture_teardown);
-        g_test_add("/planner/rt8a/pf-multifunction-sticky", Fixture, sriov_desc, fixture_setup,
+        g_test_add("/planner/attack/pf-multifunction-sticky", Fixture, sriov_desc, fixture_setup,
                    test_rt8a_pf_multifunction_sticky, fixture_teardown);
-        g_test_add("/planner/rt8a/function-above-0-alone", Fixture, rt8a_fn_alone_desc, fixture_setup,
+        g_test_add("/planner/attack/function-above-0-alone", Fixture, rt8a_fn_alone_desc, fixture_setup,
                    test_rt8a_function_above_0_alone, fixture_teardown);
         return g_test_run();
 }
