@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -2216,6 +2217,112 @@ static void test_attack_config_blocked_at_start(Fixture *f, gconstpointer data) 
         g_assert_cmpint(t1, <, (gint64) (e->end_ns / 1000));
 }
 
+/* (red team rt8b, faults and load) The start's Bridge Control check is
+ * one link job per ROOT bus ("pci0000:00"), and reads bridge after bridge.
+ * On most hosts every root port sits below the one root, so when the read
+ * of one bridge waits for someone's reset (since ~6.10 the kernel blocks
+ * user config reads of the upstream bridge too), every reset of everyone
+ * below every other port of the host waits with it. Here alice's 2.5 s
+ * reset of her 04:00.0 runs when the daemon starts (the config of her
+ * port 00:04.0 blocked meanwhile); root's PM reset of 05:00.0, below
+ * another port, whose bridge was checked (or could be) at once, must not
+ * wait for her reset to end. */
+static void test_attack_bridge_check_holds_other_ports(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r4:2500", "cb4", NULL };
+        const char *addrs[] = { "0000:04:00.0", "0000:00:04.0" };
+        const char *attrs[] = { "reset", "config" };
+        bind_fuse_attrs(f, specs, addrs, attrs);
+        g_assert_cmpint(fakereset_block_reads(f->fuse, "cb4", "r4"), ==, 0);
+
+        g_autofree char *reset = attr_path(f, "0000:04:00.0", "reset");
+        GThread *t = g_thread_new("alice-vfio-reset", write_one_thread, reset);
+        g_usleep(300 * 1000); /* her reset is in its FUSE write */
+
+        start_daemon(f);
+        gint64 t0 = g_get_monotonic_time();
+        g_autofree char *out = NULL;
+        g_assert_cmpint(call(f, NULL, &out, NULL, "ResetDevice", "0000:05:00.0", "uint32 4", NULL), ==, 0);
+        gint64 t1 = g_get_monotonic_time();
+        g_test_message("root's PM reset of 0000:05:00.0 (below 00:05.0) during alice's reset below 00:04.0: "
+                       "%" G_GINT64_FORMAT " ms", (t1 - t0) / 1000);
+        g_assert_cmpint(GPOINTER_TO_INT(g_thread_join(t)), ==, 0);
+        assert_attr(f, "0000:05:00.0", "reset", "1");
+
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        FakeResetEntry *e = log->pdata[0];
+        g_assert_cmpstr(e->name, ==, "r4");
+        /* done while her reset still ran */
+        g_assert_cmpint(t1, <, (gint64) (e->end_ns / 1000));
+}
+
+/* (red team rt8b, faults and load) The start's Bridge Control check used
+ * to stop the start when it failed ("Cannot check bridges for an
+ * interrupted bus reset"); now it only warns, and the resets it held back
+ * run. executor_repair_sbr() fails before it reads a single bridge when it
+ * cannot create <state>/inflight-sbr (here: the state directory's file
+ * system has no inode left for a while; any mkdir error or ENOMEM does the
+ * same; the check is never tried again). So a
+ * bridge a crash left with Secondary Bus Reset set stays set, and a reset
+ * of the function held in reset below it is run and reported done (here
+ * a PM reset of 05:00.0, whose reset_method is "pm" alone: no record to
+ * write). Either
+ * the bit is cleared, or nothing below that bridge is reset. */
+static void test_attack_bridge_check_error_resets_below(Fixture *f, gconstpointer data) {
+        g_autofree char *cfg = attr_path(f, "0000:00:05.0", "config");
+        g_autofree char *bytes = NULL;
+        gsize len = 0;
+        g_assert_true(g_file_get_contents(cfg, &bytes, &len, NULL));
+        bytes[0x3e] |= 0x40;
+        g_assert_true(g_file_set_contents(cfg, bytes, (gssize) len, NULL));
+
+        /* the state directory on a file system whose inodes are all taken,
+         * but for what the daemon had from earlier starts */
+        const char *state = harness_state_dir(f->h);
+        g_assert_cmpint(mount("tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,nr_inodes=64"), ==, 0);
+        g_autofree char *inflight = g_build_filename(state, "inflight", NULL);
+        g_assert_cmpint(mkdir(inflight, 0700), ==, 0);
+        for (int i = 0;; i++) {
+                g_autofree char *p = g_strdup_printf("%s/filler%d", state, i);
+                int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0) {
+                        g_assert_cmpint(errno, ==, ENOSPC);
+                        break;
+                }
+                close(fd);
+        }
+
+        g_autoptr(GError) error = NULL;
+        if (harness_start_daemon(f->h, NULL, &error) < 0) {
+                /* 0.1 up to 8f700bc: no start, nothing reset: fine */
+                g_test_message("the daemon did not start: %s", error->message);
+                return;
+        }
+        /* the failure was transient: once the check gave up, space comes
+         * back (the check is not tried again) */
+        for (int i = 0; i < 500; i++) {
+                g_autofree char *l = daemon_log(f);
+                if (strstr(l, "Cannot check the bridges below"))
+                        break;
+                g_usleep(10 * 1000);
+        }
+        for (int i = 0; i < 4; i++) {
+                g_autofree char *p = g_strdup_printf("%s/filler%d", state, i);
+                g_assert_cmpint(unlink(p), ==, 0);
+        }
+        g_autofree char *out = NULL, *err = NULL;
+        int r = call(f, NULL, &out, &err, "ResetDevice", "0000:05:00.0", "uint32 4", NULL);
+        g_autofree char *after = NULL;
+        g_assert_true(g_file_get_contents(cfg, &after, &len, NULL));
+        g_autofree char *log = daemon_log(f);
+        g_autofree char *written = read_attr(f, "0000:05:00.0", "reset");
+        g_test_message("PM reset of 0000:05:00.0: %s%s; Bridge Control of 0000:00:05.0: 0x%02x; reset written: '%s'",
+                       r == 0 ? "done " : "refused ", r == 0 ? out : err, (unsigned) (uint8_t) after[0x3e], written);
+        g_assert_nonnull(strstr(log, "Cannot check the bridges below pci0000:00"));
+        /* the bus stays held in reset, and a reset below it was run */
+        g_assert_false(r == 0 && (after[0x3e] & 0x40));
+}
+
 /* (found by a red-team review) A reset call that waited for a /proc scan
  * and, run again, is refused because its uid is at
  * MaxPendingAuthorizationsPerUser must give its scan waiter back: 0.1's
@@ -2813,6 +2920,8 @@ int main(int argc, char *argv[]) {
         ADD("/daemon/attack/scan-waiter-leak", test_attack_scan_waiter_leak);
         ADD("/daemon/attack/config-blocked-during-reset", test_attack_config_blocked_during_reset);
         ADD("/daemon/attack/config-blocked-at-start", test_attack_config_blocked_at_start);
+        ADD("/daemon/attack/bridge-check-holds-other-ports", test_attack_bridge_check_holds_other_ports);
+        ADD("/daemon/attack/bridge-check-error-resets-below", test_attack_bridge_check_error_resets_below);
         ADD("/daemon/attack/scan-waiter-leak-many-uids", test_attack_scan_waiter_leak_global);
 #define ADD_ON(name, desc, fn) g_test_add(name, Fixture, desc, fixture_setup, fn, fixture_teardown)
         ADD_ON("/daemon/health", health_desc, test_health);
