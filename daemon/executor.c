@@ -273,9 +273,11 @@ int executor_repair_sbr(const ExecContext *ctx, char *const *bridges) {
 
         if (!dir)
                 return -ENOMEM;
+        /* the records' directory only serves the records: the bridges are
+         * checked whatever became of it */
         r = mkdir_p(dir, 0700);
         if (r < 0)
-                return r;
+                log_warning_errno(r, "Cannot create %s: %m", dir);
         /* every bridge: a reset left asserted by anyone, recorded or not */
         STRV_FOREACH(b, (char **) bridges) {
                 _cleanup_free_ char *syspath = strjoin_printf("%s/bus/pci/devices/%s", ctx->sysfs_root, *b);

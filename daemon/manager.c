@@ -120,16 +120,17 @@ static int check_dir(const char *what, const char *path) {
 
 /* The start's check of every bridge for a Secondary Bus Reset left set (a
  * crash in a userspace bus reset, recorded or not): one scheduler link job
- * per root bus, queued before anything else, so every reset below waits
- * for it, while the daemon already answers. Its reads of Bridge Control
- * wait for any reset the kernel runs there meanwhile (someone's VFIO
- * reset), and nobody must wait on the bus for that. */
+ * per bridge, queued before anything else, so a reset below a bridge waits
+ * for that bridge's check (and those above it), while the daemon already
+ * answers. A read of Bridge Control waits for any reset the kernel runs
+ * there meanwhile (someone's VFIO reset, which since Linux 6.10 also locks
+ * the bridge above): nobody's call, and no reset elsewhere, waits for it. */
 typedef struct BridgeCheck {
         SchedJob job;
         Manager *m;
-        char *root;          /* the domain: "pci0000:00" */
-        char **bridges;
-        int result;          /* executor_repair_sbr() */
+        char *relpath;       /* the domain: the bridge's own */
+        char *bridge[2];     /* its name, for executor_repair_sbr() */
+        int result;
         bool queued;
         struct BridgeCheck *next;
 } BridgeCheck;
@@ -140,8 +141,8 @@ static void bridge_check_free(BridgeCheck *c) {
                         *p = c->next;
                         break;
                 }
-        free(c->root);
-        strv_free(c->bridges);
+        free(c->relpath);
+        free(c->bridge[0]);
         free(c);
 }
 
@@ -151,15 +152,12 @@ static BridgeCheck *job_check(SchedJob *j) {
 
 static void bridge_check_run(SchedJob *j) {
         BridgeCheck *c = job_check(j);
-        c->result = executor_repair_sbr(&c->m->exec, c->bridges);
+        c->result = executor_repair_sbr(&c->m->exec, c->bridge);
 }
 
 static void bridge_check_done(SchedJob *j) {
         BridgeCheck *c = job_check(j);
-        if (c->result < 0)
-                log_warning_errno(c->result, "Cannot check the bridges below %s for an interrupted bus reset: %m",
-                                  c->root);
-        else if (c->result > 0)
+        if (c->result > 0)
                 audit_log(&(AuditRecord) { .event = AUDIT_REPAIRED, .device = "bridge control", .result = "ok",
                                            .detail = "Secondary Bus Reset cleared after an interrupted bus reset" });
         bridge_check_free(c);
@@ -170,22 +168,16 @@ static int queue_bridge_checks(Manager *m) {
                 const PciDevice *d = topology_get(m->topology, i);
                 if (!d->is_bridge)
                         continue;
-                size_t len = strcspn(d->relpath, "/");
-                BridgeCheck *c = m->bridge_checks;
-                while (c && !(strlen(c->root) == len && strncmp(c->root, d->relpath, len) == 0))
-                        c = c->next;
-                if (!c) {
-                        if (!(c = calloc(1, sizeof *c)))
-                                return -ENOMEM;
-                        *c = (BridgeCheck) { .m = m, .root = strndup(d->relpath, len), .next = m->bridge_checks };
-                        m->bridge_checks = c;
-                        if (!c->root)
-                                return -ENOMEM;
-                        c->job = (SchedJob) { .domain = c->root, .link = true, .run = bridge_check_run,
-                                              .done = bridge_check_done };
-                }
-                if (strv_extend(&c->bridges, d->name) < 0)
+                BridgeCheck *c = calloc(1, sizeof *c);
+                if (!c)
                         return -ENOMEM;
+                *c = (BridgeCheck) { .m = m, .relpath = strdup(d->relpath), .bridge = { strdup(d->name) },
+                                     .next = m->bridge_checks };
+                m->bridge_checks = c;
+                if (!c->relpath || !c->bridge[0])
+                        return -ENOMEM;
+                c->job = (SchedJob) { .domain = c->relpath, .link = true, .run = bridge_check_run,
+                                      .done = bridge_check_done };
         }
         /* submitted once all are built: a job may start (and end) at once */
         for (BridgeCheck *c = m->bridge_checks, *next; c; c = next) {
