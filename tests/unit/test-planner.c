@@ -545,7 +545,8 @@ static void test_rt8a_port_seen_before_its_child_bus(Fixture *f, gconstpointer d
  * (and refuses a SLOT-only mask, and lets a BUS-only mask through to a
  * slot reset). A fresh topology of the same tree says SLOT. */
 static void test_rt8a_pf_multifunction_sticky(Fixture *f, gconstpointer data) {
-        g_autofree char *cfg = g_strdup_printf("%s/config", faketree_device_dir(f->host->root, "0000:01:00.0"));
+        g_autofree char *pfdir = faketree_device_dir(f->host->root, "0000:01:00.0");
+        g_autofree char *cfg = g_build_filename(pfdir, "config", NULL);
         g_autofree char *r = NULL;
         bool changed = false;
         ResetPlan p;
