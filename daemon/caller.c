@@ -6,9 +6,11 @@
 #include "log.h"
 #include "util.h"
 
-/* Calls one bus name may have waiting for its credentials: a client sends
- * one and waits; more is a flood, refused to that name alone. */
-#define CALLER_MAX_WAITING 16
+/* Calls one bus name may have waiting for its credentials: dbus-daemon's
+ * own bound on a connection's calls awaiting replies on the system bus
+ * (max_replies_per_connection, 128), so a client that sends many calls at
+ * once on a fresh connection is never refused for it. */
+#define CALLER_MAX_WAITING 128
 
 typedef struct Entry Entry;
 struct Entry {

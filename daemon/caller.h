@@ -43,8 +43,8 @@ int caller_registry_new(sd_bus *bus, CallerGoneFn gone, void *userdata, CallerRe
 CallerRegistry *caller_registry_free(CallerRegistry *r);
 
 /* The caller of a method call: 0 and *ret. A call from a name whose
- * credentials are not known yet is queued (at most 16 per name, more are
- * refused with LimitsExceeded) and 1 is returned: the handler returns it
+ * credentials are not known yet is queued (at most 128 per name, the
+ * system bus's own bound; more are refused with LimitsExceeded) and 1 is returned: the handler returns it
  * too, and runs again with the credentials known, or the call is answered
  * AccessDenied when the bus daemon cannot tell (unanswered when its
  * sender left). A direct connection (no sender) is asked at once. The

@@ -205,7 +205,7 @@ static void test_async(Fx *f, gconstpointer data) {
         g_assert_cmpuint(f->queries->len, ==, 1); /* alice's one query, carol's none */
 
         /* alice's further calls wait with the first, one query for all */
-        uint64_t more[15];
+        uint64_t more[127];
         for (unsigned i = 0; i < G_N_ELEMENTS(more); i++)
                 more[i] = send_whoami(f, ":1.7");
         uint64_t over = send_whoami(f, ":1.7");
