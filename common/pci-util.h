@@ -6,18 +6,13 @@
  *
  * A bridge is what the kernel's pci_is_bridge() calls one: a function with
  * a type 1 (PCI-to-PCI, PCIe port) or type 2 (CardBus) configuration
- * header (header type 0x0e, low 7 bits), whatever class it claims. The
- * planner (from the header type read once) and the ownership rules (from
- * sysfs) must agree: where one saw a bridge and the other not, a reset
- * could skip the devices below it.
+ * header, whatever class it claims. The topology (so the planner), the
+ * ownership rules and the OCI hook all ask pci_sysfs_is_bridge(): where
+ * one part saw a bridge and another not, a reset could skip the devices
+ * below it.
  */
 
 #include <stdbool.h>
-#include <stdint.h>
-
-static inline bool pci_header_is_bridge(uint8_t header_type) {
-        return (header_type & 0x7f) == 0x01 || (header_type & 0x7f) == 0x02;
-}
 
 /* From sysfs, never config space: a read of <devdir>/config waits while the
  * kernel resets the function (it blocks user config access for the whole
