@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
-#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
@@ -9,6 +8,7 @@
 #include "scanner.h"
 #include "util.h"
 #include "vfio-watch.h"
+#include "worker-thread.h"
 
 typedef struct Waiter Waiter;
 struct Waiter {
@@ -35,7 +35,7 @@ struct Scanner {
 
         bool running;           /* a worker scans */
         bool cancel;            /* set when freed: the worker gives up */
-        pthread_t thread;
+        WorkerThread thread;
         Holders *result;        /* the worker's, handed over through efd */
         int result_r;
         uint64_t started_at, started_stamp;
@@ -58,20 +58,15 @@ static void *scan_worker(void *p) {
 }
 
 static int start_scan(Scanner *s) {
-        pthread_attr_t attr;
-
         s->generation++;
         /* stamped before the worker reads anything: a node that changes
          * hands during the scan makes the scan untrusted */
         s->started_stamp = s->watch ? vfio_watch_stamp(s->watch) : 0;
         s->started_at = now_usec();
         s->again = false;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        int r = pthread_create(&s->thread, &attr, scan_worker, s);
-        pthread_attr_destroy(&attr);
-        if (r != 0)
-                return -r;
+        int r = worker_thread_start(&s->thread, scan_worker, s);
+        if (r < 0)
+                return r;
         s->running = true;
         return 0;
 }
@@ -122,7 +117,7 @@ static int on_scan_done(sd_event_source *es, int fd, uint32_t revents, void *use
         (void) !read(s->efd, &v, sizeof v);
         if (!s->running)
                 return 0;
-        pthread_join(s->thread, NULL);
+        worker_thread_join(&s->thread);
         s->running = false;
         drop_uncollected(s);
         s->last_error = s->result_r < 0 ? s->result_r : 0;
@@ -181,7 +176,7 @@ Scanner *scanner_free(Scanner *s) {
                 return NULL;
         if (s->running) {
                 __atomic_store_n(&s->cancel, true, __ATOMIC_RELAXED);
-                pthread_join(s->thread, NULL);
+                worker_thread_join(&s->thread);
                 holders_free(s->result);
         }
         /* put back whoever still waits (the others are in the read queue

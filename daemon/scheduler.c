@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "scheduler.h"
+#include "worker-thread.h"
 #include "util.h"
 
 /*
@@ -81,10 +82,10 @@
 
 /* Finished jobs travel from workers to the loop through this list and an
  * eventfd: workers never call back into loop-owned state. */
+typedef struct WorkerArgs WorkerArgs;
 typedef struct Finished {
         SchedJob *job;
-        pthread_t thread;
-        bool has_thread;         /* false: prepare() stopped it, nothing to join */
+        WorkerArgs *worker;      /* NULL: prepare() stopped it, nothing to join */
         struct Finished *next;
 } Finished;
 
@@ -346,20 +347,21 @@ static void job_leave(Scheduler *s, SchedJob *x) {
         domain_release(s, d);
 }
 
-typedef struct WorkerArgs {
+/* The loop's, from the start of a worker until it joined it. */
+struct WorkerArgs {
         Scheduler *sched;
         SchedJob *job;
-} WorkerArgs;
+        WorkerThread thread;
+};
 
-/* Hands a finished job to the loop (complete_finished). */
-static void post_finished(Scheduler *s, SchedJob *j, bool from_worker) {
+/* Hands a finished job to the loop (complete_finished); worker: the
+ * thread that ran it, NULL if none did. */
+static void post_finished(Scheduler *s, SchedJob *j, WorkerArgs *worker) {
         Finished *f = calloc(1, sizeof *f);
         pthread_mutex_lock(&s->lock);
         if (f) {
                 f->job = j;
-                f->has_thread = from_worker;
-                if (from_worker)
-                        f->thread = pthread_self();
+                f->worker = worker;
                 f->next = s->finished;
                 s->finished = f;
         }
@@ -374,23 +376,18 @@ static void post_finished(Scheduler *s, SchedJob *j, bool from_worker) {
 
 static void *worker(void *p) {
         WorkerArgs *a = p;
-        Scheduler *s = a->sched;
-        SchedJob *j = a->job;
-        free(a);
 
-        j->run(j);
-        post_finished(s, j, true);
+        a->job->run(a->job);
+        post_finished(a->sched, a->job, a);
         return NULL;
 }
 
 static int start_job(Scheduler *s, SchedJob *j) {
         WorkerArgs *a = malloc(sizeof *a);
-        pthread_t t;
-        pthread_attr_t attr;
 
         if (!a)
                 return -ENOMEM;
-        *a = (WorkerArgs) { s, j };
+        *a = (WorkerArgs) { .sched = s, .job = j };
         /* running before prepare(): whatever it calls back (a submit, a
          * cancel) sees this job taken */
         ready_remove(s, j);
@@ -400,16 +397,11 @@ static int start_job(Scheduler *s, SchedJob *j) {
         if (j->prepare && !j->prepare(j)) {
                 free(a);
                 /* done() comes from the loop, as for every job */
-                post_finished(s, j, false);
+                post_finished(s, j, NULL);
                 return 0;
         }
-        pthread_attr_init(&attr);
-        /* resets do sysfs writes and short config accesses: small stacks keep
-         * 32+ parallel resets cheap */
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        int r = pthread_create(&t, &attr, worker, a);
-        pthread_attr_destroy(&attr);
-        if (r != 0) {
+        int r = worker_thread_start(&a->thread, worker, a);
+        if (r < 0) {
                 free(a);
                 /* first in line again */
                 j->running = false;
@@ -423,7 +415,7 @@ static int start_job(Scheduler *s, SchedJob *j) {
                 else
                         s->ready_tail = j;
                 s->ready_head = j;
-                return -r;
+                return r;
         }
         /* signalled once the worker really exists */
         if (j->started)
@@ -457,8 +449,10 @@ static void complete_finished(Scheduler *s) {
         while (list) {
                 Finished *f = list;
                 list = f->next;
-                if (f->has_thread)
-                        pthread_join(f->thread, NULL);
+                if (f->worker) {
+                        worker_thread_join(&f->worker->thread);
+                        free(f->worker);
+                }
                 SchedJob *j = f->job;
                 free(f);
                 job_leave(s, j);

@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <glib.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "scheduler.h"
+#include "worker-thread.h"
 
 typedef struct Job {
         SchedJob job;
@@ -322,6 +324,44 @@ static void test_max_parallel(void) {
                         running += jobs[k].start <= jobs[i].start && jobs[i].start < jobs[k].end;
                 g_assert_cmpint(running, <=, 2);
         }
+        g_free(jobs);
+}
+
+/* Mappings the size of a worker's stack, read and write: glibc's cached
+ * stacks of exited threads look so. */
+static unsigned count_stack_sized_maps(void) {
+        g_autofree char *maps = NULL;
+        unsigned n = 0;
+        g_assert_true(g_file_get_contents("/proc/self/maps", &maps, NULL, NULL));
+        g_auto(GStrv) lines = g_strsplit(maps, "\n", -1);
+        for (char **l = lines; *l; l++) {
+                unsigned long lo, hi;
+                char perms[8];
+                if (sscanf(*l, "%lx-%lx %7s", &lo, &hi, perms) == 3 && hi - lo == WORKER_STACK_SIZE &&
+                    g_str_equal(perms, "rw-p"))
+                        n++;
+        }
+        return n;
+}
+
+/* After a burst of parallel jobs the idle daemon is as small as before:
+ * no worker's stack stays mapped (glibc would keep each one, with its
+ * thread's pages, for reuse). Runs first, before any test made threads. */
+static void test_no_stack_kept(void) {
+        enum { N = 16 };
+        const char *domains[N];
+        char names[N][32];
+        for (int i = 0; i < N; i++) {
+                g_snprintf(names[i], sizeof names[i], "pci0000:00/0000:00:%02x.0", i + 1);
+                domains[i] = names[i];
+        }
+        unsigned before = count_stack_sized_maps();
+        Job *jobs = make_jobs(domains, NULL, N, 50);
+        run_all(jobs, N, N);
+        /* they did run side by side: N stacks existed at once */
+        for (int i = 1; i < N; i++)
+                g_assert_true(overlap(&jobs[0], &jobs[i]));
+        g_assert_cmpuint(count_stack_sized_maps(), ==, before);
         g_free(jobs);
 }
 
@@ -874,6 +914,7 @@ static void test_scaling(void) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/scheduler/no-stack-kept", test_no_stack_kept);
         g_test_add_func("/scheduler/conflict-rules", test_conflict_rules);
         g_test_add_func("/scheduler/conflict-rules-tree", test_conflict_rules_tree);
         g_test_add_func("/scheduler/fifo-and-parallel", test_fifo_and_parallel);
