@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * A worker thread on a stack of its own, mapped when the thread starts and
- * unmapped when it is joined.
+ * A worker thread on a stack the daemon manages: a joined worker's stack is
+ * kept for the next one, up to WORKER_STACKS_KEPT of them, and unmapped
+ * beyond that.
  *
  * Why not glibc's stacks: glibc keeps the stack of every exited thread for
  * reuse (up to 40 MB), each with the pages its thread touched (its TLS and
@@ -11,8 +12,8 @@
  * checks at start-up, would leave the idle daemon larger for good. Here
  * the daemon's idle footprint does not depend on how busy it once was.
  *
- * The stack has a guard page below it. Join every started thread exactly
- * once (worker_thread_join); the stack is gone after that.
+ * Each stack has a guard page below it. Join every started thread exactly
+ * once (worker_thread_join). Any thread may start and join.
  */
 
 #include <pthread.h>
@@ -21,14 +22,15 @@
 /* Resets do sysfs writes and short config accesses, a /proc scan reads
  * directories: small stacks keep 32+ parallel resets cheap. */
 #define WORKER_STACK_SIZE (256u * 1024u)
+/* Resets come one after another far more often than side by side. */
+#define WORKER_STACKS_KEPT 2u
 
 typedef struct WorkerThread {
         pthread_t thread;
-        void *map;          /* the mapping: guard page, then the stack */
-        size_t map_size;
+        void *map;          /* its stack's mapping: guard page, then the stack */
 } WorkerThread;
 
-/* Starts fn(arg). Negative errno on failure, nothing left mapped then. */
+/* Starts fn(arg). Negative errno on failure. */
 int worker_thread_start(WorkerThread *w, void *(*fn)(void *), void *arg);
-/* Waits for the thread and unmaps its stack. */
+/* Waits for the thread; its stack is kept or unmapped. */
 void worker_thread_join(WorkerThread *w);

@@ -345,8 +345,9 @@ static unsigned count_stack_sized_maps(void) {
 }
 
 /* After a burst of parallel jobs the idle daemon is as small as before:
- * no worker's stack stays mapped (glibc would keep each one, with its
- * thread's pages, for reuse). Runs first, before any test made threads. */
+ * no more than WORKER_STACKS_KEPT workers' stacks stay mapped (glibc would
+ * keep each one, with its thread's pages). Runs first, before any test
+ * made threads. */
 static void test_no_stack_kept(void) {
         enum { N = 16 };
         const char *domains[N];
@@ -361,7 +362,7 @@ static void test_no_stack_kept(void) {
         /* they did run side by side: N stacks existed at once */
         for (int i = 1; i < N; i++)
                 g_assert_true(overlap(&jobs[0], &jobs[i]));
-        g_assert_cmpuint(count_stack_sized_maps(), ==, before);
+        g_assert_cmpuint(count_stack_sized_maps(), <=, before + WORKER_STACKS_KEPT);
         g_free(jobs);
 }
 
