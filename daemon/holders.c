@@ -11,6 +11,10 @@
 
 #include "holders.h"
 #include "util.h"
+#include "worker-thread.h"
+
+/* Fewer processes than this are scanned by one thread. */
+#define HOLDERS_SPLIT_MIN 256
 
 /* What a character device number is, asked of sysfs once per scan. */
 typedef struct RdevCache {
@@ -508,43 +512,125 @@ int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
         return holders_scan_cancellable(proc_root, sysfs_root, NULL, ret);
 }
 
+/* The processes of <proc>, as the numbers of their directories: all but
+ * our own on the real /proc. */
+static int list_pids(Holders *h, DIR *d, int **ret, size_t *ret_n) {
+        int self = h->real_proc ? (int) getpid() : -1;
+        _cleanup_free_ int *pids = NULL;
+        size_t n = 0;
+
+        errno = 0;
+        for (struct dirent *de; (de = readdir(d)); errno = 0) {
+                if (!is_number(de->d_name) || atoi(de->d_name) == self)
+                        continue;
+                if (n % 1024 == 0) {
+                        int *p = reallocarray(pids, n + 1024, sizeof *pids);
+                        if (!p)
+                                return -ENOMEM;
+                        pids = p;
+                }
+                pids[n++] = atoi(de->d_name);
+        }
+        if (errno != 0)
+                return -errno;
+        *ret = TAKE_PTR(pids);
+        *ret_n = n;
+        return 0;
+}
+
+typedef struct ScanPart {
+        Holders *h;
+        const int *pids;
+        size_t n;
+        int r;
+} ScanPart;
+
+static void *scan_part(void *p) {
+        ScanPart *part = p;
+        char name[16];
+
+        part->r = 0;
+        for (size_t i = 0; part->r >= 0 && i < part->n; i++) {
+                if (cancelled(part->h)) {
+                        part->r = -ECANCELED;
+                        break;
+                }
+                snprintf(name, sizeof name, "%d", part->pids[i]);
+                part->r = scan_pid(part->h, name);
+        }
+        return NULL;
+}
+
+/* The second half's holders join the first's: their pids differ, so
+ * nothing is there twice. */
+static int merge(Holders *into, Holders *from) {
+        if (from->n > 0) {
+                Holder *items = reallocarray(into->items, into->n + from->n, sizeof(Holder));
+                if (!items)
+                        return -ENOMEM;
+                into->items = items;
+                memcpy(into->items + into->n, from->items, from->n * sizeof(Holder));
+                into->n += from->n;
+                from->n = 0;   /* the devices' names are into's now */
+        }
+        into->n_tables += from->n_tables;
+        return 0;
+}
+
 int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, const bool *cancel, Holders **ret) {
-        Holders *h = calloc(1, sizeof *h);
-        char self[32] = "";
+        _cleanup_(holders_freep) Holders *h = calloc(1, sizeof *h);
+        _cleanup_(holders_freep) Holders *h2 = NULL;
+        _cleanup_free_ int *pids = NULL;
         struct statfs sfs;
-        int r = 0;
+        size_t n = 0;
+        int r;
 
         if (!h)
                 return -ENOMEM;
         h->sysfs_root = sysfs_root;
         h->cancel = cancel;
         DIR *d = opendir(proc_root);
-        if (!d) {
-                r = -errno;
-                holders_free(h);
-                return r;
-        }
+        if (!d)
+                return -errno;
         h->procfd = dirfd(d);   /* borrowed for the scan */
         /* on the real /proc we are in it: the fds a caller passed as proof
          * sit in our own table while we decide, and hold nothing for us */
         h->real_proc = fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
-        if (h->real_proc)
-                snprintf(self, sizeof self, "%d", (int) getpid());
-        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
-                if (cancelled(h))
-                        r = -ECANCELED;
-                else if (is_number(de->d_name) && !streq(de->d_name, self))
-                        r = scan_pid(h, de->d_name);
+        r = list_pids(h, d, &pids, &n);
+
+        /* A scan is a walk of the kernel's tables, a syscall per fd: with
+         * a second CPU, a second thread walks half the processes (its own
+         * cache and mounts; the fd of <proc> is shared, read only). Not
+         * worth a thread for a small host. */
+        ScanPart first = { h, pids, n, 0 }, second = { NULL, NULL, 0, 0 };
+        WorkerThread helper = {};
+        bool helped = false;
+        if (r >= 0 && n >= HOLDERS_SPLIT_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+            (h2 = calloc(1, sizeof *h2))) {
+                *h2 = (Holders) { .procfd = h->procfd, .real_proc = h->real_proc, .sysfs_root = sysfs_root,
+                                  .cancel = cancel };
+                first.n = n / 2;
+                second = (ScanPart) { h2, pids + n / 2, n - n / 2, 0 };
+                helped = worker_thread_start(&helper, scan_part, &second) >= 0;
         }
+        if (r >= 0) {
+                scan_part(&first);
+                if (second.h && !helped)
+                        scan_part(&second);   /* no thread: this one does it all */
+        }
+        if (helped)
+                worker_thread_join(&helper);
         closedir(d);
         h->procfd = -1;
-        if (r < 0) {
-                holders_free(h);
+        if (r >= 0)
+                r = first.r < 0 ? first.r : second.r;
+        if (r >= 0 && h2)
+                r = merge(h, h2);
+        if (r < 0)
                 return r;
-        }
         h->sysfs_root = NULL; /* only borrowed for the scan */
         h->cancel = NULL;
-        *ret = h;
+        *ret = TAKE_PTR(h);
         return 0;
 }
 

@@ -24,7 +24,8 @@
  *    possible holder of every device bound to a stub driver;
  *  - the daemon itself (on the real /proc) is no holder: the fds a caller
  *    passes as proof sit in its table while it decides.
- * Reads only; safe on any thread.
+ * Reads only; safe on any thread. On a big /proc (256+ processes) and a
+ * machine with a second CPU, a second thread scans half the processes.
  */
 
 #include <stdbool.h>

@@ -323,6 +323,58 @@ static void test_threads_share_one_table(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(after, <, before + 16);
 }
 
+/* A big /proc is scanned by two threads, each taking half the processes
+ * in the order the directory lists them: a holder is found in either half,
+ * every table is read once, and a cancelled scan gives up. */
+static void test_split_scan(Fixture *f, gconstpointer data) {
+        enum { N = 600 };
+        for (int i = 0; i < N; i++)
+                g_assert_cmpint(faketree_set_open(f->host->root, 20000 + i, "socket:[9]"), >=, 0);
+        /* the order a scan sees */
+        g_autoptr(GArray) order = g_array_new(FALSE, FALSE, sizeof(int));
+        g_autoptr(GDir) dir = g_dir_open(f->host->proc, 0, NULL);
+        g_assert_nonnull(dir);
+        for (const char *name; (name = g_dir_read_name(dir));) {
+                int pid = atoi(name);
+                if (pid > 0)
+                        g_array_append_val(order, pid);
+        }
+        g_assert_cmpuint(order->len, >=, N);
+        /* a noise process at each end of that order */
+        int first = -1, last = -1;
+        for (guint i = 0; i < order->len && first < 0; i++)
+                if (g_array_index(order, int, i) >= 20000)
+                        first = g_array_index(order, int, i);
+        for (guint i = order->len; i > 0 && last < 0; i--)
+                if (g_array_index(order, int, i - 1) >= 20000)
+                        last = g_array_index(order, int, i - 1);
+        /* bound to vfio-pci: their groups get nodes */
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:03:00.1", "vfio-pci"), ==, 0);
+        g_assert_cmpint(faketree_set_driver(f->host->root, "0000:01:00.0", "vfio-pci"), ==, 0);
+        g_assert_cmpint(faketree_set_open(f->host->root, first, "/dev/vfio/21"), >=, 0);
+        g_assert_cmpint(faketree_set_open(f->host->root, last, "/dev/vfio/3"), >=, 0);
+
+        Holders *h = NULL;
+        g_assert_cmpint(holders_scan(f->host->proc, f->host->sys, &h), ==, 0);
+        g_assert_cmpuint(holders_n_tables(h), ==, order->len);
+        const Holder *x = holders_find(h, "0000:03:00.1", 21, NULL, false, (uid_t) -1);
+        g_assert_nonnull(x);
+        g_assert_cmpint(x->pid, ==, first);
+        x = holders_find(h, "0000:01:00.0", 3, NULL, false, (uid_t) -1);
+        g_assert_nonnull(x);
+        g_assert_cmpint(x->pid, ==, last);
+        /* the fixture's own holders, wherever they fell */
+        x = holders_find(h, "0000:02:00.1", 12, NULL, true, (uid_t) -1);
+        g_assert_nonnull(x);
+        g_assert_cmpint(x->pid, ==, 4711);
+        holders_free(h);
+
+        bool cancel = true;
+        h = NULL;
+        g_assert_cmpint(holders_scan_cancellable(f->host->proc, f->host->sys, &cancel, &h), ==, -ECANCELED);
+        g_assert_null(h);
+}
+
 /* The claims file, read strictly: a long line's tail, a second claim of
  * the same device, uids that wrap, a symlink, a huge file. */
 static void test_claims_file_strict(Fixture *f, gconstpointer data) {
@@ -530,6 +582,7 @@ int main(int argc, char *argv[]) {
                    fixture_teardown);
         ADD("/ownership/self-is-no-holder", test_self_is_no_holder);
         ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
+        ADD("/ownership/split-scan", test_split_scan);
         ADD("/ownership/claims-file-strict", test_claims_file_strict);
         ADD("/ownership/mapped-device-region", test_mapped_device_region);
         ADD("/ownership/mapped-cdev-region", test_mapped_cdev_region);
