@@ -3,6 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "claims.h"
@@ -375,6 +379,202 @@ static void test_split_scan(Fixture *f, gconstpointer data) {
         g_assert_null(h);
 }
 
+/* Red team (rt9A): a process created while a scan runs. The scan now lists
+ * every pid first and scans the list. The readdir pass before it went on
+ * reading /proc as it scanned: /proc lists by pid, 1,000-odd pids per
+ * getdents of glibc's 32 KB buffer, so on a host with more processes than
+ * one buffer holds, a process forked during the scan (a higher pid) was
+ * still read in a later batch. Here a holder (V, holding "group 77",
+ * /dev/full) forks a child C that inherits the group fd and then closes its
+ * own copy, while the scan is busy with a big table (X) that comes before
+ * V: the group is held without a break from before the scan until after
+ * it, yet the scan finds no holder, and a reset decided on it would go
+ * ahead. 1,500 idle processes after X and V put C in a later batch: the
+ * scan before 289a74b found C (passes at 6a7d839), this one does not. On a
+ * small host (one getdents) both miss it: /proc then ends the listing at
+ * once. */
+static bool rt_scanner_is_in(pid_t pid) {
+        char prefix[64], link[PATH_MAX];
+        snprintf(prefix, sizeof prefix, "/proc/%d/", (int) pid);
+        g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+        for (const char *e; d && (e = g_dir_read_name(d));) {
+                g_autofree char *p = g_build_filename("/proc/self/fd", e, NULL);
+                ssize_t n = readlink(p, link, sizeof link - 1);
+                if (n > 0) {
+                        link[n] = '\0';
+                        if (g_str_has_prefix(link, prefix))
+                                return true;
+                }
+        }
+        return false;
+}
+
+typedef struct RtScan {
+        const char *sys;
+        Holders *h;
+        int r;
+} RtScan;
+
+static gpointer rt_scan_thread(gpointer p) {
+        RtScan *s = p;
+        s->r = holders_scan("/proc", s->sys, &s->h);
+        return NULL;
+}
+
+static void rt_read1(int fd, void *buf, size_t n) {
+        g_assert_cmpint(read(fd, buf, n), ==, (ssize_t) n);
+}
+
+static void test_rt_forked_holder_missed(Fixture *f, gconstpointer data) {
+        g_autofree char *chardir = g_build_filename(f->host->sys, "dev", "char", NULL);
+        g_autofree char *link = g_build_filename(chardir, "1:7", NULL);
+        g_autofree char *vgroup = g_build_filename(f->host->sys, "devices", "virtual", "vfio", "77", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(chardir, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(vgroup, 0755), ==, 0);
+        g_assert_cmpint(symlink("../../devices/virtual/vfio/77", link), ==, 0);
+
+        int xready[2], cmd[2], ack[2];
+        g_assert_cmpint(pipe(xready), ==, 0);
+        g_assert_cmpint(pipe(cmd), ==, 0);
+        g_assert_cmpint(pipe(ack), ==, 0);
+
+        /* X: a big fd table, so that the scan stays in it a while */
+        pid_t x = fork();
+        g_assert_cmpint(x, >=, 0);
+        if (x == 0) {
+                struct rlimit rl = { 200000, 200000 };
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+                int null = open("/dev/null", O_RDONLY);
+                for (int i = 0; i < 199000 && dup(null) >= 0; i++)
+                        ;
+                char c = 'x';
+                (void) !write(xready[1], &c, 1);
+                for (;;)
+                        pause();
+        }
+        char c;
+        rt_read1(xready[0], &c, 1);
+
+        /* V: holds the group; on command forks C, which keeps it, and closes its own */
+        pid_t v = fork();
+        g_assert_cmpint(v, >=, 0);
+        if (v == 0) {
+                int full = open("/dev/full", O_RDONLY);
+                char k;
+                (void) !write(ack[1], "v", 1);
+                if (read(cmd[0], &k, 1) != 1)
+                        _exit(1);
+                int cready[2];
+                if (pipe(cready) < 0)
+                        _exit(1);
+                pid_t child = fork();
+                if (child == 0) {
+                        (void) !write(cready[1], "c", 1);
+                        for (;;)
+                                pause();
+                }
+                (void) !read(cready[0], &k, 1);
+                close(full);
+                (void) !write(ack[1], &child, sizeof child);
+                for (;;)
+                        pause();
+        }
+        rt_read1(ack[0], &c, 1);
+        /* idle processes after X and V, so that /proc is more than one getdents */
+        enum { N_IDLE = 1500 };
+        g_autofree pid_t *idle = g_new0(pid_t, N_IDLE);
+        bool wrapped = v < x;
+        for (int i = 0; i < N_IDLE; i++) {
+                idle[i] = fork();
+                if (idle[i] < 0) {      /* RLIMIT_NPROC: cannot show it here */
+                        for (int k = 0; k < i; k++)
+                                kill(idle[k], SIGKILL), waitpid(idle[k], NULL, 0);
+                        kill(x, SIGKILL), kill(v, SIGKILL), waitpid(x, NULL, 0), waitpid(v, NULL, 0);
+                        g_test_skip("cannot fork enough idle processes");
+                        return;
+                }
+                if (idle[i] == 0)
+                        for (;;)
+                                pause();
+                wrapped = wrapped || idle[i] < v;
+        }
+        if (wrapped) {
+                kill(x, SIGKILL), kill(v, SIGKILL), waitpid(x, NULL, 0), waitpid(v, NULL, 0);
+                for (int i = 0; i < N_IDLE; i++)
+                        kill(idle[i], SIGKILL), waitpid(idle[i], NULL, 0);
+                g_test_skip("pids wrapped");
+                return;
+        }
+
+        /* before: V holds group 77 (checked once the children are gone) */
+        Holders *h = NULL;
+        g_assert_cmpint(holders_scan("/proc", f->host->sys, &h), ==, 0);
+        const Holder *hx = holders_find(h, "0000:77:00.0", 77, NULL, false, (uid_t) -1);
+        pid_t before = hx ? hx->pid : 0;
+        holders_free(h);
+
+        RtScan s = { .sys = f->host->sys };
+        GThread *t = g_thread_new("scan", rt_scan_thread, &s);
+        gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+        while (!rt_scanner_is_in(x) && g_get_monotonic_time() < deadline)
+                g_usleep(20);
+        bool met = rt_scanner_is_in(x);
+        /* the scan is reading X, V comes after it: hand over */
+        pid_t child = 0;
+        g_assert_cmpint(write(cmd[1], "g", 1), ==, 1);
+        rt_read1(ack[0], &child, sizeof child);
+        bool still_in_x = rt_scanner_is_in(x);
+        g_thread_join(t);
+        g_test_message("X %d, V %d, C %d; the handover was done %s the scan left X", (int) x, (int) v,
+                       (int) child, still_in_x ? "before" : "perhaps after");
+
+        g_assert_cmpint(s.r, ==, 0);
+        hx = holders_find(s.h, "0000:77:00.0", 77, NULL, false, (uid_t) -1);
+        bool found = hx != NULL;
+        g_test_message("holder of group 77 found: %s", found ? "yes" : "NO");
+        wrapped = child < idle[N_IDLE - 1];
+        holders_free(s.h);
+
+        /* and after the scan, C still holds it */
+        g_assert_cmpint(holders_scan("/proc", f->host->sys, &h), ==, 0);
+        const Holder *after = holders_find(h, "0000:77:00.0", 77, NULL, false, (uid_t) -1);
+        pid_t after_pid = after ? after->pid : 0;
+        holders_free(h);
+
+        kill(x, SIGKILL), kill(v, SIGKILL), kill(child, SIGKILL);
+        waitpid(x, NULL, 0), waitpid(v, NULL, 0);
+        for (int i = 0; i < N_IDLE; i++)
+                kill(idle[i], SIGKILL), waitpid(idle[i], NULL, 0);
+        close(xready[0]), close(xready[1]), close(cmd[0]), close(cmd[1]), close(ack[0]), close(ack[1]);
+        if (wrapped) {
+                g_test_skip("pids wrapped before C");
+                return;
+        }
+        g_assert_true(met);
+        g_assert_cmpint(before, ==, v);
+        g_assert_cmpint(after_pid, ==, child);
+        /* the group was held throughout the scan: it must be reported */
+        g_assert_true(found);
+}
+
+/* Red team (rt9A): the scan now opens "<proc>/%d" of atoi(name) rather
+ * than the name it listed. On procfs the two are the same; on a non-procfs
+ * <proc> (the fake trees, a --proc-root) a process directory whose name is
+ * not canonical ("04711", or digits past INT_MAX) is listed, then looked up
+ * under another name, not found, and silently counted as gone: its holder
+ * is missed (6a7d839 scanned it). Fail-open for an unexpected tree. */
+static void test_rt_noncanonical_pid_name(Fixture *f, gconstpointer data) {
+        g_autofree char *from = g_build_filename(f->host->proc, "4711", NULL);
+        g_autofree char *to = g_build_filename(f->host->proc, "04711", NULL);
+        g_assert_cmpint(rename(from, to), ==, 0);
+        Holders *h = NULL;
+        g_assert_cmpint(holders_scan(f->host->proc, f->host->sys, &h), ==, 0);
+        const Holder *x = holders_find(h, "0000:02:00.1", 12, NULL, true, (uid_t) -1);
+        bool found = x != NULL;
+        holders_free(h);
+        g_assert_true(found);
+}
+
 /* The claims file, read strictly: a long line's tail, a second claim of
  * the same device, uids that wrap, a symlink, a huge file. */
 static void test_claims_file_strict(Fixture *f, gconstpointer data) {
@@ -583,6 +783,8 @@ int main(int argc, char *argv[]) {
         ADD("/ownership/self-is-no-holder", test_self_is_no_holder);
         ADD("/ownership/threads-share-one-table", test_threads_share_one_table);
         ADD("/ownership/split-scan", test_split_scan);
+        ADD("/ownership/rt-forked-holder-missed", test_rt_forked_holder_missed);
+        ADD("/ownership/rt-noncanonical-pid-name", test_rt_noncanonical_pid_name);
         ADD("/ownership/claims-file-strict", test_claims_file_strict);
         ADD("/ownership/mapped-device-region", test_mapped_device_region);
         ADD("/ownership/mapped-cdev-region", test_mapped_cdev_region);
