@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -13,7 +14,7 @@
 #include "util.h"
 #include "worker-thread.h"
 
-/* Fewer processes than this are scanned by one thread. */
+/* A second thread joins the scan once this many processes were met. */
 #define HOLDERS_SPLIT_MIN 256
 
 /* What a character device number is, asked of sysfs once per scan. */
@@ -108,6 +109,10 @@ bool holders_any_node(const Holders *h) {
 
 unsigned holders_n_tables(const Holders *h) {
         return h ? h->n_tables : 0;
+}
+
+size_t holders_n(const Holders *h) {
+        return h ? h->n : 0;
 }
 
 static bool is_number(const char *s) {
@@ -508,60 +513,86 @@ static int scan_pid(Holders *h, const char *pid) {
         return r;
 }
 
-int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
-        return holders_scan_cancellable(proc_root, sysfs_root, NULL, ret);
+
+/* <proc>'s process directories, handed out one at a time to the scanning
+ * threads. The directory is read as the scan goes, never listed first:
+ * procfs lists by pid and a process forked during the scan gets a higher
+ * pid, so a holder that hands its fd to a new child and closes its own
+ * copy is still met in the child, unless the listing had already ended
+ * (docs/security.md). */
+typedef struct PidStream {
+        pthread_mutex_t lock;
+        DIR *dir;
+        const char *self;        /* our own pid on the real /proc, else "" */
+        unsigned long taken;
+        int error;               /* a failed read of <proc>, or a failed scan: no more */
+        bool end;
+} PidStream;
+
+/* The next process' directory name into name, or false: at the end, or
+ * once a thread failed. */
+static bool pid_stream_next(PidStream *ps, char *name, size_t size) {
+        bool found = false;
+
+        pthread_mutex_lock(&ps->lock);
+        while (!ps->end && ps->error == 0) {
+                errno = 0;
+                struct dirent *de = readdir(ps->dir);
+                if (!de) {
+                        ps->error = errno > 0 ? -errno : 0;
+                        ps->end = true;
+                } else if (is_number(de->d_name) && !streq(de->d_name, ps->self)) {
+                        if (strlen(de->d_name) >= size)
+                                ps->error = -ENAMETOOLONG; /* no process of ours: fail closed */
+                        else {
+                                strcpy(name, de->d_name);
+                                ps->taken++;
+                                found = true;
+                        }
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&ps->lock);
+        return found;
 }
 
-/* The processes of <proc>, as the numbers of their directories: all but
- * our own on the real /proc. */
-static int list_pids(Holders *h, DIR *d, int **ret, size_t *ret_n) {
-        int self = h->real_proc ? (int) getpid() : -1;
-        _cleanup_free_ int *pids = NULL;
-        size_t n = 0;
-
-        errno = 0;
-        for (struct dirent *de; (de = readdir(d)); errno = 0) {
-                if (!is_number(de->d_name) || atoi(de->d_name) == self)
-                        continue;
-                if (n % 1024 == 0) {
-                        int *p = reallocarray(pids, n + 1024, sizeof *pids);
-                        if (!p)
-                                return -ENOMEM;
-                        pids = p;
-                }
-                pids[n++] = atoi(de->d_name);
-        }
-        if (errno != 0)
-                return -errno;
-        *ret = TAKE_PTR(pids);
-        *ret_n = n;
-        return 0;
+static void pid_stream_fail(PidStream *ps, int r) {
+        pthread_mutex_lock(&ps->lock);
+        if (ps->error == 0)
+                ps->error = r;
+        pthread_mutex_unlock(&ps->lock);
 }
 
 typedef struct ScanPart {
         Holders *h;
-        const int *pids;
-        size_t n;
-        int r;
+        PidStream *stream;
+        /* the first thread: starts the second once the host proves big */
+        struct ScanPart *helper;
+        WorkerThread *helper_thread;
+        bool helped;
 } ScanPart;
 
 static void *scan_part(void *p) {
         ScanPart *part = p;
-        char name[16];
+        char name[32];
 
-        part->r = 0;
-        for (size_t i = 0; part->r >= 0 && i < part->n; i++) {
-                if (cancelled(part->h)) {
-                        part->r = -ECANCELED;
+        while (pid_stream_next(part->stream, name, sizeof name)) {
+                /* A scan is a walk of the kernel's tables, a syscall per
+                 * fd: with a second CPU, a second thread takes every other
+                 * process. Not worth a thread for a small host. */
+                if (part->helper && !part->helped && part->stream->taken >= HOLDERS_SPLIT_MIN &&
+                    sysconf(_SC_NPROCESSORS_ONLN) > 1)
+                        part->helped = worker_thread_start(part->helper_thread, scan_part, part->helper) >= 0;
+                int r = cancelled(part->h) ? -ECANCELED : scan_pid(part->h, name);
+                if (r < 0) {
+                        pid_stream_fail(part->stream, r);
                         break;
                 }
-                snprintf(name, sizeof name, "%d", part->pids[i]);
-                part->r = scan_pid(part->h, name);
         }
         return NULL;
 }
 
-/* The second half's holders join the first's: their pids differ, so
+/* The second thread's holders join the first's: their pids differ, so
  * nothing is there twice. */
 static int merge(Holders *into, Holders *from) {
         if (from->n > 0) {
@@ -577,54 +608,39 @@ static int merge(Holders *into, Holders *from) {
         return 0;
 }
 
-int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, const bool *cancel, Holders **ret) {
+static int scan(const char *proc_root, const char *sysfs_root, const bool *cancel, bool two_threads, Holders **ret) {
         _cleanup_(holders_freep) Holders *h = calloc(1, sizeof *h);
-        _cleanup_(holders_freep) Holders *h2 = NULL;
-        _cleanup_free_ int *pids = NULL;
+        _cleanup_(holders_freep) Holders *h2 = calloc(1, sizeof *h2);
+        char self[32] = "";
         struct statfs sfs;
-        size_t n = 0;
         int r;
 
-        if (!h)
+        if (!h || !h2)
                 return -ENOMEM;
-        h->sysfs_root = sysfs_root;
-        h->cancel = cancel;
         DIR *d = opendir(proc_root);
         if (!d)
                 return -errno;
-        h->procfd = dirfd(d);   /* borrowed for the scan */
         /* on the real /proc we are in it: the fds a caller passed as proof
          * sit in our own table while we decide, and hold nothing for us */
-        h->real_proc = fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
-        r = list_pids(h, d, &pids, &n);
+        bool real_proc = fstatfs(dirfd(d), &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+        if (real_proc)
+                snprintf(self, sizeof self, "%d", (int) getpid());
+        /* each thread its own caches; the fd of <proc> is shared, read only */
+        *h = (Holders) { .procfd = dirfd(d), .real_proc = real_proc, .sysfs_root = sysfs_root, .cancel = cancel };
+        *h2 = *h;
 
-        /* A scan is a walk of the kernel's tables, a syscall per fd: with
-         * a second CPU, a second thread walks half the processes (its own
-         * cache and mounts; the fd of <proc> is shared, read only). Not
-         * worth a thread for a small host. */
-        ScanPart first = { h, pids, n, 0 }, second = { NULL, NULL, 0, 0 };
-        WorkerThread helper = {};
-        bool helped = false;
-        if (r >= 0 && n >= HOLDERS_SPLIT_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
-            (h2 = calloc(1, sizeof *h2))) {
-                *h2 = (Holders) { .procfd = h->procfd, .real_proc = h->real_proc, .sysfs_root = sysfs_root,
-                                  .cancel = cancel };
-                first.n = n / 2;
-                second = (ScanPart) { h2, pids + n / 2, n - n / 2, 0 };
-                helped = worker_thread_start(&helper, scan_part, &second) >= 0;
-        }
-        if (r >= 0) {
-                scan_part(&first);
-                if (second.h && !helped)
-                        scan_part(&second);   /* no thread: this one does it all */
-        }
-        if (helped)
-                worker_thread_join(&helper);
+        PidStream stream = { .lock = PTHREAD_MUTEX_INITIALIZER, .dir = d, .self = self };
+        WorkerThread helper_thread = {};
+        ScanPart second = { .h = h2, .stream = &stream };
+        ScanPart first = { .h = h, .stream = &stream, .helper = two_threads ? &second : NULL,
+                           .helper_thread = &helper_thread };
+        scan_part(&first);
+        if (first.helped)
+                worker_thread_join(&helper_thread);
         closedir(d);
-        h->procfd = -1;
+        h->procfd = h2->procfd = -1;
+        r = stream.error;
         if (r >= 0)
-                r = first.r < 0 ? first.r : second.r;
-        if (r >= 0 && h2)
                 r = merge(h, h2);
         if (r < 0)
                 return r;
@@ -632,6 +648,14 @@ int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, cons
         h->cancel = NULL;
         *ret = TAKE_PTR(h);
         return 0;
+}
+
+int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret) {
+        return scan(proc_root, sysfs_root, NULL, false, ret);
+}
+
+int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, const bool *cancel, Holders **ret) {
+        return scan(proc_root, sysfs_root, cancel, true, ret);
 }
 
 static bool holds(const Holder *x, const char *name, long group, const char *cdev, bool stub_bound) {

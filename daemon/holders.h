@@ -24,8 +24,7 @@
  *    possible holder of every device bound to a stub driver;
  *  - the daemon itself (on the real /proc) is no holder: the fds a caller
  *    passes as proof sit in its table while it decides.
- * Reads only; safe on any thread. On a big /proc (256+ processes) and a
- * machine with a second CPU, a second thread scans half the processes.
+ * Reads only; safe on any thread.
  */
 
 #include <stdbool.h>
@@ -52,10 +51,17 @@ typedef struct Holder {
 
 typedef struct Holders Holders;
 
+/* One thread, in the order <proc> lists processes (by pid), reading it as
+ * it goes: a holder that hands its fd to a child it forks during the scan
+ * and closes its own copy is met in the child (a higher pid), unless the
+ * listing had already ended. The last check before a reset (executor.h). */
 int holders_scan(const char *proc_root, const char *sysfs_root, Holders **ret);
-/* The same, giving up with -ECANCELED (between processes) once *cancel is
- * set from another thread: the daemon stops, and a scan a hostile user
- * made slow must not hold it up. */
+/* The scan for answers and first decisions (scanner.h): gives up with
+ * -ECANCELED (between processes) once *cancel is set from another thread
+ * (the daemon stops, and a scan a hostile user made slow must not hold it
+ * up); on a big <proc> (256+ processes) with a second CPU, two threads take
+ * the processes in turn, so a handoff to a process the other thread
+ * already read may be missed: holders_scan() before the reset catches it. */
 int holders_scan_cancellable(const char *proc_root, const char *sysfs_root, const bool *cancel, Holders **ret);
 Holders *holders_free(Holders *h);
 static inline void holders_freep(Holders **h) {
@@ -76,3 +82,5 @@ bool holders_any_node(const Holders *h);
 int holders_process_status(const char *proc_root, pid_t pid, char **ret_name, uid_t *ret_uid);
 /* Number of fd tables read, for the benchmarks' "one pass" check. */
 unsigned holders_n_tables(const Holders *h);
+/* Number of holders found (each process once per device or node it holds). */
+size_t holders_n(const Holders *h);
