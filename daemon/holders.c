@@ -5,6 +5,7 @@
 #include <linux/kcmp.h>
 #include <linux/magic.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -529,9 +530,9 @@ typedef struct PidStream {
         bool end;
 } PidStream;
 
-/* The next process' directory name into name, or false: at the end, or
- * once a thread failed. */
-static bool pid_stream_next(PidStream *ps, char *name, size_t size) {
+/* The next process' directory name into name, and how many were taken
+ * with it, or false: at the end, or once a thread failed. */
+static bool pid_stream_next(PidStream *ps, char *name, size_t size, unsigned long *ret_taken) {
         bool found = false;
 
         pthread_mutex_lock(&ps->lock);
@@ -546,7 +547,7 @@ static bool pid_stream_next(PidStream *ps, char *name, size_t size) {
                                 ps->error = -ENAMETOOLONG; /* no process of ours: fail closed */
                         else {
                                 strcpy(name, de->d_name);
-                                ps->taken++;
+                                *ret_taken = ++ps->taken;
                                 found = true;
                         }
                         break;
@@ -563,6 +564,12 @@ static void pid_stream_fail(PidStream *ps, int r) {
         pthread_mutex_unlock(&ps->lock);
 }
 
+/* The CPUs this thread may run on (affinity, a cpuset), not those online. */
+static int cpus_we_may_use(void) {
+        cpu_set_t set;
+        return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
 typedef struct ScanPart {
         Holders *h;
         PidStream *stream;
@@ -574,14 +581,15 @@ typedef struct ScanPart {
 
 static void *scan_part(void *p) {
         ScanPart *part = p;
+        unsigned long taken;
         char name[32];
 
-        while (pid_stream_next(part->stream, name, sizeof name)) {
+        while (pid_stream_next(part->stream, name, sizeof name, &taken)) {
                 /* A scan is a walk of the kernel's tables, a syscall per
                  * fd: with a second CPU, a second thread takes every other
                  * process. Not worth a thread for a small host. */
-                if (part->helper && !part->helped && part->stream->taken >= HOLDERS_SPLIT_MIN &&
-                    sysconf(_SC_NPROCESSORS_ONLN) > 1)
+                if (part->helper && !part->helped && taken >= HOLDERS_SPLIT_MIN &&
+                    cpus_we_may_use() > 1)
                         part->helped = worker_thread_start(part->helper_thread, scan_part, part->helper) >= 0;
                 int r = cancelled(part->h) ? -ECANCELED : scan_pid(part->h, name);
                 if (r < 0) {
