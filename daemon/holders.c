@@ -473,6 +473,9 @@ static int scan_maps(Holders *h, const char *pid) {
                 if ((r = add(h, x)) < 0)
                         return r;
         }
+        /* the maps broke off: what was not read may map a device */
+        if (ferror(f))
+                return add_unreadable(h, pid, errno ?: EIO);
         return 0;
 }
 
@@ -511,6 +514,10 @@ static int scan_pid(Holders *h, const char *pid) {
                 _cleanup_free_ char *info = strjoin_printf("%s/%s/fdinfo", taskdir, de->d_name);
                 r = fd && info ? scan_table(h, pid, fd, info) : -ENOMEM;
         }
+        /* the list of threads broke off (dir_reader_next's errno): the
+         * tables of those not read may hold anything, unless it is gone */
+        if (r >= 0 && errno != 0 && errno != ENOENT && errno != ESRCH)
+                return add_unreadable(h, pid, errno);
         return r;
 }
 

@@ -657,6 +657,20 @@ static void test_mapped_device_region(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "holds a VFIO device fd that this kernel does not name");
 }
 
+/* A maps file that breaks off is no complete one (red team): what was
+ * not read may map a device, so the process may hold any stub-bound one.
+ * Here maps is a directory: open works, the read fails (EISDIR). */
+static void test_maps_unreadable_fails_closed(Fixture *f, gconstpointer data) {
+        g_autofree char *pdir = g_build_filename(f->host->proc, "8101", NULL);
+        g_autofree char *fd = g_build_filename(pdir, "fd", NULL);
+        g_autofree char *maps = g_build_filename(pdir, "maps", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(fd, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(maps, 0755), ==, 0);
+        assert_state(f, "0000:04:00.0", 4101, DEVICE_BUSY, "cannot be read (Is a directory)");
+        /* a device no driver has cannot be held that way */
+        assert_state(f, "0000:03:00.1", 4101, DEVICE_IDLE, "no driver bound");
+}
+
 /* (found by a red-team review) A region of a device opened through its
  * VFIO cdev (/dev/vfio/devices/vfioX, iommufd) and mapped, its fd then
  * closed: the vma keeps the cdev's file and so the device open, but
@@ -787,6 +801,7 @@ int main(int argc, char *argv[]) {
         ADD("/ownership/attack/noncanonical-pid-name", test_noncanonical_pid_name);
         ADD("/ownership/claims-file-strict", test_claims_file_strict);
         ADD("/ownership/mapped-device-region", test_mapped_device_region);
+        ADD("/ownership/attack/maps-unreadable-fails-closed", test_maps_unreadable_fails_closed);
         ADD("/ownership/mapped-cdev-region", test_mapped_cdev_region);
         ADD("/ownership/noiommu-node-owner", test_noiommu_node_owner);
         ADD("/ownership/facts-through-dirfd", test_facts_through_dirfd);
