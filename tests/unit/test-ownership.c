@@ -269,17 +269,23 @@ static void test_unnamed_device_fd(Fixture *f, gconstpointer data) {
         assert_state(f, "0000:02:00.0", 4102, DEVICE_BUSY, "pid 7011 (qemu-system-x86) holds a VFIO device fd");
 }
 
-/* On the real /proc the daemon is itself a process: the fds a caller
- * passed as proof sit in its table while it decides, and must not count as
- * a root holder against the caller. Here this test is the daemon: it holds
- * /dev/full, which the fake sysfs calls VFIO group 77. */
-static void test_self_is_no_holder(Fixture *f, gconstpointer data) {
+/* The fake sysfs calls /dev/full (1:7) VFIO group 77: tests on the real
+ * /proc hold it as a group node. */
+static void full_is_group_77(Fixture *f) {
         g_autofree char *chardir = g_build_filename(f->host->sys, "dev", "char", NULL);
         g_autofree char *link = g_build_filename(chardir, "1:7", NULL);
         g_autofree char *vgroup = g_build_filename(f->host->sys, "devices", "virtual", "vfio", "77", NULL);
         g_assert_cmpint(g_mkdir_with_parents(chardir, 0755), ==, 0);
         g_assert_cmpint(g_mkdir_with_parents(vgroup, 0755), ==, 0);
         g_assert_cmpint(symlink("../../devices/virtual/vfio/77", link), ==, 0);
+}
+
+/* On the real /proc the daemon is itself a process: the fds a caller
+ * passed as proof sit in its table while it decides, and must not count as
+ * a root holder against the caller. Here this test is the daemon: it holds
+ * /dev/full, which the fake sysfs calls VFIO group 77. */
+static void test_self_is_no_holder(Fixture *f, gconstpointer data) {
+        full_is_group_77(f);
         int fd = open("/dev/full", O_RDONLY | O_CLOEXEC);
         g_assert_cmpint(fd, >=, 0);
         Holders *h = NULL;
@@ -429,12 +435,7 @@ static void rt_read1(int fd, void *buf, size_t n) {
 }
 
 static void test_holder_forked_during_scan(Fixture *f, gconstpointer data) {
-        g_autofree char *chardir = g_build_filename(f->host->sys, "dev", "char", NULL);
-        g_autofree char *link = g_build_filename(chardir, "1:7", NULL);
-        g_autofree char *vgroup = g_build_filename(f->host->sys, "devices", "virtual", "vfio", "77", NULL);
-        g_assert_cmpint(g_mkdir_with_parents(chardir, 0755), ==, 0);
-        g_assert_cmpint(g_mkdir_with_parents(vgroup, 0755), ==, 0);
-        g_assert_cmpint(symlink("../../devices/virtual/vfio/77", link), ==, 0);
+        full_is_group_77(f);
 
         int xready[2], cmd[2], ack[2];
         g_assert_cmpint(pipe(xready), ==, 0);
