@@ -550,10 +550,11 @@ static bool pid_stream_next(PidStream *ps, char *name, size_t size, unsigned lon
                         ps->error = errno > 0 ? -errno : 0;
                         ps->end = true;
                 } else if (is_number(de->d_name) && !streq(de->d_name, ps->self)) {
-                        if (strlen(de->d_name) >= size)
+                        size_t len = strlen(de->d_name);
+                        if (len >= size)
                                 ps->error = -ENAMETOOLONG; /* no process of ours: fail closed */
                         else {
-                                strcpy(name, de->d_name);
+                                memcpy(name, de->d_name, len + 1);
                                 *ret_taken = ++ps->taken;
                                 found = true;
                         }
