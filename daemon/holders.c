@@ -581,7 +581,8 @@ static int cpus_we_may_use(void) {
 typedef struct ScanPart {
         Holders *h;
         PidStream *stream;
-        /* the first thread: starts the second once the host proves big */
+        /* the first thread: starts the second once the host proves big
+         * (asked once: NULL after) */
         struct ScanPart *helper;
         WorkerThread *helper_thread;
         bool helped;
@@ -596,9 +597,11 @@ static void *scan_part(void *p) {
                 /* A scan is a walk of the kernel's tables, a syscall per
                  * fd: with a second CPU, a second thread takes every other
                  * process. Not worth a thread for a small host. */
-                if (part->helper && !part->helped && taken >= HOLDERS_SPLIT_MIN &&
-                    cpus_we_may_use() > 1)
-                        part->helped = worker_thread_start(part->helper_thread, scan_part, part->helper) >= 0;
+                if (part->helper && taken >= HOLDERS_SPLIT_MIN) {
+                        part->helped = cpus_we_may_use() > 1 &&
+                                       worker_thread_start(part->helper_thread, scan_part, part->helper) >= 0;
+                        part->helper = NULL;
+                }
                 int r = cancelled(part->h) ? -ECANCELED : scan_pid(part->h, name);
                 if (r < 0) {
                         pid_stream_fail(part->stream, r);
