@@ -436,7 +436,10 @@ static void dispatch(Scheduler *s) {
         }
 }
 
-/* Joins the workers that finished and calls their jobs' done(). */
+/* Calls the finished jobs' done(), then joins their workers. A worker is
+ * still on its way out when its note arrives: joining first would make
+ * every reply wait for a thread's exit (a sleep and a wake-up of the loop),
+ * and the worker touches nothing of its job after posting it. */
 static void complete_finished(Scheduler *s) {
         uint64_t v;
         (void) !read(s->efd, &v, sizeof v);
@@ -446,6 +449,14 @@ static void complete_finished(Scheduler *s) {
         s->finished = NULL;
         pthread_mutex_unlock(&s->lock);
 
+        for (Finished *f = list; f; f = f->next) {
+                SchedJob *j = f->job;
+                job_leave(s, j);
+                j->running = false;
+                s->n_running--;
+                j->sched = NULL;
+                j->done(j);
+        }
         while (list) {
                 Finished *f = list;
                 list = f->next;
@@ -453,13 +464,7 @@ static void complete_finished(Scheduler *s) {
                         worker_thread_join(&f->worker->thread);
                         free(f->worker);
                 }
-                SchedJob *j = f->job;
                 free(f);
-                job_leave(s, j);
-                j->running = false;
-                s->n_running--;
-                j->sched = NULL;
-                j->done(j);
         }
 }
 

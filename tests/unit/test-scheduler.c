@@ -366,6 +366,45 @@ static void test_no_stack_kept(void) {
         g_free(jobs);
 }
 
+/* A worker whose thread takes long to exit after its job ran (a TLS
+ * destructor sleeps: thread exit runs it after the job is posted). The
+ * job's done(), which answers the caller, must not wait for that exit. */
+#define SLOW_EXIT_MS 400
+static pthread_key_t slow_exit_key;
+static gint64 done_at;
+
+static void slow_exit(void *p) {
+        (void) p;
+        g_usleep(SLOW_EXIT_MS * 1000);
+}
+
+static void run_job_slow_exit(SchedJob *j) {
+        run_job(j);
+        g_assert_cmpint(pthread_setspecific(slow_exit_key, (void *) 1), ==, 0);
+}
+
+static void job_done_stamp(SchedJob *j) {
+        done_at = g_get_monotonic_time();
+        job_done(j);
+}
+
+static void test_done_before_exit(void) {
+        const char *domains[] = { "pci0000:00/0000:00:01.0" };
+        g_assert_cmpint(pthread_key_create(&slow_exit_key, slow_exit), ==, 0);
+        Job *jobs = make_jobs(domains, NULL, 1, 10);
+        jobs[0].job.run = run_job_slow_exit;
+        jobs[0].job.done = job_done_stamp;
+        gint64 t0 = g_get_monotonic_time();
+        run_all(jobs, 1, 1);
+        /* answered right after the job ran, not after the thread's exit */
+        g_assert_cmpint(done_at - jobs[0].end, <, SLOW_EXIT_MS * 1000 / 2);
+        /* and the thread was joined all the same before the scheduler was
+         * freed: run_all() returned after its exit */
+        g_assert_cmpint(g_get_monotonic_time() - t0, >=, SLOW_EXIT_MS * 1000);
+        g_free(jobs);
+        pthread_key_delete(slow_exit_key);
+}
+
 typedef struct CancelCtx {
         Scheduler *s;
         Job *victim;
@@ -922,6 +961,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scheduler/link-excludes-subtree", test_link_excludes_subtree);
         g_test_add_func("/scheduler/max-parallel", test_max_parallel);
         g_test_add_func("/scheduler/cancel-queued", test_cancel_queued);
+        g_test_add_func("/scheduler/done-before-exit", test_done_before_exit);
         g_test_add_func("/scheduler/stress", test_stress);
         g_test_add_func("/scheduler/model-random", test_model_random);
         g_test_add_func("/scheduler/model-cancel-link", test_model_cancel_link);
