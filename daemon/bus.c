@@ -497,6 +497,13 @@ static int method_claim_device(sd_bus_message *call, void *userdata, sd_bus_erro
                                          "%s is already claimed by another user", dev->name);
         }
 
+        /* A device in the middle of a reset is nobody's to take: the
+         * reset was decided on its being idle, and what a new owner did
+         * with it before the reset ended would not be reset (handover). */
+        if (request_queue_resetting(m->requests, dev->name))
+                return sd_bus_error_setf(error, PCRESET1_ERROR_DEVICE_BUSY,
+                                         "Cannot claim %s: a reset that touches it is running; try again when it "
+                                         "is done", dev->name);
         /* before polkit is asked: a yes would not help */
         r = handover_refuse(m, dev, caller->uid, error);
         if (r < 0)

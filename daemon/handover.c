@@ -17,6 +17,7 @@ typedef struct Record {
         uid_t uid;
         uint16_t vendor, device;
         HandoverState state;    /* held or dirty: a clean card has no record */
+        uint64_t seq;           /* when it was last set (Handover.seq; 0: loaded), in memory only */
 } Record;
 
 struct Handover {
@@ -25,6 +26,7 @@ struct Handover {
         bool file_boot_seen, file_boot_other, file_boot_unknown;
         Record *items;
         size_t n, allocated;
+        uint64_t seq;           /* counts every set() since start */
 };
 
 const char *handover_state_to_string(HandoverState s) {
@@ -151,7 +153,7 @@ static int parse_record(const char *line, Record *ret) {
 
 static int load_line(void *userdata, const char *line, unsigned lineno) {
         Handover *h = userdata;
-        Record x;
+        Record x = {};
 
         /* the boot line comes first, once */
         if (!h->file_boot_seen) {
@@ -249,8 +251,12 @@ int handover_check(const Handover *h, const char *address, uint16_t vendor, uint
 /* Sets address' record to (ids, uid, state): replaces what is there. */
 static int set(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid, HandoverState state) {
         Record *x = find(h, address);
-        if (x && x->vendor == vendor && x->device == device && x->uid == uid && x->state == state)
+        /* the same mark again is still a new event: a reset that began
+         * before it must not clear it (handover_reset_done) */
+        if (x && x->vendor == vendor && x->device == device && x->uid == uid && x->state == state) {
+                x->seq = ++h->seq;
                 return 0;
+        }
         Record *saved = snapshot(h);
         size_t saved_n = h->n;
         int r;
@@ -258,7 +264,7 @@ static int set(Handover *h, const char *address, uint16_t vendor, uint16_t devic
         if (!saved)
                 return -ENOMEM;
         /* address may point into the record being replaced */
-        Record fresh = { .uid = uid, .vendor = vendor, .device = device, .state = state };
+        Record fresh = { .uid = uid, .vendor = vendor, .device = device, .state = state, .seq = ++h->seq };
         snprintf(fresh.address, sizeof fresh.address, "%s", address);
         if (x)
                 *x = fresh;
@@ -289,9 +295,15 @@ int handover_release(Handover *h, const char *address, uint16_t vendor, uint16_t
         return set(h, address, vendor, device, add_user(x, uid), HANDOVER_DIRTY);
 }
 
-int handover_reset_done(Handover *h, const char *address, uint16_t vendor, uint16_t device) {
+uint64_t handover_mark(const Handover *h) {
+        return h->seq;
+}
+
+int handover_reset_done(Handover *h, const char *address, uint16_t vendor, uint16_t device, uint64_t since) {
         Record *x = find_card(h, address, vendor, device);
-        if (!x || x->state != HANDOVER_DIRTY)
+        /* a mark set after the reset began tells of a use the reset did
+         * not clean up after */
+        if (!x || x->state != HANDOVER_DIRTY || x->seq > since)
                 return 0;
         Record *saved = snapshot(h);
         size_t saved_n = h->n;

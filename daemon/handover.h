@@ -61,8 +61,13 @@ int handover_hold(Handover *h, const char *address, uint16_t vendor, uint16_t de
 /* uid's claim of the card ended: dirty by uid (by several if another uid
  * used it too), whatever the record said before. */
 int handover_release(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid);
-/* A reset completed on the card: dirty becomes clean. */
-int handover_reset_done(Handover *h, const char *address, uint16_t vendor, uint16_t device);
+/* Where the records stand now: taken when a reset begins, for
+ * handover_reset_done(). */
+uint64_t handover_mark(const Handover *h);
+/* A reset that began at mark since completed on the card: dirty becomes
+ * clean, unless the record was set after since (a user let go of the card
+ * while the reset ran: what it did meanwhile was not reset). */
+int handover_reset_done(Handover *h, const char *address, uint16_t vendor, uint16_t device, uint64_t since);
 /* uid used the card without a claim (node owner, fd prover): dirty by
  * uid; a card held by a claim stays held (by several if not uid's). */
 int handover_used(Handover *h, const char *address, uint16_t vendor, uint16_t device, uid_t uid);

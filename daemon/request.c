@@ -38,6 +38,8 @@ struct Request {
         sd_event_source *wait_timer;   /* MaxQueueWaitSec while queued */
         uint64_t accepted_at;          /* its stamp in the caller's rate window */
         bool ran;                      /* the executor ran: it counts */
+        bool resetting;                /* its worker started (loop's view): until done */
+        uint64_t handover_since;       /* handover_mark() when it started */
         bool claim;                    /* ClaimDeviceWithReset: claim the target once reset */
         bool owned[PLAN_MAX_AFFECTED]; /* by exec.affected: the caller's, as decided right before the run */
         Request *prev, *next;
@@ -129,7 +131,7 @@ static void request_handover(Request *r) {
                 return;
         for (size_t j = 0; j < r->exec.n_affected; j++) {
                 const ExecDevice *x = &r->exec.affected[j];
-                (void) handover_reset_done(h, x->name, x->vendor_id, x->device_id);
+                (void) handover_reset_done(h, x->name, x->vendor_id, x->device_id, r->handover_since);
                 if (j < PLAN_MAX_AFFECTED && r->owned[j])
                         (void) handover_used(h, x->name, x->vendor_id, x->device_id, r->exec.uid);
         }
@@ -219,6 +221,9 @@ static void request_started(SchedJob *j) {
 
         /* running: no longer waiting in the queue */
         r->wait_timer = sd_event_source_disable_unref(r->wait_timer);
+        r->resetting = true;
+        if (r->queue->handover)
+                r->handover_since = handover_mark(r->queue->handover);
         bus_emit_reset_signal(sd_bus_message_get_bus(r->call), "ResetStarted", r->exec.target.name, r->exec.scope, aff, "started");
 }
 
@@ -391,6 +396,14 @@ void request_queue_forget_sender(RequestQueue *q, const char *sender) {
                               "the caller left the bus while the request was queued");
                 request_free(r);
         }
+}
+
+bool request_queue_resetting(const RequestQueue *q, const char *address) {
+        for (const Request *r = q->requests; r; r = r->next)
+                for (size_t i = 0; r->resetting && i < r->exec.n_affected; i++)
+                        if (streq(r->exec.affected[i].name, address))
+                                return true;
+        return false;
 }
 
 unsigned request_queue_count(const RequestQueue *q) {

@@ -57,4 +57,7 @@ int request_queue_submit_claim(RequestQueue *q, sd_bus_message *call, const Call
                                const Decision *d);
 /* The caller left: its queued requests end unanswered and unrun. */
 void request_queue_forget_sender(RequestQueue *q, const char *sender);
+/* true while a reset that touches address runs (from its worker's start to
+ * its answer): a claim must wait for it (bus.c). */
+bool request_queue_resetting(const RequestQueue *q, const char *address);
 unsigned request_queue_count(const RequestQueue *q);

@@ -2585,6 +2585,61 @@ static char *list_ex(Fixture *f, const char *user) {
         return out;
 }
 
+/* (found by a red-team review) While bob's reset of the idle 01:00.0 runs
+ * (a 2.5 s FLR), alice cannot claim it: the reset was decided on its being
+ * idle, and whatever she did with it before the reset ended would be
+ * "cleaned" by it. Once it is done, she can. */
+static void test_handover_claim_during_reset(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r1:2500", NULL };
+        const char *addrs[] = { "0000:01:00.0" };
+        char *err = NULL;
+        bind_fuse(f, specs, addrs);
+        start_handover(f);
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:01:00.0", "uint32 2", NULL };
+        GPid bob = harness_spawn(f->h, HARNESS_USER_BOB, req, NULL);
+        g_usleep(600 * 1000); /* bob's reset is in its FUSE write */
+        g_assert_cmpint(call(f, HARNESS_USER_ALICE, NULL, &err, "ClaimDevice", "0000:01:00.0", NULL), !=, 0);
+        gint64 refused = g_get_monotonic_time();
+        assert_error(err, "org.freedesktop.pcreset1.Error.DeviceBusy", "a reset that touches it is running");
+        g_free(err);
+        g_assert_cmpint(harness_wait(bob), ==, 0);
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        /* refused while the reset ran, not before it began */
+        g_assert_cmpint(refused, <, (gint64) (((FakeResetEntry *) log->pdata[0])->end_ns / 1000));
+        g_assert_cmpint(refused, >, (gint64) (((FakeResetEntry *) log->pdata[0])->start_ns / 1000));
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+}
+
+/* (found by a red-team review) alice releases her claim while her own
+ * reset of it runs: what she did with it after the reset's write is not
+ * reset, so bob still needs a reset to take it. Two rules keep it so: her
+ * reset marks her use of what she owned, and a reset never cleans a mark
+ * set after it began (/handover/mark-during-reset tests that one alone). */
+static void test_handover_release_during_reset(Fixture *f, gconstpointer data) {
+        const char *specs[] = { "r1:2500", NULL };
+        const char *addrs[] = { "0000:01:00.0" };
+        bind_fuse(f, specs, addrs);
+        start_handover(f);
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        const char *req[] = { "gdbus", "call", "--system", "--dest=" DEST, "--object-path=" PATH,
+                              "--method=" IFACE ".ResetDevice", "0000:01:00.0", "uint32 2", NULL };
+        GPid alice = harness_spawn(f->h, HARNESS_USER_ALICE, req, NULL);
+        g_usleep(600 * 1000); /* her reset is in its FUSE write */
+        release_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+        gint64 released = g_get_monotonic_time();
+        g_assert_cmpint(harness_wait(alice), ==, 0);
+        g_autoptr(GPtrArray) log = fuse_log(f);
+        g_assert_cmpuint(log->len, ==, 1);
+        g_assert_cmpint(released, <, (gint64) (((FakeResetEntry *) log->pdata[0])->end_ns / 1000));
+        g_autofree char *after = list_ex(f, NULL);
+        g_assert_nonnull(strstr(after, "'handover': <'dirty'>"));
+        g_free(claim_needs_reset(f, HARNESS_USER_BOB, "0000:01:00.0"));
+        /* the same user takes it back freely */
+        claim_ok(f, HARNESS_USER_ALICE, "0000:01:00.0");
+}
+
 /* A claim released is another user's only with a reset; the same user
  * takes it back freely; root is no exception; it survives a restart; claim
  * --reset resets, then claims. */
@@ -3010,6 +3065,8 @@ int main(int argc, char *argv[]) {
         ADD_ON("/daemon/health", health_desc, test_health);
         ADD_ON("/daemon/stop-during-bridge-checks", two_roots_desc, test_stop_during_bridge_checks);
         ADD_ON("/daemon/handover/claim", handover_desc, test_handover_claim);
+        ADD_ON("/daemon/handover/claim-during-reset", handover_desc, test_handover_claim_during_reset);
+        ADD_ON("/daemon/handover/release-during-reset", handover_desc, test_handover_release_during_reset);
         ADD_ON("/daemon/handover/failed-reset", handover_desc, test_handover_failed_reset);
         ADD_ON("/daemon/handover/node-owner", handover_desc, test_handover_node_owner);
         ADD_ON("/daemon/handover/hot-swap", handover_desc, test_handover_hot_swap);

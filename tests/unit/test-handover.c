@@ -69,7 +69,7 @@ static void test_lifecycle(Fixture *f, gconstpointer data) {
         g_assert_cmpint(check(f, BOB), ==, -EPERM);
         g_assert_cmpint(check(f, ALICE), ==, 0);
         /* a reset while she holds it does not hand it over */
-        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3), ==, 0);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3, handover_mark(f->h)), ==, 0);
         g_assert_cmpint(state(f, NIC, NULL), ==, HANDOVER_HELD);
         /* she lets go: dirty, still hers to take back */
         g_assert_cmpint(handover_release(f->h, NIC, 0x8086, 0x10d3, ALICE), ==, 0);
@@ -79,12 +79,12 @@ static void test_lifecycle(Fixture *f, gconstpointer data) {
         g_assert_cmpint(check(f, 0), ==, -EPERM);  /* root too */
         g_assert_cmpint(check(f, ALICE), ==, 0);
         /* a reset of another card at the address (a hot swap) cleans nothing of hers */
-        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x1521), ==, 0);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x1521, handover_mark(f->h)), ==, 0);
         g_assert_cmpint(state(f, NIC, NULL), ==, HANDOVER_DIRTY);
         /* ...and that other card is not dirty */
         g_assert_cmpint(handover_get(f->h, NIC, 0x8086, 0x1521, NULL), ==, HANDOVER_CLEAN);
         /* a reset of her card: clean, for anyone */
-        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3), ==, 0);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3, handover_mark(f->h)), ==, 0);
         g_assert_cmpint(state(f, NIC, NULL), ==, HANDOVER_CLEAN);
         g_assert_cmpint(check(f, BOB), ==, 0);
         g_assert_cmpuint(handover_count(f->h), ==, 0);
@@ -117,7 +117,7 @@ static void test_release_and_several(Fixture *f, gconstpointer data) {
         g_assert_cmpint(state(f, NIC, &uid), ==, HANDOVER_DIRTY);
         g_assert_cmpuint(uid, ==, BOB);
         g_assert_cmpint(check(f, ALICE), ==, -EPERM);
-        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3), ==, 0);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3, handover_mark(f->h)), ==, 0);
 
         g_assert_cmpint(handover_hold(f->h, NIC, 0x8086, 0x10d3, BOB), ==, 0);
         g_assert_cmpint(handover_used(f->h, NIC, 0x8086, 0x10d3, ALICE), ==, 0);
@@ -244,7 +244,7 @@ static void test_bounded(Fixture *f, gconstpointer data) {
         /* full: a new address is refused, an existing one still changes */
         g_assert_cmpint(handover_hold(f->h, "0100:00:00.1", 0x8086, 0x10d3, ALICE), ==, -ENOSPC);
         g_assert_cmpint(handover_get(f->h, "0100:00:00.1", 0x8086, 0x10d3, NULL), ==, HANDOVER_CLEAN);
-        g_assert_cmpint(handover_reset_done(f->h, "0000:00:00.0", 0x8086, 0x10d3), ==, 0);
+        g_assert_cmpint(handover_reset_done(f->h, "0000:00:00.0", 0x8086, 0x10d3, handover_mark(f->h)), ==, 0);
         g_assert_cmpuint(handover_count(f->h), ==, HANDOVER_MAX - 1);
         /* repeating one address never adds a record */
         for (int i = 0; i < 10; i++) {
@@ -263,7 +263,7 @@ static void test_save_fails(Fixture *f, gconstpointer data) {
         /* the file's place taken by a directory: rename() fails */
         g_assert_cmpint(unlink(f->file), ==, 0);
         g_assert_cmpint(g_mkdir(f->file, 0700), ==, 0);
-        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3), <, 0);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3, handover_mark(f->h)), <, 0);
         g_assert_cmpint(state(f, NIC, NULL), ==, HANDOVER_DIRTY);
         g_assert_cmpint(handover_hold(f->h, "0000:02:00.0", 0x8086, 0x10d3, BOB), <, 0);
         g_assert_cmpint(state(f, "0000:02:00.0", NULL), ==, HANDOVER_CLEAN);
@@ -302,11 +302,43 @@ static void test_boot_id(Fixture *f, gconstpointer data) {
         g_assert_cmpint(handover_read_boot_id(proc, &id), ==, -EINVAL);
 }
 
+/* (found by a red-team review) A reset cleans only what was dirty when it
+ * began: a user who lets go of the card while the reset runs (released,
+ * or the same mark set again) may have used it after the reset's write,
+ * so the card stays dirty; a record loaded from the file is older than
+ * any reset of this run. */
+static void test_mark_during_reset(Fixture *f, gconstpointer data) {
+        uid_t uid = 0;
+
+        reopen(f, BOOT_A);
+        g_assert_cmpint(handover_hold(f->h, NIC, 0x8086, 0x10d3, ALICE), ==, 0);
+        uint64_t began = handover_mark(f->h);
+        g_assert_cmpint(handover_release(f->h, NIC, 0x8086, 0x10d3, ALICE), ==, 0);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3, began), ==, 0);
+        g_assert_cmpint(state(f, NIC, &uid), ==, HANDOVER_DIRTY);
+        g_assert_cmpuint(uid, ==, ALICE);
+        g_assert_cmpint(check(f, BOB), ==, -EPERM);
+
+        /* the same mark again, during the next reset: still dirty */
+        began = handover_mark(f->h);
+        g_assert_cmpint(handover_used(f->h, NIC, 0x8086, 0x10d3, ALICE), ==, 0);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3, began), ==, 0);
+        g_assert_cmpint(state(f, NIC, NULL), ==, HANDOVER_DIRTY);
+
+        /* saved, loaded again: a reset of the new run cleans it */
+        reopen(f, BOOT_A);
+        g_assert_cmpint(state(f, NIC, NULL), ==, HANDOVER_DIRTY);
+        g_assert_cmpint(handover_reset_done(f->h, NIC, 0x8086, 0x10d3, handover_mark(f->h)), ==, 0);
+        g_assert_cmpint(state(f, NIC, NULL), ==, HANDOVER_CLEAN);
+        g_assert_cmpint(check(f, BOB), ==, 0);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
         ADD("/handover/lifecycle", test_lifecycle);
         ADD("/handover/used", test_used);
+        ADD("/handover/mark-during-reset", test_mark_during_reset);
         ADD("/handover/release-and-several", test_release_and_several);
         ADD("/handover/sync", test_sync);
         ADD("/handover/restart-and-reboot", test_restart_and_reboot);

@@ -405,6 +405,76 @@ static void test_done_before_exit(void) {
         pthread_key_delete(slow_exit_key);
 }
 
+/* (red team rt10B, faults and load) A done() that submits the next job
+ * (the header allows it: done() runs on the loop and may call back) starts
+ * that job's worker right away. Before ef049c8 the finished worker it
+ * follows had been joined already, so its stack was back in the pool and
+ * the new worker took it; now every done() of a batch runs before any join,
+ * so each follow-up maps a fresh stack while the finished workers' stacks
+ * are still mapped: twice the stacks at once, and a fresh mapping (page
+ * faults, then an munmap with its TLB flush) per follow-up. */
+enum { CHAIN_N = 8 };
+static Scheduler *chain_sched;
+static Job *chain_next;
+static int chain_ran, chain_done;
+static unsigned chain_max_maps;
+
+static void chain_run(SchedJob *j) {
+        __atomic_add_fetch(&chain_ran, 1, __ATOMIC_SEQ_CST);
+}
+
+static void chain_follow_done(SchedJob *j) {
+        if (++chain_done == 2 * CHAIN_N)
+                sd_event_exit(loop, 0);
+}
+
+static void chain_first_done(SchedJob *j) {
+        Job *x = (Job *) j;
+        g_assert_cmpint(scheduler_submit(chain_sched, &chain_next[x->id].job), ==, 0);
+        unsigned n = count_stack_sized_maps();
+        if (n > chain_max_maps)
+                chain_max_maps = n;
+        chain_follow_done(j);
+}
+
+static void test_done_submit_reuses_stacks(void) {
+        const char *domains[CHAIN_N];
+        char names[CHAIN_N][32];
+        for (int i = 0; i < CHAIN_N; i++) {
+                g_snprintf(names[i], sizeof names[i], "pci0000:00/0000:00:%02x.0", i + 1);
+                domains[i] = names[i];
+        }
+        unsigned before = count_stack_sized_maps();
+        Job *first = make_jobs(domains, NULL, CHAIN_N, 0);
+        chain_next = make_jobs(domains, NULL, CHAIN_N, 50);
+        for (int i = 0; i < CHAIN_N; i++) {
+                first[i].job.run = chain_run;
+                first[i].job.done = chain_first_done;
+                chain_next[i].job.done = chain_follow_done;
+        }
+        chain_ran = chain_done = 0;
+        chain_max_maps = 0;
+        g_assert_cmpint(sd_event_new(&loop), >=, 0);
+        g_assert_cmpint(scheduler_new(loop, CHAIN_N, &chain_sched), ==, 0);
+        for (int i = 0; i < CHAIN_N; i++)
+                g_assert_cmpint(scheduler_submit(chain_sched, &first[i].job), ==, 0);
+        /* all of the first wave finished before the loop looks: one batch */
+        while (__atomic_load_n(&chain_ran, __ATOMIC_SEQ_CST) < CHAIN_N)
+                g_usleep(1000);
+        g_usleep(100 * 1000);
+        g_assert_cmpint(sd_event_loop(loop), ==, 0);
+        chain_sched = scheduler_free(chain_sched);
+        loop = sd_event_unref(loop);
+        /* never more stacks than workers that may exist side by side: the
+         * CHAIN_N finished ones are replaced one for one (before the change:
+         * before + CHAIN_N - kept at most) */
+        g_assert_cmpuint(chain_max_maps, <=, before + CHAIN_N);
+        /* idle: no more than the kept ones, as /scheduler/no-stack-kept */
+        g_assert_cmpuint(count_stack_sized_maps(), <=, before + WORKER_STACKS_KEPT);
+        g_free(first);
+        g_free(chain_next);
+}
+
 typedef struct CancelCtx {
         Scheduler *s;
         Job *victim;
@@ -962,6 +1032,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scheduler/max-parallel", test_max_parallel);
         g_test_add_func("/scheduler/cancel-queued", test_cancel_queued);
         g_test_add_func("/scheduler/done-before-exit", test_done_before_exit);
+        g_test_add_func("/scheduler/done-submit-reuses-stacks", test_done_submit_reuses_stacks);
         g_test_add_func("/scheduler/stress", test_stress);
         g_test_add_func("/scheduler/model-random", test_model_random);
         g_test_add_func("/scheduler/model-cancel-link", test_model_cancel_link);
