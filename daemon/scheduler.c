@@ -105,6 +105,7 @@ struct Scheduler {
         int efd;
         unsigned max_parallel;
         unsigned n_running, n_queued;
+        bool completing;         /* in complete_finished(): submits start nothing yet */
         uint64_t seq;                    /* the last arrival number given */
         uint64_t steps;                  /* scheduler_debug_steps() */
 
@@ -358,6 +359,7 @@ struct WorkerArgs {
  * thread that ran it, NULL if none did. */
 static void post_finished(Scheduler *s, SchedJob *j, WorkerArgs *worker) {
         Finished *f = calloc(1, sizeof *f);
+        int efd = s->efd;
         pthread_mutex_lock(&s->lock);
         if (f) {
                 f->job = j;
@@ -371,7 +373,7 @@ static void post_finished(Scheduler *s, SchedJob *j, WorkerArgs *worker) {
         if (!f)
                 abort();
         uint64_t one = 1;
-        (void) !write(s->efd, &one, sizeof one);
+        (void) !write(efd, &one, sizeof one);
 }
 
 static void *worker(void *p) {
@@ -449,6 +451,9 @@ static void complete_finished(Scheduler *s) {
         s->finished = NULL;
         pthread_mutex_unlock(&s->lock);
 
+        /* a done() that submits starts nothing until the joins gave the
+         * finished workers' stacks back (on_finished() dispatches) */
+        s->completing = true;
         for (Finished *f = list; f; f = f->next) {
                 SchedJob *j = f->job;
                 job_leave(s, j);
@@ -466,6 +471,7 @@ static void complete_finished(Scheduler *s) {
                 }
                 free(f);
         }
+        s->completing = false;
 }
 
 static int on_finished(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -554,7 +560,8 @@ int scheduler_submit(Scheduler *s, SchedJob *j) {
         /* the newest job holds back no queued head (3); it may be one */
         if (d->head == j)
                 head_arrived(s, j);
-        dispatch(s);
+        if (!s->completing)
+                dispatch(s);
         return 0;
 }
 

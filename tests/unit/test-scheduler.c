@@ -406,13 +406,12 @@ static void test_done_before_exit(void) {
 }
 
 /* (red team rt10B, faults and load) A done() that submits the next job
- * (the header allows it: done() runs on the loop and may call back) starts
- * that job's worker right away. Before ef049c8 the finished worker it
- * follows had been joined already, so its stack was back in the pool and
- * the new worker took it; now every done() of a batch runs before any join,
- * so each follow-up maps a fresh stack while the finished workers' stacks
- * are still mapped: twice the stacks at once, and a fresh mapping (page
- * faults, then an munmap with its TLB flush) per follow-up. */
+ * (the header allows it) must not start that job's worker before the
+ * finished workers are joined: ef049c8 ran every done() of a batch before
+ * any join, so each follow-up mapped a fresh stack while the finished
+ * workers' stacks were still mapped (twice the stacks at once, a fresh
+ * mapping and its munmap per follow-up). A submit from done() now waits
+ * for the joins. */
 enum { CHAIN_N = 8 };
 static Scheduler *chain_sched;
 static Job *chain_next;
