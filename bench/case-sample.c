@@ -153,10 +153,13 @@ static void case_call_unpriv(Host *x, sd_bus *bus) {
         add_row(C, "p50 latency", "ms", p50, b50, "≤ 1.2 × base", p50 <= 1.2 * b50, note);
         add_row(C, "p99 latency (info)", "ms", p99, b99, "-", -1, NULL);
         /* An unprivileged call is a polkit round trip plus a whole root
-         * call: their sum is its floor, and what it costs above the floor
-         * is the price of asking (the first decision, the re-dispatch). */
+         * call: the sum of their medians estimates its floor (the median
+         * of a sum is not the sum of medians: "above" may come out
+         * negative), and what it costs above it is the price of asking
+         * (the first decision, the re-dispatch). */
         double floor50 = b50 + percentile(root, 50);
-        g_autofree char *fnote = g_strdup_printf("bare polkit p50 + root ResetDevice p50 (%.3f ms), same blocks",
+        g_autofree char *fnote = g_strdup_printf("bare polkit p50 + root ResetDevice p50 (%.3f ms), same blocks: "
+                                                 "a sum of medians, an estimate and not a bound",
                                                  percentile(root, 50));
         add_row(C, "p50 floor: bare + root call (info)", "ms", floor50, b50, "-", -1, fnote);
         add_row(C, "p50 above the floor (info)", "ms", p50 - floor50, NAN, "-", -1, NULL);
