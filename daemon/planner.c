@@ -30,6 +30,11 @@ const char *reset_mechanism_to_string(ResetMechanism m) {
 }
 
 PciDevice *planner_domain_of(PciDevice *dev) {
+        /* A VF on a root bus has no bridge above it, but its PF's FLR
+         * resets it too: both must be one domain, or the scheduler would
+         * run the PF's reset and the VF's side by side. */
+        if (!dev->parent && dev->physfn)
+                return planner_domain_of(dev->physfn);
         return dev->parent ?: dev;
 }
 

@@ -378,7 +378,10 @@ static const char sriov_desc[] =
         /* a PF with a VF below a port without reset_subordinate */
         "00:04.0 bridge=root-port secondary=05 driver=pcieport\n"
         "05:00.0 vendor=1b36 device=0010 class=010802 methods=\"flr bus\"\n"
-        "05:00.1 vendor=1b36 device=0010 class=010802 vf-of=05:00.0 methods=\"flr\"\n";
+        "05:00.1 vendor=1b36 device=0010 class=010802 vf-of=05:00.0 methods=\"flr\"\n"
+        /* an integrated SR-IOV function on the root bus (an iGPU): no bridge above */
+        "00:06.0 vendor=8086 device=46a0 class=030000 methods=\"flr\"\n"
+        "00:06.1 vendor=8086 device=46a0 class=030000 vf-of=00:06.0 methods=\"flr\"\n";
 
 static void assert_affected(const ResetPlan *p, const char *const *want) {
         size_t n = g_strv_length((char **) want);
@@ -401,6 +404,15 @@ static void test_sriov(Fixture *f, gconstpointer data) {
         assert_refused(f, "01:00.0", PCRESET_SCOPE_LINK, "would also reset 0000:01:00.1 (below hotplug port 0000:00:01.0)");
         /* the userspace bus reset cannot restore VF Enable */
         assert_refused(f, "05:00.1", PCRESET_SCOPE_BUS, "0000:05:00.0 below 0000:00:04.0 is an SR-IOV PF with VFs enabled");
+
+        /* (red team) on the root bus, the PF's reset and its VF's are one
+         * domain: the scheduler must never run them side by side */
+        g_autofree char *r3 = NULL, *r4 = NULL;
+        ResetPlan pf, vf;
+        g_assert_cmphex(plan(f, "00:06.0", PCRESET_SCOPE_FLR, &pf, &r3), ==, PCRESET_SCOPE_FLR);
+        assert_affected(&pf, (const char *const[]) { "0000:00:06.0", "0000:00:06.1", NULL });
+        g_assert_cmphex(plan(f, "00:06.1", PCRESET_SCOPE_FLR, &vf, &r4), ==, PCRESET_SCOPE_FLR);
+        g_assert_cmpstr(vf.domain->relpath, ==, pf.domain->relpath);
 }
 
 static void test_hotplug_rule_from_the_port(Fixture *f, gconstpointer data) {
