@@ -573,7 +573,8 @@ int scheduler_cancel(Scheduler *s, SchedJob *j) {
         job_leave(s, j);
         s->n_queued--;
         j->sched = NULL;
-        dispatch(s);
+        if (!s->completing)
+                dispatch(s);
         return 0;
 }
 

@@ -18,9 +18,10 @@
  * once the worker exists; done() on the loop thread once run() returned
  * (its thread may still be exiting: it is joined right after, so the
  * answer never waits for a thread's exit) or prepare() said no. done() may
- * submit or cancel (a job it submits starts after the finished workers
- * were joined) but must not drain or free the scheduler: a worker still
- * signals its eventfd after posting its job. The scheduler knows nothing
+ * submit or cancel (what that lets start waits until the finished workers
+ * were joined; during scheduler_drain() nothing starts, so a done() must
+ * not submit then) but must not drain or free the scheduler: a worker
+ * still signals its eventfd after posting its job. The scheduler knows nothing
  * of D-Bus.
  * Cost: a submit, a cancel or a completion takes O(path depth + reset domains
  * below a link job), never O(queue length) (scheduler.c says why).
