@@ -21,6 +21,7 @@ struct RequestQueue {
         const ExecContext *exec;
         Handover *handover;
         Request *requests;      /* accepted, queued or running */
+        Request *resetting;     /* those whose worker started: at most MaxParallelResets */
         unsigned n;
 };
 
@@ -40,6 +41,7 @@ struct Request {
         bool ran;                      /* the executor ran: it counts */
         bool resetting;                /* its worker started (loop's view): until done */
         uint64_t handover_since;       /* handover_mark() when it started */
+        Request *reset_prev, *reset_next; /* in RequestQueue.resetting */
         bool claim;                    /* ClaimDeviceWithReset: claim the target once reset */
         bool owned[PLAN_MAX_AFFECTED]; /* by exec.affected: the caller's, as decided right before the run */
         Request *prev, *next;
@@ -91,6 +93,14 @@ static Request *request_free(Request *r) {
         if (r->next)
                 r->next->prev = r->prev;
         q->n--;
+        if (r->resetting) {
+                if (r->reset_prev)
+                        r->reset_prev->reset_next = r->reset_next;
+                else
+                        q->resetting = r->reset_next;
+                if (r->reset_next)
+                        r->reset_next->reset_prev = r->reset_prev;
+        }
         sd_event_source_disable_unref(r->wait_timer);
         sd_bus_message_unref(r->call);
         free(r->sender);
@@ -144,6 +154,8 @@ static void request_handover(Request *r) {
  * the loop); a process of another uid that opened the device during the
  * reset is still refused every later reset by the claim's owner (the
  * executor's fresh check). The reset stays done. */
+static bool resetting_except(const RequestQueue *q, const char *address, const Request *except);
+
 static const char *request_claim(Request *r, char **ret_message) {
         RequestQueue *q = r->queue;
         const ExecDevice *t = &r->exec.target;
@@ -153,6 +165,14 @@ static const char *request_claim(Request *r, char **ret_message) {
         int k = ownership_node_owner(&q->exec->ownership, t->syspath, &other);
         if (k > 0 && other != uid) {
                 set_errorf(ret_message, 0, "%s was reset, but not claimed: its VFIO node belongs to another user now",
+                           t->name);
+                return PCRESET1_ERROR_DEVICE_BUSY;
+        }
+        /* as ClaimDevice: not in the middle of another reset (the
+         * scheduler keeps resets of one device apart; this does not rely
+         * on it) */
+        if (resetting_except(q, t->name, r)) {
+                set_errorf(ret_message, 0, "%s was reset, but not claimed: another reset that touches it is running",
                            t->name);
                 return PCRESET1_ERROR_DEVICE_BUSY;
         }
@@ -222,6 +242,10 @@ static void request_started(SchedJob *j) {
         /* running: no longer waiting in the queue */
         r->wait_timer = sd_event_source_disable_unref(r->wait_timer);
         r->resetting = true;
+        r->reset_next = r->queue->resetting;
+        if (r->reset_next)
+                r->reset_next->reset_prev = r;
+        r->queue->resetting = r;
         if (r->queue->handover)
                 r->handover_since = handover_mark(r->queue->handover);
         bus_emit_reset_signal(sd_bus_message_get_bus(r->call), "ResetStarted", r->exec.target.name, r->exec.scope, aff, "started");
@@ -398,12 +422,17 @@ void request_queue_forget_sender(RequestQueue *q, const char *sender) {
         }
 }
 
-bool request_queue_resetting(const RequestQueue *q, const char *address) {
-        for (const Request *r = q->requests; r; r = r->next)
-                for (size_t i = 0; r->resetting && i < r->exec.n_affected; i++)
+/* O(running resets), whatever is queued: asked before polkit is. */
+static bool resetting_except(const RequestQueue *q, const char *address, const Request *except) {
+        for (const Request *r = q->resetting; r; r = r->reset_next)
+                for (size_t i = 0; r != except && i < r->exec.n_affected; i++)
                         if (streq(r->exec.affected[i].name, address))
                                 return true;
         return false;
+}
+
+bool request_queue_resetting(const RequestQueue *q, const char *address) {
+        return resetting_except(q, address, NULL);
 }
 
 unsigned request_queue_count(const RequestQueue *q) {
