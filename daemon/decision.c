@@ -302,6 +302,27 @@ const char *decision_parse_address(const char *address, char name[static PCI_ADD
         return NULL;
 }
 
+/* The kernel adds a VF's device, then its physfn link, and sets the PF's
+ * sriov_numvfs once all its VFs are in: a rescan in between leaves a VF
+ * without its PF (another reset domain, missing from the PF's FLR) until
+ * the list of names changes again, which it may never do without udevd.
+ * true when what sysfs says of d's SR-IOV now is not what the topology
+ * knows. */
+static bool sriov_stale(const PciDevice *d) {
+        _cleanup_free_ char *link = strjoin_printf("%s/physfn", d->syspath),
+                            *numvfs = strjoin_printf("%s/sriov_numvfs", d->syspath), *line = NULL;
+        if (!link || !numvfs)
+                return false;
+        if (!d->physfn && access(link, F_OK) == 0)
+                return true;
+        if (d->physfn || read_one_line_file(numvfs, &line) < 0)
+                return false;
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(line, &end, 10);
+        return !errno && end != line && n != d->n_vfs;
+}
+
 const char *decision_find_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
                                  char **ret_message) {
         char name[PCI_ADDRESS_MAX];
@@ -313,6 +334,11 @@ const char *decision_find_device(const DecisionContext *ctx, const char *address
         decision_refresh(ctx);
         (void) pci_address_parse(name, &a);
         *ret = topology_find(ctx->topology, &a);
+        if (*ret && sriov_stale(*ret)) {
+                topology_invalidate(ctx->topology);
+                decision_refresh(ctx);
+                *ret = topology_find(ctx->topology, &a);
+        }
         if (*ret)
                 return NULL;
         set_errorf(ret_message, 0, "No PCI device %s on this host", name);

@@ -415,6 +415,54 @@ static void test_sriov(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(vf.domain->relpath, ==, pf.domain->relpath);
 }
 
+/* (red team) The kernel adds a VF's device, then its physfn link, then
+ * sets the PF's sriov_numvfs. A rescan in between saw the VF without its
+ * PF, and the topology kept it so until the list of names changed: the
+ * PF's FLR left the VF out (no ownership check of it) and, on a root bus,
+ * the two resets were in different domains again. A call about either
+ * device now notices and rescans. */
+static void test_sriov_links_late(Fixture *f, gconstpointer data) {
+        DecisionContext ctx = { .topology = f->topo, .ownership = &f->exec.ownership, .config = &f->config };
+        g_autofree char *vf_link = g_build_filename(f->host->sys, "bus/pci/devices/0000:00:06.1/physfn", NULL);
+        g_autofree char *pf_link = g_build_filename(f->host->sys, "bus/pci/devices/0000:00:06.0/virtfn0", NULL);
+        g_autofree char *numvfs = g_build_filename(f->host->sys, "bus/pci/devices/0000:00:06.0/sriov_numvfs", NULL);
+        g_autofree char *vf_target = g_file_read_link(vf_link, NULL), *pf_target = g_file_read_link(pf_link, NULL);
+        g_autofree char *msg = NULL;
+        PciDevice *vf = NULL, *pf = NULL;
+        ResetPlan p;
+
+        g_assert_nonnull(vf_target);
+        g_assert_nonnull(pf_target);
+        /* the scan lands in the window: the VF is there, its links not yet */
+        g_assert_cmpint(unlink(vf_link), ==, 0);
+        g_assert_cmpint(unlink(pf_link), ==, 0);
+        g_assert_true(g_file_set_contents(numvfs, "0\n", -1, NULL));
+        topology_invalidate(f->topo);
+        g_assert_null(decision_find_device(&ctx, "0000:00:06.1", &vf, &msg));
+        g_assert_null(vf->physfn);
+        /* the kernel finishes; the names stay as they were */
+        g_assert_cmpint(symlink(vf_target, vf_link), ==, 0);
+        g_assert_cmpint(symlink(pf_target, pf_link), ==, 0);
+        g_assert_true(g_file_set_contents(numvfs, "1\n", -1, NULL));
+        /* the PF's side: sriov_numvfs says 1, the topology knew none */
+        g_assert_null(decision_find_device(&ctx, "0000:00:06.0", &pf, &msg));
+        g_assert_cmpuint(pf->n_vfs, ==, 1);
+        g_assert_cmphex(plan(f, "00:06.0", PCRESET_SCOPE_FLR, &p, &msg), ==, PCRESET_SCOPE_FLR);
+        assert_affected(&p, (const char *const[]) { "0000:00:06.0", "0000:00:06.1", NULL });
+
+        /* the VF's side: its physfn link is there, the topology had none */
+        g_assert_cmpint(unlink(vf_link), ==, 0);
+        g_assert_cmpint(unlink(pf_link), ==, 0);
+        topology_invalidate(f->topo);
+        g_assert_null(decision_find_device(&ctx, "0000:00:06.1", &vf, &msg));
+        g_assert_null(vf->physfn);
+        g_assert_cmpint(symlink(vf_target, vf_link), ==, 0);
+        g_assert_cmpint(symlink(pf_target, pf_link), ==, 0);
+        g_assert_null(decision_find_device(&ctx, "0000:00:06.1", &vf, &msg));
+        g_assert_nonnull(vf->physfn);
+        g_assert_cmpstr(vf->physfn->name, ==, "0000:00:06.0");
+}
+
 static void test_hotplug_rule_from_the_port(Fixture *f, gconstpointer data) {
         /* 02:01.0 is not in slot 2 (device 01), but it sits below the hotplug port all the same */
         assert_refused(f, "02:01.0", PCRESET_SCOPE_BUS, "would also reset 0000:02:00.0 (below hotplug port 0000:00:02.0)");
@@ -966,6 +1014,8 @@ int main(int argc, char *argv[]) {
         ADD("/planner/nested-and-hotplug", test_nested_and_hotplug);
         ADD("/planner/list-facts-per-call", test_list_facts_per_call);
         g_test_add("/planner/sriov", Fixture, sriov_desc, fixture_setup, test_sriov, fixture_teardown);
+        g_test_add("/planner/sriov-links-late", Fixture, sriov_desc, fixture_setup, test_sriov_links_late,
+                   fixture_teardown);
         g_test_add("/planner/hotplug-rule-from-the-port", Fixture, sriov_desc, fixture_setup,
                    test_hotplug_rule_from_the_port, fixture_teardown);
         g_test_add("/planner/bridge-function-reset", Fixture, sriov_desc, fixture_setup, test_bridge_function_reset,
