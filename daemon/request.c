@@ -314,6 +314,9 @@ int request_queue_new(sd_event *event, Scheduler *scheduler, Limits *limits, con
 RequestQueue *request_queue_free(RequestQueue *q) {
         if (!q)
                 return NULL;
+        /* nothing queued starts now, also what waited behind a job
+         * cancelled here */
+        scheduler_hold(q->scheduler);
         for (Request *r = q->requests, *next; r; r = next) {
                 next = r->next;
                 if (scheduler_cancel(q->scheduler, &r->job) >= 0) {

@@ -106,6 +106,7 @@ struct Scheduler {
         unsigned max_parallel;
         unsigned n_running, n_queued;
         bool completing;         /* in complete_finished(): submits start nothing yet */
+        bool held;               /* scheduler_hold(): nothing starts any more */
         uint64_t seq;                    /* the last arrival number given */
         uint64_t steps;                  /* scheduler_debug_steps() */
 
@@ -427,7 +428,7 @@ static int start_job(Scheduler *s, SchedJob *j) {
 
 /* Starts ready jobs while fewer than max_parallel run. */
 static void dispatch(Scheduler *s) {
-        while (s->ready_head && s->n_running < s->max_parallel) {
+        while (!s->held && s->ready_head && s->n_running < s->max_parallel) {
                 s->steps++;
                 int r = start_job(s, s->ready_head);
                 if (r < 0) {
@@ -576,6 +577,10 @@ int scheduler_cancel(Scheduler *s, SchedJob *j) {
         if (!s->completing)
                 dispatch(s);
         return 0;
+}
+
+void scheduler_hold(Scheduler *s) {
+        s->held = true;
 }
 
 void scheduler_set_max_parallel(Scheduler *s, unsigned max_parallel) {

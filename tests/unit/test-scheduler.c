@@ -474,6 +474,34 @@ static void test_done_submit_reuses_stacks(void) {
         g_free(chain_next);
 }
 
+/* (red team) Stopping cancels the queued jobs one by one: a job that
+ * waited only behind a cancelled one (FIFO: nothing overtakes a queued
+ * link job) must not start then. */
+static void test_hold_on_stop(void) {
+        const char *domains[] = { "pci0000:00/0000:00:01.0", "pci0000:00", "pci0000:00/0000:00:02.0" };
+        const gboolean links[] = { FALSE, TRUE, FALSE };
+        Job *jobs = make_jobs(domains, links, 3, 200);
+        Scheduler *s = NULL;
+        g_assert_cmpint(sd_event_new(&loop), >=, 0);
+        g_assert_cmpint(scheduler_new(loop, 4, &s), ==, 0);
+        n_done = 0;
+        n_expected = 1;
+        for (int i = 0; i < 3; i++)
+                g_assert_cmpint(scheduler_submit(s, &jobs[i].job), ==, 0);
+        /* Z runs; the link job waits for it, the third waits behind the link job */
+        g_assert_cmpuint(scheduler_n_running(s), ==, 1);
+        scheduler_hold(s);
+        g_assert_cmpint(scheduler_cancel(s, &jobs[1].job), ==, 0);
+        g_assert_cmpuint(scheduler_n_running(s), ==, 1);
+        g_assert_cmpint(scheduler_cancel(s, &jobs[2].job), ==, 0);
+        scheduler_drain(s);
+        g_assert_cmpint(n_done, ==, 1);
+        g_assert_cmpint(jobs[2].start, ==, 0);
+        scheduler_free(s);
+        loop = sd_event_unref(loop);
+        g_free(jobs);
+}
+
 typedef struct CancelCtx {
         Scheduler *s;
         Job *victim;
@@ -1031,6 +1059,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scheduler/max-parallel", test_max_parallel);
         g_test_add_func("/scheduler/cancel-queued", test_cancel_queued);
         g_test_add_func("/scheduler/done-before-exit", test_done_before_exit);
+        g_test_add_func("/scheduler/hold-on-stop", test_hold_on_stop);
         g_test_add_func("/scheduler/done-submit-reuses-stacks", test_done_submit_reuses_stacks);
         g_test_add_func("/scheduler/stress", test_stress);
         g_test_add_func("/scheduler/model-random", test_model_random);
