@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <systemd/sd-bus.h>
 
@@ -302,27 +303,6 @@ const char *decision_parse_address(const char *address, char name[static PCI_ADD
         return NULL;
 }
 
-/* The kernel adds a VF's device, then its physfn link, and sets the PF's
- * sriov_numvfs once all its VFs are in: a rescan in between leaves a VF
- * without its PF (another reset domain, missing from the PF's FLR) until
- * the list of names changes again, which it may never do without udevd.
- * true when what sysfs says of d's SR-IOV now is not what the topology
- * knows. */
-static bool sriov_stale(const PciDevice *d) {
-        _cleanup_free_ char *link = strjoin_printf("%s/physfn", d->syspath),
-                            *numvfs = strjoin_printf("%s/sriov_numvfs", d->syspath), *line = NULL;
-        if (!link || !numvfs)
-                return false;
-        if (!d->physfn && access(link, F_OK) == 0)
-                return true;
-        if (d->physfn || read_one_line_file(numvfs, &line) < 0)
-                return false;
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(line, &end, 10);
-        return !errno && end != line && n != d->n_vfs;
-}
-
 const char *decision_find_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
                                  char **ret_message) {
         char name[PCI_ADDRESS_MAX];
@@ -334,18 +314,14 @@ const char *decision_find_device(const DecisionContext *ctx, const char *address
         decision_refresh(ctx);
         (void) pci_address_parse(name, &a);
         *ret = topology_find(ctx->topology, &a);
-        if (*ret && sriov_stale(*ret)) {
-                topology_invalidate(ctx->topology);
-                decision_refresh(ctx);
-                *ret = topology_find(ctx->topology, &a);
-        }
         if (*ret)
                 return NULL;
         set_errorf(ret_message, 0, "No PCI device %s on this host", name);
         return PCRESET1_ERROR_NO_SUCH_DEVICE;
 }
 
-static int read_id(const char *syspath, const char *attr, unsigned *ret) {
+/* <syspath>/<attr>, one number in base, at most max. */
+static int read_number(const char *syspath, const char *attr, int base, unsigned long max, unsigned *ret) {
         _cleanup_free_ char *p = strjoin_printf("%s/%s", syspath, attr), *line = NULL;
         if (!p)
                 return -ENOMEM;
@@ -354,28 +330,41 @@ static int read_id(const char *syspath, const char *attr, unsigned *ret) {
                 return r;
         char *end;
         errno = 0;
-        unsigned long v = strtoul(line, &end, 16);
-        if (errno || end == line || v > 0xffff)
+        unsigned long v = strtoul(line, &end, base);
+        if (errno || end == line || v > max)
                 return -EINVAL;
         *ret = (unsigned) v;
         return 0;
 }
 
-/* The ids the topology remembers for dev are those of the card at its
- * address now. A card swapped at the same address leaves the list of names
- * as it was (and a sandboxed daemon hears no uevent), so without this
- * polkit would be asked about, and claims applied to, the card that left.
- * Two sysfs reads, no config space. */
-static bool ids_current(const PciDevice *dev) {
-        unsigned v, p;
-        return read_id(dev->syspath, "vendor", &v) >= 0 && read_id(dev->syspath, "device", &p) >= 0 &&
-               v == dev->vendor_id && p == dev->device_id;
+/* What the topology remembers of dev is what sysfs says of it now, where
+ * the list of names cannot tell (a sandboxed daemon hears no uevent, and
+ * a host without udevd hears none at all):
+ *  - its ids: a card swapped at the same address leaves the names as they
+ *    were, so polkit would be asked about, and claims applied to, the
+ *    card that left;
+ *  - its SR-IOV links: the kernel adds a VF's device, then its physfn
+ *    link, and sets the PF's sriov_numvfs once all its VFs are in; a
+ *    rescan in between left a VF without its PF (another reset domain,
+ *    missing from the PF's FLR).
+ * Two sysfs reads and one or two lookups, no config space. */
+static bool device_current(const PciDevice *dev) {
+        unsigned v, p, n;
+        if (read_number(dev->syspath, "vendor", 16, 0xffff, &v) < 0 ||
+            read_number(dev->syspath, "device", 16, 0xffff, &p) < 0 || v != dev->vendor_id || p != dev->device_id)
+                return false;
+        if (dev->physfn)
+                return true;
+        _cleanup_free_ char *link = strjoin_printf("%s/physfn", dev->syspath);
+        if (link && access(link, F_OK) == 0)
+                return false;
+        return read_number(dev->syspath, "sriov_numvfs", 10, UINT_MAX, &n) < 0 || n == dev->n_vfs;
 }
 
 const char *decision_find_current_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
                                          char **ret_message) {
         const char *e = decision_find_device(ctx, address, ret, ret_message);
-        if (e || ids_current(*ret))
+        if (e || device_current(*ret))
                 return e;
         log_info("%s is not the device it was when last scanned: rescanning", (*ret)->name);
         topology_invalidate(ctx->topology);
@@ -389,7 +378,7 @@ int decision_make(const DecisionContext *ctx, const DecisionInput *in, Decision 
         if (r < 0 || ret->error)
                 return r;
         for (size_t i = 0; i < ret->plan.n_affected; i++)
-                if (!ids_current(ret->plan.affected[i])) {
+                if (!device_current(ret->plan.affected[i])) {
                         log_info("%s is not the device it was when last scanned: rescanning",
                                  ret->plan.affected[i]->name);
                         decision_done(ret);

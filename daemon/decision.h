@@ -77,8 +77,8 @@ const char *decision_parse_address(const char *address, char name[static PCI_ADD
 const char *decision_find_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
                                  char **ret_message);
 /* decision_find_device(), and the device is the card at that address now
- * (its vendor/device ids as scanned; else a rescan): what a claim is
- * asked and recorded for. */
+ * (its vendor/device ids and SR-IOV links as scanned; else a rescan): what
+ * a claim is asked and recorded for. */
 const char *decision_find_current_device(const DecisionContext *ctx, const char *address, PciDevice **ret,
                                          char **ret_message);
 

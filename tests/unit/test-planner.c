@@ -419,8 +419,19 @@ static void test_sriov(Fixture *f, gconstpointer data) {
  * sets the PF's sriov_numvfs. A rescan in between saw the VF without its
  * PF, and the topology kept it so until the list of names changed: the
  * PF's FLR left the VF out (no ownership check of it) and, on a root bus,
- * the two resets were in different domains again. A call about either
- * device now notices and rescans. */
+ * the two resets were in different domains again. A decision about
+ * either device (a reset's, or a claim's) now notices and rescans. */
+static Decision decide_flr(Fixture *f, const DecisionContext *ctx, const char *address) {
+        Holders *h = NULL;
+        Decision d = {};
+        g_assert_cmpint(holders_scan(f->host->proc, f->host->sys, &h), ==, 0);
+        g_assert_cmpint(decision_make(ctx, &(DecisionInput) { .address = address, .mask = PCRESET_SCOPE_FLR,
+                                                               .holders = h }, &d), ==, 0);
+        holders_free(h);
+        g_assert_null(d.error);
+        return d;
+}
+
 static void test_sriov_links_late(Fixture *f, gconstpointer data) {
         DecisionContext ctx = { .topology = f->topo, .ownership = &f->exec.ownership, .config = &f->config };
         g_autofree char *vf_link = g_build_filename(f->host->sys, "bus/pci/devices/0000:00:06.1/physfn", NULL);
@@ -428,8 +439,7 @@ static void test_sriov_links_late(Fixture *f, gconstpointer data) {
         g_autofree char *numvfs = g_build_filename(f->host->sys, "bus/pci/devices/0000:00:06.0/sriov_numvfs", NULL);
         g_autofree char *vf_target = g_file_read_link(vf_link, NULL), *pf_target = g_file_read_link(pf_link, NULL);
         g_autofree char *msg = NULL;
-        PciDevice *vf = NULL, *pf = NULL;
-        ResetPlan p;
+        PciDevice *vf = NULL;
 
         g_assert_nonnull(vf_target);
         g_assert_nonnull(pf_target);
@@ -445,10 +455,9 @@ static void test_sriov_links_late(Fixture *f, gconstpointer data) {
         g_assert_cmpint(symlink(pf_target, pf_link), ==, 0);
         g_assert_true(g_file_set_contents(numvfs, "1\n", -1, NULL));
         /* the PF's side: sriov_numvfs says 1, the topology knew none */
-        g_assert_null(decision_find_device(&ctx, "0000:00:06.0", &pf, &msg));
-        g_assert_cmpuint(pf->n_vfs, ==, 1);
-        g_assert_cmphex(plan(f, "00:06.0", PCRESET_SCOPE_FLR, &p, &msg), ==, PCRESET_SCOPE_FLR);
-        assert_affected(&p, (const char *const[]) { "0000:00:06.0", "0000:00:06.1", NULL });
+        Decision pf = decide_flr(f, &ctx, "0000:00:06.0");
+        assert_affected(&pf.plan, (const char *const[]) { "0000:00:06.0", "0000:00:06.1", NULL });
+        decision_done(&pf);
 
         /* the VF's side: its physfn link is there, the topology had none */
         g_assert_cmpint(unlink(vf_link), ==, 0);
@@ -458,7 +467,19 @@ static void test_sriov_links_late(Fixture *f, gconstpointer data) {
         g_assert_null(vf->physfn);
         g_assert_cmpint(symlink(vf_target, vf_link), ==, 0);
         g_assert_cmpint(symlink(pf_target, pf_link), ==, 0);
+        Decision v = decide_flr(f, &ctx, "0000:00:06.1");
+        g_assert_cmpstr(v.plan.domain->name, ==, "0000:00:06.0");
+        decision_done(&v);
+
+        /* and a claim's lookup, the same way */
+        g_assert_cmpint(unlink(vf_link), ==, 0);
+        g_assert_cmpint(unlink(pf_link), ==, 0);
+        topology_invalidate(f->topo);
         g_assert_null(decision_find_device(&ctx, "0000:00:06.1", &vf, &msg));
+        g_assert_null(vf->physfn);
+        g_assert_cmpint(symlink(vf_target, vf_link), ==, 0);
+        g_assert_cmpint(symlink(pf_target, pf_link), ==, 0);
+        g_assert_null(decision_find_current_device(&ctx, "0000:00:06.1", &vf, &msg));
         g_assert_nonnull(vf->physfn);
         g_assert_cmpstr(vf->physfn->name, ==, "0000:00:06.0");
 }
