@@ -105,7 +105,7 @@ struct Scheduler {
         int efd;
         unsigned max_parallel;
         unsigned n_running, n_queued;
-        bool completing;         /* in complete_finished(): submits start nothing yet */
+        bool completing;         /* in complete_finished(): nothing starts before the joins */
         bool held;               /* scheduler_hold(): nothing starts any more */
         uint64_t seq;                    /* the last arrival number given */
         uint64_t steps;                  /* scheduler_debug_steps() */
@@ -426,9 +426,10 @@ static int start_job(Scheduler *s, SchedJob *j) {
         return 0;
 }
 
-/* Starts ready jobs while fewer than max_parallel run. */
+/* Starts ready jobs while fewer than max_parallel run (none while held,
+ * nor from a done(): on_finished() dispatches after the joins). */
 static void dispatch(Scheduler *s) {
-        while (!s->held && s->ready_head && s->n_running < s->max_parallel) {
+        while (!s->held && !s->completing && s->ready_head && s->n_running < s->max_parallel) {
                 s->steps++;
                 int r = start_job(s, s->ready_head);
                 if (r < 0) {
@@ -452,8 +453,8 @@ static void complete_finished(Scheduler *s) {
         s->finished = NULL;
         pthread_mutex_unlock(&s->lock);
 
-        /* a done() that submits starts nothing until the joins gave the
-         * finished workers' stacks back (on_finished() dispatches) */
+        /* what a done() submits or unblocks starts once the joins gave the
+         * finished workers' stacks back (dispatch() waits for them) */
         s->completing = true;
         for (Finished *f = list; f; f = f->next) {
                 SchedJob *j = f->job;
@@ -561,8 +562,7 @@ int scheduler_submit(Scheduler *s, SchedJob *j) {
         /* the newest job holds back no queued head (3); it may be one */
         if (d->head == j)
                 head_arrived(s, j);
-        if (!s->completing)
-                dispatch(s);
+        dispatch(s);
         return 0;
 }
 
@@ -574,8 +574,7 @@ int scheduler_cancel(Scheduler *s, SchedJob *j) {
         job_leave(s, j);
         s->n_queued--;
         j->sched = NULL;
-        if (!s->completing)
-                dispatch(s);
+        dispatch(s);
         return 0;
 }
 

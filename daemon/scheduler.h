@@ -69,10 +69,10 @@ int scheduler_submit(Scheduler *s, SchedJob *j);
  * already running (a reset in progress cannot be taken back). */
 int scheduler_cancel(Scheduler *s, SchedJob *j);
 
-/* A reload's MaxParallelResets: applies to jobs started from now on. */
 /* Stopping: no job starts from now on (cancelling queued jobs one by one
  * would otherwise let those queued behind them start). */
 void scheduler_hold(Scheduler *s);
+/* A reload's MaxParallelResets: applies to jobs started from now on. */
 void scheduler_set_max_parallel(Scheduler *s, unsigned max_parallel);
 unsigned scheduler_n_running(const Scheduler *s);
 unsigned scheduler_n_queued(const Scheduler *s);
