@@ -74,6 +74,15 @@ static gboolean overlap(const Job *a, const Job *b) {
         return a->start < b->end && b->start < a->end;
 }
 
+/* Root port i+1's domain for each of n jobs: n domains apart. */
+typedef char DomainName[32];
+static void root_port_domains(DomainName *names, const char **domains, int n) {
+        for (int i = 0; i < n; i++) {
+                g_snprintf(names[i], sizeof names[i], "pci0000:00/0000:00:%02x.0", i + 1);
+                domains[i] = names[i];
+        }
+}
+
 static void test_conflict_rules(void) {
         g_assert_true(sched_domains_conflict("pci0000:00/0000:00:01.0", FALSE, "pci0000:00/0000:00:01.0", FALSE));
         g_assert_false(sched_domains_conflict("pci0000:00/0000:00:01.0", FALSE, "pci0000:00/0000:00:02.0", FALSE));
@@ -254,12 +263,11 @@ static void test_conflict_rules_tree(void) {
 /* 8 domains x 4 jobs: per domain strictly FIFO and serial, across domains parallel */
 static void test_fifo_and_parallel(void) {
         enum { DOMAINS = 8, PER = 4, N = DOMAINS * PER };
-        const char *domains[N];
-        char names[DOMAINS][32];
-        for (int d = 0; d < DOMAINS; d++)
-                g_snprintf(names[d], sizeof names[d], "pci0000:00/0000:00:%02x.0", d + 1);
+        const char *domains[N], *each[DOMAINS];
+        DomainName names[DOMAINS];
+        root_port_domains(names, each, DOMAINS);
         for (int i = 0; i < N; i++)
-                domains[i] = names[i % DOMAINS];
+                domains[i] = each[i % DOMAINS];
 
         Job *jobs = make_jobs(domains, NULL, N, 50);
         gint64 t0 = g_get_monotonic_time();
@@ -310,11 +318,8 @@ static void test_link_excludes_subtree(void) {
 static void test_max_parallel(void) {
         enum { N = 6 };
         const char *domains[N];
-        char names[N][32];
-        for (int i = 0; i < N; i++) {
-                g_snprintf(names[i], sizeof names[i], "pci0000:00/0000:00:%02x.0", i + 1);
-                domains[i] = names[i];
-        }
+        DomainName names[N];
+        root_port_domains(names, domains, N);
         Job *jobs = make_jobs(domains, NULL, N, 40);
         run_all(jobs, N, 2);
         /* at the moment any job starts, at most two are running */
@@ -351,11 +356,8 @@ static unsigned count_stack_sized_maps(void) {
 static void test_no_stack_kept(void) {
         enum { N = 16 };
         const char *domains[N];
-        char names[N][32];
-        for (int i = 0; i < N; i++) {
-                g_snprintf(names[i], sizeof names[i], "pci0000:00/0000:00:%02x.0", i + 1);
-                domains[i] = names[i];
-        }
+        DomainName names[N];
+        root_port_domains(names, domains, N);
         unsigned before = count_stack_sized_maps();
         Job *jobs = make_jobs(domains, NULL, N, 50);
         run_all(jobs, N, N);
@@ -438,11 +440,8 @@ static void chain_first_done(SchedJob *j) {
 
 static void test_done_submit_reuses_stacks(void) {
         const char *domains[CHAIN_N];
-        char names[CHAIN_N][32];
-        for (int i = 0; i < CHAIN_N; i++) {
-                g_snprintf(names[i], sizeof names[i], "pci0000:00/0000:00:%02x.0", i + 1);
-                domains[i] = names[i];
-        }
+        DomainName names[CHAIN_N];
+        root_port_domains(names, domains, CHAIN_N);
         unsigned before = count_stack_sized_maps();
         Job *first = make_jobs(domains, NULL, CHAIN_N, 0);
         chain_next = make_jobs(domains, NULL, CHAIN_N, 50);
