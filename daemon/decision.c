@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -337,28 +338,43 @@ static int read_number(const char *syspath, const char *attr, int base, unsigned
         return 0;
 }
 
+/* A PF's VFs as the kernel lists them: its virtfnN links. Not
+ * sriov_numvfs: reading that takes the device lock, which a reset of the
+ * PF holds for its whole length, and the loop must never wait on it. */
+static int count_virtfns(const char *syspath, unsigned *ret) {
+        _cleanup_closedir_ DIR *dir = opendir(syspath);
+        unsigned n = 0;
+        if (!dir)
+                return -errno;
+        for (struct dirent *e; (e = readdir(dir));)
+                n += startswith(e->d_name, "virtfn");
+        *ret = n;
+        return 0;
+}
+
 /* What the topology remembers of dev is what sysfs says of it now, where
  * the list of names cannot tell (a sandboxed daemon hears no uevent, and
  * a host without udevd hears none at all):
  *  - its ids: a card swapped at the same address leaves the names as they
  *    were, so polkit would be asked about, and claims applied to, the
  *    card that left;
- *  - its SR-IOV links: the kernel adds a VF's device, then its physfn
- *    link, and sets the PF's sriov_numvfs once all its VFs are in; a
- *    rescan in between left a VF without its PF (another reset domain,
- *    missing from the PF's FLR).
- * Two sysfs reads and one or two lookups, no config space. */
+ *  - its SR-IOV links: the kernel adds a VF's device, then the PF's
+ *    virtfnN link, then the VF's physfn link; a rescan in between left a
+ *    VF without its PF (another reset domain, missing from the PF's FLR).
+ * Sysfs reads and lookups that take no device lock, no config space. */
 static bool device_current(const PciDevice *dev) {
-        unsigned v, p, n;
+        unsigned v, p, n = 0;
         if (read_number(dev->syspath, "vendor", 16, 0xffff, &v) < 0 ||
             read_number(dev->syspath, "device", 16, 0xffff, &p) < 0 || v != dev->vendor_id || p != dev->device_id)
                 return false;
         if (dev->physfn)
                 return true;
-        _cleanup_free_ char *link = strjoin_printf("%s/physfn", dev->syspath);
+        _cleanup_free_ char *link = strjoin_printf("%s/physfn", dev->syspath),
+                            *total = strjoin_printf("%s/sriov_totalvfs", dev->syspath);
         if (link && access(link, F_OK) == 0)
                 return false;
-        return read_number(dev->syspath, "sriov_numvfs", 10, UINT_MAX, &n) < 0 || n == dev->n_vfs;
+        /* a PF (only a PF has sriov_totalvfs): as many VFs as it links */
+        return !total || access(total, F_OK) < 0 || count_virtfns(dev->syspath, &n) < 0 || n == dev->n_vfs;
 }
 
 const char *decision_find_current_device(const DecisionContext *ctx, const char *address, PciDevice **ret,

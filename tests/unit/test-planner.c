@@ -454,7 +454,7 @@ static void test_sriov_links_late(Fixture *f, gconstpointer data) {
         g_assert_cmpint(symlink(vf_target, vf_link), ==, 0);
         g_assert_cmpint(symlink(pf_target, pf_link), ==, 0);
         g_assert_true(g_file_set_contents(numvfs, "1\n", -1, NULL));
-        /* the PF's side: sriov_numvfs says 1, the topology knew none */
+        /* the PF's side: it links 1 VF, the topology knew none */
         Decision pf = decide_flr(f, &ctx, "0000:00:06.0");
         assert_affected(&pf.plan, (const char *const[]) { "0000:00:06.0", "0000:00:06.1", NULL });
         decision_done(&pf);
